@@ -1,0 +1,7 @@
+"""``python -m bench`` (what ``accelerate launch -m bench run SUITE`` starts on every process)."""
+
+import sys
+
+from bench.cli import main
+
+sys.exit(main())

@@ -1,0 +1,284 @@
+"""The command line (contract in DESIGN.md). Bad input of any kind: exit 2, one message, no traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+EXIT_BAD_INPUT = 2
+
+
+class BadInput(Exception):
+    """Input the user must fix; printed as one line, exit code 2."""
+
+
+def _fail(message: str) -> int:
+    print(f"bench: error: {message}", file=sys.stderr)
+    return EXIT_BAD_INPUT
+
+
+def _task(name: str):
+    from bench.registry import UnknownNameError
+    from bench.tasks import get_task
+
+    try:
+        return get_task(name)
+    except UnknownNameError as error:
+        raise BadInput(str(error)) from None
+
+
+def _load(path: str):
+    from bench.config import SuiteError, load_suite
+
+    try:
+        return load_suite(path)
+    except SuiteError as error:
+        raise BadInput(str(error)) from None
+
+
+# -- commands ---------------------------------------------------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    suite = _load(args.suite)
+    cells = len(suite.scenarios) * len(suite.seeds)
+    print(
+        f"{args.suite}: ok — suite {suite.suite!r}, {len(suite.scenarios)} scenario(s) × {len(suite.seeds)} seed(s)"
+        f" = {cells} cell(s), {suite.generations} generation(s) each, run id {suite.run_id()}"
+    )
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    suite = _load(args.suite)  # validated completely before anything is created
+    from bench.runner import Shard, run_suite
+
+    try:
+        shard = Shard.parse(args.shard) if args.shard else Shard()
+    except ValueError as error:
+        raise BadInput(str(error)) from None
+    results = Path(args.results)
+    if results.exists() and not results.is_dir():
+        raise BadInput(f"--results {results}: exists and is not a directory")
+    summary = run_suite(suite, args.suite, results, shard, show_progress=not args.quiet)
+    state = "finished" if summary.finished else "partial (other shards or generations pending)"
+    print(
+        f"run {summary.run_id}: {summary.cells} cell(s), {summary.generations_run} generation(s) run, "
+        f"{summary.generations_skipped} already done, {summary.seconds:.1f} s — {state}; results in {results}"
+    )
+    return 0
+
+
+def _read_lines(stream) -> list[str]:
+    # One sample per line; tokens are re-joined by single spaces so stray whitespace is not a difference.
+    return [" ".join(line.split()) for line in stream.read().splitlines()]
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    task = _task(args.task)
+    for line in _read_lines(sys.stdin):
+        verdict = task.verify(line)
+        record = {"text": line, "label": verdict.label}
+        if verdict.reason:
+            record["reason"] = verdict.reason
+        print(json.dumps(record))
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    task = _task(args.task)
+    path = Path(args.file)
+    if not path.is_file():
+        raise BadInput(f"{path}: no such file")
+    try:
+        with path.open(encoding="utf-8") as handle:
+            samples = _read_lines(handle)
+    except (OSError, UnicodeDecodeError) as error:
+        raise BadInput(f"{path}: cannot read: {error}") from None
+    reference = None
+    if args.reference:
+        ref_path = Path(args.reference)
+        if not ref_path.is_file():
+            raise BadInput(f"--reference {ref_path}: no such file")
+        reference = _read_lines(ref_path.open(encoding="utf-8"))
+    from bench.metrics import score_samples
+
+    labels = [task.verify(s).label for s in samples]
+    scores = score_samples(samples, labels, depth_of=task.depth, reference=reference)
+    print(json.dumps(scores, indent=2))
+    return 0
+
+
+def _run_rows(args: argparse.Namespace):
+    """The metric rows of the selected run (latest, or --run, or the latest of --suite)."""
+    from bench.store import Store
+
+    store = Store(args.results)
+    if not store.exists():
+        raise BadInput(f"{args.results}: no results database here; run a suite first (bench run SUITE.yaml)")
+    runs = store.runs()
+    if args.run:
+        chosen = [r for r in runs if r["run_id"] == args.run]
+        if not chosen:
+            raise BadInput(f"--run {args.run}: no such run in {args.results}; runs: {', '.join(r['run_id'] for r in runs)}")
+        run = chosen[0]
+    else:
+        candidates = [r for r in runs if args.suite is None or r["suite"] == args.suite]
+        if not candidates:
+            what = f"of suite {args.suite!r} " if args.suite else ""
+            raise BadInput(f"{args.results}: no runs {what}recorded yet")
+        run = candidates[-1]
+    rows = store.metric_rows(run["run_id"])
+    if not rows:
+        raise BadInput(f"run {run['run_id']}: no finished generations yet")
+    return run, rows
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from bench.leaderboard import build_leaderboard, format_leaderboard
+
+    run, rows = _run_rows(args)
+    try:
+        board = build_leaderboard(rows, baseline=args.baseline or run["baseline"], primary=args.primary)
+    except ValueError as error:
+        raise BadInput(str(error)) from None
+    print(format_leaderboard(board, args.format))
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bench.leaderboard import build_leaderboard
+    from bench.report import write_report
+
+    run, rows = _run_rows(args)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"--out {out}: exists and is not a directory")
+    board = build_leaderboard(rows, baseline=run["baseline"])
+    written = write_report(rows, out, run["suite"], json.loads(run["config"]), board=board)
+    for path in written:
+        print(path)
+    return 0
+
+
+def cmd_merge(args: argparse.Namespace) -> int:
+    from bench.store import Store, StoreError
+
+    target = Store(args.into)
+    for source in args.sources:
+        try:
+            added = target.merge_from(Store(source))
+        except StoreError as error:
+            raise BadInput(str(error)) from None
+        print(f"{source} -> {args.into}: " + ", ".join(f"{n} {table}" for table, n in added.items()))
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from bench.check import compare, format_check, load_baseline, make_baseline
+    from bench.leaderboard import build_leaderboard
+
+    run, rows = _run_rows(args)
+    board = build_leaderboard(rows, baseline=run["baseline"])
+    if args.write_baseline:
+        path = Path(args.write_baseline)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(make_baseline(board, run["suite"]), indent=2) + "\n")
+        print(f"wrote baseline {path} from run {run['run_id']}")
+        return 0
+    if not args.baseline:
+        raise BadInput("give --baseline FILE (or --write-baseline FILE to create one)")
+    try:
+        baseline = load_baseline(args.baseline)
+    except ValueError as error:
+        raise BadInput(str(error)) from None
+    report = compare(board, baseline)
+    print(format_check(report))
+    return 0 if report.passed else 1
+
+
+# -- parser -----------------------------------------------------------------------------------------------------
+
+
+def _results_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results", default="results", help="results directory (default: results/)")
+    parser.add_argument("--run", help="run id (default: the latest run)")
+    parser.add_argument("--suite", help="the latest run of this suite name")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bench", description="collapse bench: self-consuming training loops, measured."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run (or resume) a suite")
+    run.add_argument("suite", help="suite YAML file")
+    run.add_argument("--results", default="results", help="results directory (default: results/)")
+    run.add_argument("--shard", help="run only cells K, K+N, ... (1-based), e.g. 2/4")
+    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.set_defaults(handler=cmd_run)
+
+    validate = sub.add_parser("validate", help="check a suite file without running it")
+    validate.add_argument("suite")
+    validate.set_defaults(handler=cmd_validate)
+
+    verify = sub.add_parser("verify", help="label samples from stdin: JSON lines {text, label}")
+    verify.add_argument("--task", required=True)
+    verify.set_defaults(handler=cmd_verify)
+
+    score = sub.add_parser("score", help="score a file of samples (one a line): one JSON object")
+    score.add_argument("--task", required=True)
+    score.add_argument("file")
+    score.add_argument("--reference", help="file of reference samples for novelty and length divergence")
+    score.set_defaults(handler=cmd_score)
+
+    board = sub.add_parser("leaderboard", help="scenarios ranked, with 95%% bootstrap CIs over seeds")
+    _results_options(board)
+    board.add_argument("--format", choices=("table", "md", "csv", "json"), default="table")
+    board.add_argument("--baseline", help="scenario to compare against (default: the suite's baseline)")
+    board.add_argument("--primary", default="diversity_levenshtein", help="metric to sort by (final generation)")
+    board.set_defaults(handler=cmd_leaderboard)
+
+    report = sub.add_parser("report", help="figures (PNG) and one HTML page")
+    _results_options(report)
+    report.add_argument("--out", required=True, help="output directory")
+    report.set_defaults(handler=cmd_report)
+
+    merge = sub.add_parser("merge", help="merge results directories (e.g. from shards) into one")
+    merge.add_argument("sources", nargs="+", help="results directories to merge in")
+    merge.add_argument("--into", default="results", help="target results directory (default: results/)")
+    merge.set_defaults(handler=cmd_merge)
+
+    check = sub.add_parser("check", help="regression gate: compare the latest run with a baseline file")
+    _results_options(check)
+    check.add_argument("--baseline", help="baseline JSON file")
+    check.add_argument("--write-baseline", metavar="FILE", help="write a baseline from the run instead")
+    check.set_defaults(handler=cmd_check)
+    return parser
+
+
+def normalize_argv(argv: Sequence[str]) -> list[str]:
+    """``bench SUITE.yaml [...]`` is ``bench run SUITE.yaml [...]`` (also the container's entrypoint form)."""
+    argv = list(argv)
+    if argv and argv[0].endswith((".yaml", ".yml")):
+        return ["run", *argv]
+    return argv
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(normalize_argv(sys.argv[1:] if argv is None else argv))
+    try:
+        return args.handler(args)
+    except BadInput as error:
+        return _fail(str(error))
+    except KeyboardInterrupt:
+        print("bench: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

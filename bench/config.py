@@ -1,0 +1,377 @@
+"""The suite schema: what a YAML suite file may say, validated completely before any work starts.
+
+A suite holds shared settings (task, data, model, training, sampling) and a list of scenarios. A scenario picks a
+data regime (how generation g+1's training set is made from generation g's), optional mitigations, and may override
+any shared setting; the override is merged field by field and the merged result validated again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from bench.mitigations import mitigation_union
+
+Mitigation = mitigation_union()
+
+
+class Strict(BaseModel):
+    """Every config object rejects unknown keys: a typo must fail, not be ignored."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+
+
+class TaskConfig(Strict):
+    name: str = "logic"
+    """Registered task name (``logic``)."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Task parameters, e.g. ``{min_depth: 1, max_depth: 5}``; checked by the task itself."""
+
+
+class DataConfig(Strict):
+    size: int = Field(10_000, ge=10, le=10_000_000)
+    """N: real samples generated for generation 0, and the size of each later generation's data set."""
+    validation_fraction: float = Field(0.1, gt=0.0, lt=0.5)
+    """Share of each generation's data set held out for validation and early stopping."""
+
+
+class ModelConfig(Strict):
+    preset: Literal["paper", "tiny", "custom"] = "paper"
+    """``paper``: GPT-2, 6 layers, 6 heads, 384 dims (the reference study); ``tiny``: a CPU-test size;
+    ``custom``: only ``architecture`` + ``overrides``."""
+    architecture: str = "gpt2"
+    """Any transformers causal-LM ``model_type`` (``gpt2``, ``llama``, ``mistral`` ...)."""
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    """Extra transformers config fields, applied over the preset (e.g. ``{n_layer: 4}``)."""
+    init: Literal["scratch", "warm"] = "scratch"
+    """``scratch``: each generation starts from fresh random weights; ``warm``: from the previous generation's."""
+    context_length: int | None = Field(None, ge=8, le=8192)
+    """Positions the model supports; default: the training block size."""
+
+
+class TrainingConfig(Strict):
+    max_iters: int = Field(5000, ge=1, le=10_000_000)
+    """Optimizer steps per generation (the study: 5,000)."""
+    batch_size: int = Field(16, ge=1, le=4096)
+    """Packed blocks per step (per process)."""
+    block_size: int = Field(256, ge=16, le=8192)
+    """Tokens per packed block; whole samples are packed, never split."""
+    learning_rate: float = Field(6e-4, gt=0.0, le=1.0)
+    """Peak learning rate of AdamW."""
+    min_lr_ratio: float = Field(0.1, ge=0.0, le=1.0)
+    """The cosine decay ends at ``learning_rate * min_lr_ratio``."""
+    warmup_iters: int = Field(100, ge=0)
+    """Linear warm-up steps."""
+    weight_decay: float = Field(0.1, ge=0.0, le=1.0)
+    """AdamW weight decay."""
+    grad_clip: float = Field(1.0, gt=0.0)
+    """Gradient-norm clip."""
+    eval_interval: int = Field(250, ge=1)
+    """Validate every this many steps (and at the end)."""
+    patience: int = Field(5, ge=1)
+    """Stop after this many validations without improvement; the best checkpoint is kept."""
+    precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
+    """Mixed precision for Accelerate; ``auto`` is bf16 on CUDA and full precision on CPU."""
+
+    @model_validator(mode="after")
+    def _warmup_fits(self) -> TrainingConfig:
+        if self.warmup_iters > self.max_iters:
+            raise ValueError(f"warmup_iters ({self.warmup_iters}) must not exceed max_iters ({self.max_iters})")
+        return self
+
+
+class SamplingConfig(Strict):
+    n: int | None = Field(None, ge=1, le=10_000_000)
+    """Samples drawn per generation; default: ``data.size``."""
+    temperature: float = Field(0.8, gt=0.0, le=10.0)
+    """Softmax temperature (the study: 0.8)."""
+    top_k: int | None = Field(None, ge=1)
+    """Keep only the k most likely tokens (off by default)."""
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    """Nucleus sampling mass (off by default)."""
+    max_new_tokens: int | None = Field(None, ge=1, le=8192)
+    """Longest sample; default: the task's bound on sample length plus one."""
+    batch_size: int = Field(1000, ge=1, le=100_000)
+    """Sequences decoded at once."""
+
+
+class ReplaceRegime(Strict):
+    """Full synthetic: T_{g+1} = N samples of S_g."""
+
+    kind: Literal["replace"]
+
+
+class FixedRealRegime(Strict):
+    """Balanced: ρN real samples (original data or fresh data) + (1−ρ)N samples of S_g."""
+
+    kind: Literal["fixed_real"]
+    fraction: float = Field(0.5, ge=0.0, le=1.0)
+    """ρ: the share of real data in every generation."""
+    source: Literal["original", "fresh"] = "original"
+    """``original``: drawn from generation 0's data; ``fresh``: new task samples each generation."""
+
+
+class IncrementalRegime(Strict):
+    """Incremental: (1−λ)N drawn from T_g + λN from S_g."""
+
+    kind: Literal["incremental"]
+    synthetic_fraction: float = Field(0.5, ge=0.0, le=1.0)
+    """λ: the share of the new generation's samples."""
+
+
+class AccumulateRegime(Strict):
+    """Expanding: T_g ∪ S_g ∪ F_g with |F_g| = φ/(1−φ)·|S_g| fresh real samples."""
+
+    kind: Literal["accumulate"]
+    fresh_fraction: float = Field(0.0, ge=0.0, lt=1.0)
+    """φ: the share of fresh real data among the samples added each generation."""
+
+
+class AccumulateSubsampleRegime(Strict):
+    """Kazdan et al.: a uniform subsample of T_g ∪ S_g of size N."""
+
+    kind: Literal["accumulate_subsample"]
+
+
+Regime = Annotated[
+    ReplaceRegime | FixedRealRegime | IncrementalRegime | AccumulateRegime | AccumulateSubsampleRegime,
+    Field(discriminator="kind"),
+]
+
+
+class Scenario(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", min_length=1, max_length=80)
+    """Unique name; letters, digits, ``_ . -``."""
+    description: str = ""
+    """What this scenario tests."""
+    regime: Regime
+    """How generation g+1's data set is made (see ``kind``)."""
+    mitigations: list[Mitigation] = Field(default_factory=list)  # type: ignore[valid-type]
+    """Applied in order to each generation's samples before they enter the next data set."""
+    model: dict[str, Any] | None = None
+    """Fields overriding the suite's ``model`` (validated after merging)."""
+    training: dict[str, Any] | None = None
+    """Fields overriding the suite's ``training`` (validated after merging)."""
+    sampling: dict[str, Any] | None = None
+    """Fields overriding the suite's ``sampling`` (validated after merging)."""
+
+
+class Suite(Strict):
+    suite: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", min_length=1, max_length=80)
+    """Suite name (letters, digits, ``_ . -``)."""
+    description: str = ""
+    """What the suite measures."""
+    seeds: list[int] = Field(min_length=1, max_length=1000)
+    """Seeds: each scenario runs once per seed; confidence intervals are over seeds."""
+    generations: int = Field(ge=1, le=1000)
+    """Generations per cell, counting generation 0 (trained on real data)."""
+    baseline: str | None = None
+    """Scenario the leaderboard compares against; default ``replace`` if present, else the first."""
+    checkpoints: Literal["all", "last", "none"] = "all"
+    """Which generations keep a ``save_pretrained`` checkpoint (``last``: only the newest of each cell)."""
+    task: TaskConfig = TaskConfig()
+    """The verifiable task."""
+    data: DataConfig = DataConfig()
+    """Real data and data-set size."""
+    model: ModelConfig = ModelConfig()
+    """Model architecture and initialisation."""
+    training: TrainingConfig = TrainingConfig()
+    """Optimisation settings."""
+    sampling: SamplingConfig = SamplingConfig()
+    """Sampling settings."""
+    scenarios: list[Scenario] = Field(min_length=1)
+    """The loop scenarios to compare."""
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Suite:
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"seeds must be distinct, got {self.seeds}")
+        if any(s < 0 for s in self.seeds):
+            raise ValueError(f"seeds must be >= 0, got {self.seeds}")
+        names = [s.name for s in self.scenarios]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"scenario names must be unique; repeated: {', '.join(duplicated)}")
+        if self.baseline is not None and self.baseline not in names:
+            raise ValueError(f"baseline {self.baseline!r} is not a scenario; scenarios: {', '.join(names)}")
+        from bench.tasks import get_task
+
+        try:
+            task = get_task(self.task.name, **self.task.params)
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"task: {error}") from None
+        for index, scenario in enumerate(self.scenarios):
+            try:
+                resolved = self.resolve(scenario)
+            except ValidationError as error:
+                raise ValueError(
+                    f"scenarios[{index}] ({scenario.name}): {_describe_validation_error(error, None)}"
+                ) from None
+            block = resolved.training.block_size
+            context = resolved.model.context_length
+            longest = task.max_tokens() + 2  # with <bos> and <eos>
+            if block < longest:
+                raise ValueError(
+                    f"scenarios[{index}] ({scenario.name}): training.block_size ({block}) is shorter than the "
+                    f"longest possible sample ({longest} tokens with <bos>/<eos>)"
+                )
+            if context is not None and context < block:
+                raise ValueError(
+                    f"scenarios[{scenario.name}]: model.context_length ({context}) is shorter than "
+                    f"training.block_size ({block})"
+                )
+        return self
+
+    def resolve(self, scenario: Scenario) -> ResolvedScenario:
+        """The scenario with the suite's shared settings merged under its overrides, validated again."""
+        merged = {}
+        for section in ("model", "training", "sampling"):
+            shared = getattr(self, section).model_dump()
+            override = getattr(scenario, section)
+            if override is not None:
+                shared.update(override)
+            merged[section] = shared
+        return ResolvedScenario.model_validate(
+            {
+                "name": scenario.name,
+                "regime": scenario.regime.model_dump(),
+                "mitigations": [m.model_dump() for m in scenario.mitigations],
+                "task": self.task.model_dump(),
+                "data": self.data.model_dump(),
+                **merged,
+            }
+        )
+
+    def resolved_scenarios(self) -> list[ResolvedScenario]:
+        return [self.resolve(s) for s in self.scenarios]
+
+    def baseline_name(self) -> str:
+        names = [s.name for s in self.scenarios]
+        if self.baseline:
+            return self.baseline
+        return "replace" if "replace" in names else names[0]
+
+    def fingerprint(self) -> str:
+        """A hash of everything that determines the numbers: same fingerprint, same run, resumable."""
+        payload = self.model_dump(mode="json", exclude={"description"})
+        for scenario in payload["scenarios"]:
+            scenario.pop("description", None)
+        blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def run_id(self) -> str:
+        return f"{self.suite}-{self.fingerprint()[:12]}"
+
+
+class ResolvedScenario(Strict):
+    """A scenario with every setting filled in: what one cell (scenario × seed) runs."""
+
+    name: str
+    """Scenario name."""
+    regime: Regime
+    """The data regime."""
+    mitigations: list[Mitigation]  # type: ignore[valid-type]
+    """Mitigations in order."""
+    task: TaskConfig
+    """Task settings."""
+    data: DataConfig
+    """Data settings."""
+    model: ModelConfig
+    """Model settings."""
+    training: TrainingConfig
+    """Training settings."""
+    sampling: SamplingConfig
+    """Sampling settings."""
+
+
+class SuiteError(ValueError):
+    """A suite file that cannot be used; the message names the file and the field."""
+
+
+_UNION_TAGS = {"replace", "fixed_real", "incremental", "accumulate", "accumulate_subsample"}
+
+
+def _format_location(location: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for item in location:
+        if isinstance(item, int):
+            parts.append(f"[{item}]")
+        else:
+            parts.append(("." if parts else "") + str(item))
+    return "".join(parts) or "(top level)"
+
+
+def _describe_validation_error(error: ValidationError, data: Any) -> str:
+    first = error.errors()[0]
+    location = list(first["loc"])
+    # Discriminated unions add the tag ("replace", "dedup") to the location; it is noise to a reader.
+    readable: list[Any] = []
+    node = data
+    for item in location:
+        if isinstance(node, dict) and item in node:
+            readable.append(item)
+            node = node[item]
+        elif isinstance(node, list) and isinstance(item, int) and item < len(node):
+            readable.append(item)
+            node = node[item]
+        elif isinstance(node, dict | list):
+            if isinstance(item, str) and first["type"] in ("extra_forbidden", "missing"):
+                readable.append(item)
+            continue
+        else:
+            break
+    if data is None:  # no source document: trust pydantic's location as is
+        readable = [item for item in location if not (isinstance(item, str) and item in _UNION_TAGS)]
+    where = _format_location(tuple(readable))
+    message = first["msg"]
+    if first["type"] == "extra_forbidden":
+        message = "unknown key"
+    elif first["type"] == "value_error":
+        message = message.removeprefix("Value error, ")
+    value = first.get("input")
+    shown = "" if first["type"] in ("missing", "extra_forbidden") or isinstance(value, dict | list) else f" (got {value!r})"
+    more = f" (and {error.error_count() - 1} more problem(s))" if error.error_count() > 1 else ""
+    prefix = "" if where == "(top level)" and first["type"] == "value_error" else f"{where}: "
+    return f"{prefix}{message}{shown}{more}"
+
+
+def parse_suite(data: Any, source: str = "<suite>") -> Suite:
+    """Validate already-loaded YAML data; raise SuiteError naming the field."""
+    if data is None:
+        raise SuiteError(f"{source}: the file is empty")
+    if not isinstance(data, dict):
+        raise SuiteError(f"{source}: a suite must be a mapping of keys, got {type(data).__name__}")
+    try:
+        return Suite.model_validate(data)
+    except ValidationError as error:
+        raise SuiteError(f"{source}: {_describe_validation_error(error, data)}") from None
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Read and validate a suite file (``yaml.safe_load`` only)."""
+    path = Path(path)
+    if not path.exists():
+        raise SuiteError(f"{path}: no such file")
+    if path.is_dir():
+        raise SuiteError(f"{path}: is a directory, not a suite file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise SuiteError(f"{path}: cannot read: {error}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise SuiteError(f"{path}: invalid YAML{where}: {problem}") from None
+    return parse_suite(data, str(path))
+
+
+def suite_hash(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -1,0 +1,373 @@
+"""Metrics of one generation's samples: correctness, diversity, novelty and shape statistics.
+
+Every metric is a pure function of a list of sample strings (tokens joined by single spaces) and,
+where named, the verdict labels, a depth function, the real data R or the training set T_g.
+Each metric is registered in ``METRICS`` with its direction (``higher_is_better``; ``None`` for
+descriptive statistics) so that a reader of the results database never needs this code.
+
+Adding a metric: write one function, then add one ``_metric(...)`` line at the bottom of this file;
+``score_samples`` picks it up from the registry.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
+from bench.registry import Registry
+from bench.tasks.base import LABELS
+
+# ---------------------------------------------------------------------------------------------
+# Correctness
+
+
+def verdict_shares(labels: Sequence[str]) -> dict[str, float]:
+    """Shares of ``correct``, ``incorrect`` and ``invalid`` labels; they sum to 1 (all 0 for no labels)."""
+    counts = Counter(labels)
+    unknown = set(counts) - set(LABELS)
+    if unknown:
+        raise ValueError(f"unknown verdict label(s) {sorted(unknown)}; expected one of {list(LABELS)}")
+    total = len(labels)
+    return {label: (counts[label] / total if total else 0.0) for label in LABELS}
+
+
+# ---------------------------------------------------------------------------------------------
+# Token-level Levenshtein diversity
+
+# Surrogate code points cannot stand alone in a str that rapidfuzz hashes safely; skip them.
+_SURROGATES_START, _SURROGATES_SIZE = 0xD800, 0x800
+_MAX_TOKENS = 0x110000 - _SURROGATES_SIZE
+
+
+def _code_point(index: int) -> str:
+    if index >= _MAX_TOKENS:
+        raise ValueError(f"more than {_MAX_TOKENS} distinct tokens cannot be mapped to characters")
+    return chr(index if index < _SURROGATES_START else index + _SURROGATES_SIZE)
+
+
+def tokens_as_chars(samples: Iterable[str]) -> list[str]:
+    """Each sample as a string with one character per whitespace token (one shared token -> char map).
+
+    Character-level Levenshtein on these strings equals token-level Levenshtein on the samples,
+    which lets rapidfuzz's fast C++ kernels do the work.
+    """
+    vocab: dict[str, str] = {}
+    out = []
+    for sample in samples:
+        chars = []
+        for token in sample.split():
+            char = vocab.get(token)
+            if char is None:
+                char = vocab[token] = _code_point(len(vocab))
+            chars.append(char)
+        out.append("".join(chars))
+    return out
+
+
+def normalized_levenshtein_rows(
+    queries: Sequence[str], choices: Sequence[str], *, workers: int = -1
+) -> np.ndarray:
+    """float64 matrix of lev(q, c) / max(|q|, |c|) over already-encoded strings (0 for two empties).
+
+    Integer distances from rapidfuzz divided in float64: exact to the last bit, unlike float32 cdist.
+    """
+    dist = process.cdist(queries, choices, scorer=Levenshtein.distance, dtype=np.int32, workers=workers)
+    q_len = np.fromiter((len(q) for q in queries), dtype=np.int64, count=len(queries))
+    c_len = np.fromiter((len(c) for c in choices), dtype=np.int64, count=len(choices))
+    denom = np.maximum(q_len[:, None], c_len[None, :])
+    out = np.zeros(dist.shape, dtype=np.float64)
+    np.divide(dist, denom, out=out, where=denom > 0)
+    return out
+
+
+def diversity_levenshtein(samples: Sequence[str], *, chunk_rows: int = 512) -> float:
+    """Mean over all unordered pairs i<j of token-level lev(a_i, a_j) / max(|a_i|, |a_j|).
+
+    Exact over all pairs. Computed on distinct samples with multiplicities (identical samples
+    add 0; pair (u, v) weighs count_u * count_v), in row chunks of the upper triangle to bound
+    memory (``chunk_rows`` x distinct float64). Fewer than 2 samples -> 0.0.
+    """
+    n = len(samples)
+    if n < 2:
+        return 0.0
+    counts = Counter(tokens_as_chars(samples))
+    distinct = list(counts)
+    weights = np.fromiter(counts.values(), dtype=np.float64, count=len(distinct))
+    total = 0.0
+    for start in range(0, len(distinct), chunk_rows):
+        stop = min(start + chunk_rows, len(distinct))
+        # Rows [start, stop) against columns [start, end): the upper triangle only.
+        block = normalized_levenshtein_rows(distinct[start:stop], distinct[start:])
+        rows = stop - start
+        block[:, :rows] = np.triu(block[:, :rows], k=1)
+        total += float(weights[start:stop] @ block @ weights[start:])
+    return total / (n * (n - 1) / 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Counting diversity
+
+
+def unique_count(samples: Sequence[str]) -> int:
+    """Number of distinct sample strings."""
+    return len(set(samples))
+
+
+def unique_ratio(samples: Sequence[str]) -> float:
+    """Distinct samples / samples (0 for no samples)."""
+    return len(set(samples)) / len(samples) if samples else 0.0
+
+
+def distinct_n(samples: Sequence[str], n: int) -> float:
+    """Unique token n-grams / all token n-grams, n-grams taken within samples (0 when there are none)."""
+    if n < 1:
+        raise ValueError(f"n must be >= 1, got {n}")
+    seen: set[tuple[str, ...]] = set()
+    total = 0
+    for sample in samples:
+        tokens = sample.split()
+        grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+        total += len(grams)
+        seen.update(grams)
+    return len(seen) / total if total else 0.0
+
+
+# compression_ratio and ngram_diversity follow Shaib et al.'s `diversity` package v0.3.1
+# (github.com/cshaib/diversity, files diversity/compression.py and diversity/ngram_diversity.py;
+# checked against the 0.3.1 wheel), including their round(..., 3).
+
+
+def compression_ratio(samples: Sequence[str]) -> float:
+    """gzip compression ratio of the samples joined by single spaces, as ``diversity`` 0.3.1 computes it.
+
+    That package writes the joined text to ``original.txt`` (UTF-8) and
+    ``gzip.compress(text)`` into ``gzip.GzipFile("compressed.gz")`` - the bytes are gzipped twice,
+    and the outer header carries the file name ``compressed``; the ratio is
+    size(original.txt) / size(compressed.gz). We rebuild the same bytes in memory. Higher means
+    more repetitive. No samples -> 0.0 (the package also gives 0.0).
+    """
+    data = " ".join(samples).encode("utf-8")
+    buffer = io.BytesIO()
+    # filename= puts the same FNAME header field ("compressed") into the outer gzip as the package's file.
+    with gzip.GzipFile(filename="compressed.gz", mode="wb", fileobj=buffer) as outer:
+        outer.write(gzip.compress(data))
+    return round(len(data) / len(buffer.getvalue()), 3)
+
+
+def ngram_diversity(samples: Sequence[str], num_n: int = 4) -> float:
+    """Sum over n = 1..num_n of unique/all n-grams of the joined token stream, as ``diversity`` 0.3.1.
+
+    The package joins samples with single spaces and splits on ``" "`` (so n-grams cross sample
+    boundaries and empty samples add empty tokens). Where it would divide by zero (fewer than n
+    tokens in all), that term counts 0 here; no samples -> 0.0.
+    """
+    if not samples:
+        return 0.0
+    tokens = " ".join(samples).split(" ")
+    score = 0.0
+    for n in range(1, num_n + 1):
+        grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+        if grams:
+            score += len(set(grams)) / len(grams)
+    return round(score, 3)
+
+
+# ---------------------------------------------------------------------------------------------
+# Novelty against real data and memorization of training data
+
+
+def novelty(samples: Sequence[str], reference: Iterable[str]) -> float:
+    """Share of samples that are not in the reference set R (0 for no samples)."""
+    ref = set(reference)
+    return sum(s not in ref for s in samples) / len(samples) if samples else 0.0
+
+
+def memorized(samples: Sequence[str], training: Iterable[str]) -> float:
+    """Share of samples that appear verbatim in the training set T_g (0 for no samples)."""
+    train = set(training)
+    return sum(s in train for s in samples) / len(samples) if samples else 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Shape statistics
+
+
+def _mean_var(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and population variance (ddof=0); (0, 0) for no values."""
+    if not values:
+        return 0.0, 0.0
+    mean = math.fsum(values) / len(values)
+    return mean, math.fsum((v - mean) ** 2 for v in values) / len(values)
+
+
+def length_stats(samples: Sequence[str]) -> tuple[float, float]:
+    """Mean and population variance of the token counts; (0, 0) for no samples."""
+    return _mean_var([len(s.split()) for s in samples])
+
+
+def depth_stats(samples: Sequence[str], depth_of: Callable[[str], int | None]) -> tuple[float, float]:
+    """Mean and population variance of ``depth_of`` over samples, skipping invalid ones (``None``).
+
+    (0, 0) when no sample is valid.
+    """
+    return _mean_var([d for d in map(depth_of, samples) if d is not None])
+
+
+def js_divergence_lengths(samples: Sequence[str], reference: Sequence[str]) -> float:
+    """Jensen-Shannon divergence (base 2, in [0, 1]) between the token-length distributions.
+
+    0 when either list is empty (there is no distribution to compare).
+    """
+    if not samples or not reference:
+        return 0.0
+    p = Counter(len(s.split()) for s in samples)
+    q = Counter(len(s.split()) for s in reference)
+    n_p, n_q = len(samples), len(reference)
+    total = 0.0
+    for length in p.keys() | q.keys():
+        pi, qi = p[length] / n_p, q[length] / n_q
+        mi = (pi + qi) / 2
+        if pi:
+            total += 0.5 * pi * math.log2(pi / mi)
+        if qi:
+            total += 0.5 * qi * math.log2(qi / mi)
+    return min(1.0, max(0.0, total))  # clamp float noise at the ends
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry and aggregate
+
+
+@dataclass(frozen=True)
+class ScoreInput:
+    """Everything a metric may look at for one generation's samples."""
+
+    samples: list[str]
+    verdicts: list[str]
+    depth_of: Callable[[str], int | None]
+    reference: Sequence[str] | None = None
+    training: Sequence[str] | None = None
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One number per generation: its name, direction and meaning.
+
+    ``compute`` returns the value from a ``ScoreInput``, or ``None`` when its inputs are absent
+    (e.g. novelty without a reference); it is optional so that a metric can be declared only.
+    """
+
+    name: str
+    higher_is_better: bool | None
+    description: str
+    compute: Callable[[ScoreInput], float | None] | None = field(default=None, compare=False, repr=False)
+
+
+METRICS: Registry[Metric] = Registry("metric")
+
+
+def _metric(
+    name: str,
+    higher_is_better: bool | None,
+    description: str,
+    compute: Callable[[ScoreInput], float | None],
+) -> None:
+    METRICS.add(name, Metric(name, higher_is_better, description, compute))
+
+
+def _share(label: str) -> Callable[[ScoreInput], float]:
+    return lambda s: verdict_shares(s.verdicts)[label]
+
+
+def _distinct(n: int) -> Callable[[ScoreInput], float]:
+    return lambda s: distinct_n(s.samples, n)
+
+
+_metric("n", None, "number of samples scored", lambda s: float(len(s.samples)))
+_metric("correct", True, "share of samples that are well-formed and true", _share("correct"))
+_metric("incorrect", False, "share of samples that are well-formed and false", _share("incorrect"))
+_metric("invalid", False, "share of samples that are not well-formed", _share("invalid"))
+_metric(
+    "diversity_levenshtein",
+    True,
+    "mean token-level Levenshtein distance / longer length over all sample pairs",
+    lambda s: diversity_levenshtein(s.samples),
+)
+_metric("unique_count", True, "number of distinct samples", lambda s: float(unique_count(s.samples)))
+_metric("unique_ratio", True, "distinct samples / samples", lambda s: unique_ratio(s.samples))
+for _n in range(1, 5):  # distinct_1 .. distinct_4
+    _metric(f"distinct_{_n}", True, f"unique token {_n}-grams / all {_n}-grams within samples", _distinct(_n))
+del _n
+_metric(
+    "compression_ratio",
+    False,
+    "gzip ratio of the joined samples (diversity 0.3.1); higher = more repetitive",
+    lambda s: compression_ratio(s.samples),
+)
+_metric(
+    "ngram_diversity",
+    True,
+    "sum over n=1..4 of unique/all n-grams of the joined samples (diversity 0.3.1)",
+    lambda s: ngram_diversity(s.samples),
+)
+_metric("length_mean", None, "mean tokens per sample", lambda s: length_stats(s.samples)[0])
+_metric("length_var", None, "population variance of tokens per sample", lambda s: length_stats(s.samples)[1])
+_metric("depth_mean", None, "mean depth of valid samples", lambda s: depth_stats(s.samples, s.depth_of)[0])
+_metric(
+    "depth_var",
+    None,
+    "population variance of the depth of valid samples",
+    lambda s: depth_stats(s.samples, s.depth_of)[1],
+)
+_metric(
+    "novelty",
+    True,
+    "share of samples not in the real data R",
+    lambda s: None if s.reference is None else novelty(s.samples, s.reference),
+)
+_metric(
+    "js_divergence_length",
+    False,
+    "Jensen-Shannon divergence (base 2) of sample lengths vs the real data R",
+    lambda s: None if s.reference is None else js_divergence_lengths(s.samples, s.reference),
+)
+_metric(
+    "memorized",
+    False,
+    "share of samples found verbatim in this generation's training set",
+    lambda s: None if s.training is None else memorized(s.samples, s.training),
+)
+
+
+def score_samples(
+    samples: list[str],
+    verdicts: list[str],
+    depth_of: Callable[[str], int | None],
+    reference: Sequence[str] | None = None,
+    training: Sequence[str] | None = None,
+) -> dict[str, float]:
+    """Every registered metric of one generation's samples, ``n`` first, then by name.
+
+    ``verdicts`` are the labels of ``samples`` (same order and length). ``novelty`` and
+    ``js_divergence_length`` appear only with a ``reference``, ``memorized`` only with ``training``.
+    """
+    if len(verdicts) != len(samples):
+        raise ValueError(f"{len(samples)} samples but {len(verdicts)} verdicts")
+    data = ScoreInput(list(samples), list(verdicts), depth_of, reference, training)
+    out: dict[str, float] = {}
+    for name in sorted(METRICS.names(), key=lambda name: name != "n"):
+        metric = METRICS.get(name)
+        if metric.compute is None:
+            continue
+        value = metric.compute(data)
+        if value is not None:
+            out[name] = float(value)
+    return out

@@ -1,0 +1,32 @@
+"""verifier_filter: keep only samples the task's verifier judges ``correct``."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Literal
+
+from pydantic import ConfigDict, Field
+
+from bench.mitigations.base import Mitigation, MitigationContext, Selection
+
+
+class VerifierFilter(Mitigation):
+    """Drop every sample whose verdict is not ``correct`` (reasons ``incorrect`` and ``invalid``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: Literal["verifier_filter"] = Field(
+        "verifier_filter", description="Discriminator: keep only verified-correct samples."
+    )
+
+    def select(self, samples: list[str], context: MitigationContext) -> Selection:
+        """Input order is kept; each dropped sample counts under its verdict label."""
+        kept: list[str] = []
+        dropped: Counter[str] = Counter()
+        for sample in samples:
+            label = context.verify(sample).label
+            if label == "correct":
+                kept.append(sample)
+            else:
+                dropped[label] += 1
+        return Selection(kept=kept, dropped=dict(dropped))

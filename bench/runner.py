@@ -1,0 +1,179 @@
+"""A suite -> cells (scenario × seed) -> generations, with resume and shards.
+
+The run id is a hash of everything that determines the numbers, so rerunning the same suite continues the same
+run: finished generations (those with a row in ``generations``) are skipped, the first missing one is redone.
+``--shard K/N`` takes every N-th cell starting at the K-th; shards may share a results directory (the store
+serialises writes) or use their own and be merged with ``bench merge``.
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import time
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from bench.config import Suite, suite_hash
+from bench.loop import Cell, Hooks, real_data, run_generation
+from bench.store import Store
+from bench.tasks import get_task
+from bench.train import make_accelerator
+
+PACKAGES = ("torch", "transformers", "accelerate", "tokenizers", "duckdb", "rapidfuzz", "pydantic", "collapse-bench")
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Cells i with i % count == index - 1 (1-based ``index``, as in ``--shard 2/4``)."""
+
+    index: int = 1
+    count: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        try:
+            index_text, count_text = text.split("/")
+            index, count = int(index_text), int(count_text)
+        except ValueError:
+            raise ValueError(f"--shard must look like K/N (e.g. 1/4), got {text!r}") from None
+        if not (count >= 1 and 1 <= index <= count):
+            raise ValueError(f"--shard K/N needs 1 <= K <= N, got {text!r}")
+        return cls(index, count)
+
+    def owns(self, position: int) -> bool:
+        return position % self.count == self.index - 1
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    cells: int
+    generations_run: int
+    generations_skipped: int
+    seconds: float
+    finished: bool
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+
+
+def run_suite(
+    suite: Suite,
+    suite_path: str | Path,
+    results: str | Path = "results",
+    shard: Shard = Shard(),
+    console: Console | None = None,
+    show_progress: bool = True,
+) -> RunSummary:
+    """Run (or resume) every cell of this shard; return what was done."""
+    console = console or Console(stderr=True)
+    started = time.perf_counter()
+    store = Store(results)
+    run_id = suite.run_id()
+    accelerator = make_accelerator(suite.training.precision)
+    resolved = suite.resolved_scenarios()
+    if accelerator.is_main_process:
+        store.begin_run(
+            run_id=run_id,
+            suite=suite.suite,
+            suite_path=str(suite_path),
+            suite_hash=suite_hash(suite_path),
+            config=suite.model_dump(mode="json") | {"resolved": [s.model_dump(mode="json") for s in resolved]},
+            baseline=suite.baseline_name(),
+            git_commit=git_commit(),
+            packages=package_versions(),
+            device=describe_device(accelerator.device),
+        )
+    accelerator.wait_for_everyone()
+
+    all_cells = [(scenario, seed) for scenario in resolved for seed in suite.seeds]
+    cells = [cell for position, cell in enumerate(all_cells) if shard.owns(position)]
+    ran = skipped = 0
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        disable=not (show_progress and accelerator.is_main_process),
+        transient=False,
+    )
+    with progress:
+        cell_bar = progress.add_task("cells", total=len(cells))
+        generation_bar = progress.add_task("generations", total=suite.generations)
+        step_bar = progress.add_task("  training", total=1)
+        hooks = Hooks(
+            on_train_start=lambda total: progress.reset(step_bar, total=total, description="  training"),
+            on_train_step=lambda i: progress.update(step_bar, completed=i),
+            on_sample_start=lambda total: progress.reset(step_bar, total=total, description="  sampling"),
+            on_sample_step=lambda n: progress.advance(step_bar, n),
+        )
+        for scenario, seed in cells:
+            task = get_task(scenario.task.name, **scenario.task.params)
+            cell = Cell(
+                run_id=run_id,
+                suite=suite.suite,
+                scenario=scenario,
+                seed=seed,
+                generations=suite.generations,
+                checkpoints=suite.checkpoints,
+                store=store,
+                task=task,
+                tokenizer=task.build_tokenizer(),
+                accelerator=accelerator,
+                hooks=hooks,
+            )
+            progress.update(cell_bar, description=f"cells ({scenario.name}, seed {seed})")
+            progress.reset(generation_bar, total=suite.generations)
+            done = store.finished_generations(run_id, scenario.name, seed)
+            real = real_data(cell)
+            for generation in range(suite.generations):
+                if generation in done:
+                    skipped += 1
+                else:
+                    run_generation(cell, generation, real)
+                    ran += 1
+                progress.advance(generation_bar)
+            progress.advance(cell_bar)
+
+    finished = False
+    if accelerator.is_main_process:
+        expected = len(all_cells) * suite.generations
+        finished = store.finish_run(run_id, expected)
+    return RunSummary(
+        run_id=run_id,
+        cells=len(cells),
+        generations_run=ran,
+        generations_skipped=skipped,
+        seconds=time.perf_counter() - started,
+        finished=finished,
+    )

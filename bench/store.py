@@ -1,0 +1,362 @@
+"""The results store: one DuckDB file plus Parquet artifacts under a results directory.
+
+This is the only module that imports duckdb. DuckDB lets one process write a database file at a time, so every
+access is a short transaction under an exclusive ``flock`` on a lock file beside the database: two runs (or two
+shards) sharing a results directory queue for a few milliseconds per generation instead of failing.
+
+A generation is finished exactly when its row is in ``generations``; its metrics are written in the same
+transaction, so a crash leaves either the whole generation or none of it, and a rerun redoes only what is missing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from bench.leaderboard import MetricRow
+
+DATABASE = "bench.duckdb"
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id VARCHAR PRIMARY KEY,
+    suite VARCHAR NOT NULL,
+    suite_path VARCHAR,
+    suite_hash VARCHAR,
+    config JSON NOT NULL,
+    baseline VARCHAR,
+    git_commit VARCHAR,
+    packages JSON,
+    device VARCHAR,
+    started_at TIMESTAMP,
+    finished_at TIMESTAMP,
+    status VARCHAR NOT NULL
+);
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id VARCHAR NOT NULL,
+    suite VARCHAR NOT NULL,
+    scenario VARCHAR NOT NULL,
+    seed BIGINT NOT NULL,
+    generation INTEGER NOT NULL,
+    metric VARCHAR NOT NULL,
+    value DOUBLE,
+    higher_is_better BOOLEAN,
+    PRIMARY KEY (run_id, scenario, seed, generation, metric)
+);
+CREATE TABLE IF NOT EXISTS drops (
+    run_id VARCHAR NOT NULL,
+    scenario VARCHAR NOT NULL,
+    seed BIGINT NOT NULL,
+    generation INTEGER NOT NULL,
+    reason VARCHAR NOT NULL,
+    count BIGINT NOT NULL,
+    PRIMARY KEY (run_id, scenario, seed, generation, reason)
+);
+CREATE TABLE IF NOT EXISTS generations (
+    run_id VARCHAR NOT NULL,
+    scenario VARCHAR NOT NULL,
+    seed BIGINT NOT NULL,
+    generation INTEGER NOT NULL,
+    samples_path VARCHAR NOT NULL,
+    data_path VARCHAR NOT NULL,
+    checkpoint_path VARCHAR,
+    train_iterations INTEGER,
+    best_val_loss DOUBLE,
+    train_seconds DOUBLE,
+    sample_seconds DOUBLE,
+    useful_tokens_per_second DOUBLE,
+    finished_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (run_id, scenario, seed, generation)
+);
+"""
+
+
+class StoreError(RuntimeError):
+    """A results directory or database that cannot be used."""
+
+
+@dataclass(frozen=True)
+class GenerationRecord:
+    """Everything stored for one finished generation of one cell."""
+
+    run_id: str
+    suite: str
+    scenario: str
+    seed: int
+    generation: int
+    metrics: dict[str, float]
+    higher_is_better: dict[str, bool | None]
+    drops: dict[str, int]
+    samples_path: str
+    data_path: str
+    checkpoint_path: str | None
+    train_iterations: int
+    best_val_loss: float
+    train_seconds: float
+    sample_seconds: float
+    useful_tokens_per_second: float
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class Store:
+    """A results directory: ``bench.duckdb``, its lock, and the artifacts tree."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.database = self.root / DATABASE
+        self.lock_path = self.root / (DATABASE + ".lock")
+
+    # -- access -----------------------------------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        return self.database.exists()
+
+    def create(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self.connect() as con:
+            con.execute(SCHEMA)
+
+    @contextlib.contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A short-lived connection under the directory's lock (shared for readers, exclusive for writers)."""
+        if read_only and not self.database.exists():
+            raise StoreError(f"{self.root}: no results database ({DATABASE}); run a suite first")
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.lock_path, "a+") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                con = duckdb.connect(str(self.database))
+                try:
+                    yield con
+                finally:
+                    con.close()
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    # -- runs -------------------------------------------------------------------------------------------------
+
+    def begin_run(
+        self,
+        run_id: str,
+        suite: str,
+        suite_path: str,
+        suite_hash: str,
+        config: dict,
+        baseline: str,
+        git_commit: str | None,
+        packages: dict[str, str],
+        device: str,
+    ) -> None:
+        """Record a run once; a resumed run keeps its first start time and is marked running again."""
+        with self.connect() as con:
+            con.execute(SCHEMA)
+            con.execute(
+                """INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'running')
+                   ON CONFLICT DO NOTHING""",
+                [
+                    run_id,
+                    suite,
+                    suite_path,
+                    suite_hash,
+                    json.dumps(config, sort_keys=True),
+                    baseline,
+                    git_commit,
+                    json.dumps(packages, sort_keys=True),
+                    device,
+                    _now(),
+                ],
+            )
+            con.execute("UPDATE runs SET status = 'running' WHERE run_id = ? AND status != 'finished'", [run_id])
+
+    def finish_run(self, run_id: str, expected_generations: int) -> bool:
+        """Mark the run finished when every cell has every generation (shards finish it together)."""
+        with self.connect() as con:
+            (done,) = con.execute("SELECT count(*) FROM generations WHERE run_id = ?", [run_id]).fetchone()
+            if done < expected_generations:
+                return False
+            con.execute(
+                "UPDATE runs SET status = 'finished', finished_at = coalesce(finished_at, ?) WHERE run_id = ?",
+                [_now(), run_id],
+            )
+            return True
+
+    def finished_generations(self, run_id: str, scenario: str, seed: int) -> set[int]:
+        if not self.database.exists():
+            return set()
+        with self.connect() as con:
+            con.execute(SCHEMA)
+            rows = con.execute(
+                "SELECT generation FROM generations WHERE run_id = ? AND scenario = ? AND seed = ?",
+                [run_id, scenario, seed],
+            ).fetchall()
+        return {r[0] for r in rows}
+
+    def generation_row(self, run_id: str, scenario: str, seed: int, generation: int) -> dict | None:
+        with self.connect() as con:
+            cursor = con.execute(
+                "SELECT * FROM generations WHERE run_id = ? AND scenario = ? AND seed = ? AND generation = ?",
+                [run_id, scenario, seed, generation],
+            )
+            row = cursor.fetchone()
+            if row is None:
+                return None
+            return dict(zip([d[0] for d in cursor.description], row, strict=True))
+
+    # -- one finished generation ------------------------------------------------------------------------------
+
+    def record_generation(self, record: GenerationRecord) -> None:
+        """Metrics, drop counts and the done marker in one transaction; a repeat adds nothing."""
+        metric_rows = [
+            (
+                record.run_id,
+                record.suite,
+                record.scenario,
+                record.seed,
+                record.generation,
+                name,
+                float(value),
+                record.higher_is_better.get(name),
+            )
+            for name, value in sorted(record.metrics.items())
+        ]
+        drop_rows = [
+            (record.run_id, record.scenario, record.seed, record.generation, reason, int(count))
+            for reason, count in sorted(record.drops.items())
+        ]
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            try:
+                if metric_rows:
+                    con.executemany(
+                        "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", metric_rows
+                    )
+                if drop_rows:
+                    con.executemany("INSERT INTO drops VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", drop_rows)
+                con.execute(
+                    "INSERT INTO generations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    [
+                        record.run_id,
+                        record.scenario,
+                        record.seed,
+                        record.generation,
+                        record.samples_path,
+                        record.data_path,
+                        record.checkpoint_path,
+                        record.train_iterations,
+                        record.best_val_loss,
+                        record.train_seconds,
+                        record.sample_seconds,
+                        record.useful_tokens_per_second,
+                        _now(),
+                    ],
+                )
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+
+    # -- reading ----------------------------------------------------------------------------------------------
+
+    def runs(self) -> list[dict]:
+        with self.connect(read_only=True) as con:
+            con.execute(SCHEMA)
+            cursor = con.execute("SELECT * FROM runs ORDER BY started_at")
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def latest_run(self, suite: str | None = None) -> dict | None:
+        runs = [r for r in self.runs() if suite is None or r["suite"] == suite]
+        return runs[-1] if runs else None
+
+    def metric_rows(self, run_id: str) -> list[MetricRow]:
+        with self.connect(read_only=True) as con:
+            rows = con.execute(
+                """SELECT run_id, suite, scenario, seed, generation, metric, value, higher_is_better
+                   FROM metrics WHERE run_id = ? ORDER BY scenario, seed, generation, metric""",
+                [run_id],
+            ).fetchall()
+        return [MetricRow(*row) for row in rows]
+
+    def count_rows(self) -> dict[str, int]:
+        with self.connect(read_only=True) as con:
+            con.execute(SCHEMA)
+            return {
+                table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 - fixed names
+                for table in ("runs", "metrics", "drops", "generations")
+            }
+
+    def table(self, name: str) -> list[tuple]:
+        if name not in ("runs", "metrics", "drops", "generations"):
+            raise StoreError(f"unknown table {name!r}")
+        with self.connect(read_only=True) as con:
+            order = {"runs": "run_id", "metrics": "run_id, scenario, seed, generation, metric"}.get(
+                name, "run_id, scenario, seed, generation"
+            )
+            return con.execute(f"SELECT * FROM {name} ORDER BY {order}").fetchall()  # noqa: S608 - fixed names
+
+    # -- merging ----------------------------------------------------------------------------------------------
+
+    def merge_from(self, other: Store) -> dict[str, int]:
+        """Copy another results directory's rows and artifacts in; rows already here are kept, not duplicated."""
+        if not other.database.exists():
+            raise StoreError(f"{other.root}: no results database ({DATABASE})")
+        if other.root.resolve() == self.root.resolve():
+            raise StoreError(f"{other.root}: cannot merge a results directory into itself")
+        self.create()
+        before = self.count_rows()
+        # Copy the source under its own lock first, so the attach never races a writer there.
+        with tempfile.TemporaryDirectory() as tmp:
+            snapshot = Path(tmp) / DATABASE
+            with open(other.lock_path, "a+") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                try:
+                    shutil.copyfile(other.database, snapshot)
+                finally:
+                    fcntl.flock(lock, fcntl.LOCK_UN)
+            with self.connect() as con:
+                con.execute(SCHEMA)
+                con.execute(f"ATTACH '{snapshot}' AS source (READ_ONLY)")
+                for table in ("runs", "metrics", "drops", "generations"):
+                    con.execute(f"INSERT INTO {table} SELECT * FROM source.{table} ON CONFLICT DO NOTHING")  # noqa: S608
+                con.execute("DETACH source")
+        for folder in ("artifacts",):
+            source = other.root / folder
+            if source.exists():
+                shutil.copytree(source, self.root / folder, dirs_exist_ok=True)
+        after = self.count_rows()
+        return {table: after[table] - before[table] for table in after}
+
+
+# -- Parquet artifacts ----------------------------------------------------------------------------------------
+
+
+def write_parquet(path: Path, columns: dict[str, Sequence]) -> None:
+    """Write atomically: a crash never leaves a half-written file under the final name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.table({name: list(values) for name, values in columns.items()})
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def read_parquet(path: Path) -> dict[str, list]:
+    return pq.read_table(path).to_pydict()

@@ -1,0 +1,49 @@
+"""What a verifiable task offers the harness: data, a tokenizer and a verdict per sample."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from transformers import PreTrainedTokenizerFast
+
+Label = Literal["correct", "incorrect", "invalid"]
+LABELS: tuple[Label, ...] = ("correct", "incorrect", "invalid")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The judgement on one sample; ``reason`` says why an invalid sample is invalid."""
+
+    label: Label
+    reason: str = ""
+
+
+class Task(Protocol):
+    """A task generates training samples, tokenizes them and judges model output safely."""
+
+    name: str
+
+    def generate(self, n: int, seed: int, exclude: frozenset[str] = frozenset()) -> list[str]:
+        """``n`` samples (tokens joined by single spaces), seeded, none of them in ``exclude``."""
+        ...
+
+    def split(self, n: int, seed: int, validation_fraction: float) -> tuple[list[str], list[str]]:
+        """The real data R: a train and a validation list, disjoint, from ``n`` samples."""
+        ...
+
+    def verify(self, text: str) -> Verdict:
+        """Judge one sample without evaluating it as code."""
+        ...
+
+    def depth(self, text: str) -> int | None:
+        """Nesting depth of a well-formed sample, ``None`` for an invalid one."""
+        ...
+
+    def build_tokenizer(self) -> PreTrainedTokenizerFast:
+        """A word-level tokenizer with ``<pad>``, ``<bos>``, ``<eos>``, ``<unk>`` special tokens."""
+        ...
+
+    def max_tokens(self) -> int:
+        """An upper bound on the number of tokens in one generated sample (without specials)."""
+        ...

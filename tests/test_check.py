@@ -1,0 +1,226 @@
+"""The regression gate (bench/check.py) on small hand-made baselines with hand-computed outcomes."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from bench.check import (
+    DEFAULT_TOLERANCES,
+    EXIT_BAD_INPUT,
+    EXIT_PASS,
+    EXIT_REGRESSION,
+    CheckReport,
+    compare,
+    format_check,
+    load_baseline,
+    make_baseline,
+    run_check,
+    write_baseline,
+)
+
+METRICS = ("diversity_levenshtein", "correct", "unique_ratio")
+
+
+def row(scenario: str, **values: float | None) -> dict:
+    """A leaderboard row: every gated value 0.5 unless given, with CI and diff columns like the real one."""
+    out: dict = {"scenario": scenario, "n_seeds": 3, "n_generations": 5}
+    for m in METRICS:
+        for kind in ("final", "auc"):
+            out[f"{m}_{kind}"] = 0.5
+            out[f"{m}_{kind}_ci_low"] = 0.4
+            out[f"{m}_{kind}_ci_high"] = 0.6
+            out[f"{m}_{kind}_diff"] = None
+            out[f"{m}_{kind}_diff_ci_low"] = None
+            out[f"{m}_{kind}_diff_ci_high"] = None
+    out.update(values)
+    return out
+
+
+@pytest.fixture
+def baseline() -> dict:
+    return make_baseline([row("replace"), row("balanced")], suite="nightly")
+
+
+def statuses(report: CheckReport) -> dict[tuple[str, str], str]:
+    return {(f.scenario, f.field): f.status for f in report.findings}
+
+
+def test_identical_results_pass(baseline: dict) -> None:
+    report = compare([row("replace"), row("balanced")], baseline)
+    assert report.passed and report.exit_code == EXIT_PASS
+    # 2 scenarios x 3 metrics x (final, auc)
+    assert len(report.findings) == 12
+    assert set(statuses(report).values()) == {"ok"}
+    assert all(f.delta == 0.0 for f in report.findings)
+
+
+def test_drop_beyond_tolerance_regresses(baseline: dict) -> None:
+    report = compare([row("replace", correct_final=0.44), row("balanced")], baseline)
+    assert not report.passed and report.exit_code == EXIT_REGRESSION
+    (bad,) = report.by_status("regressed")
+    assert (bad.scenario, bad.field) == ("replace", "correct_final")
+    assert bad.baseline == 0.5 and bad.current == 0.44
+    assert bad.delta == pytest.approx(-0.06)
+    assert bad.tolerance == 0.05
+    assert "REGRESSED" in format_check(report) and "replace correct_final" in format_check(report)
+
+
+def test_drop_within_tolerance_passes(baseline: dict) -> None:
+    # 0.5 -> 0.46 is a drop of 0.04 < 0.05; exactly 0.05 (0.45) passes too despite float rounding.
+    report = compare([row("replace", correct_final=0.46, unique_ratio_auc=0.45), row("balanced")], baseline)
+    assert report.passed
+    assert statuses(report)[("replace", "correct_final")] == "ok"
+    assert statuses(report)[("replace", "unique_ratio_auc")] == "ok"
+
+
+def test_rise_beyond_tolerance_is_improved_and_passes(baseline: dict) -> None:
+    report = compare([row("replace", diversity_levenshtein_auc=0.6), row("balanced")], baseline)
+    assert report.passed
+    (good,) = report.by_status("improved")
+    assert (good.scenario, good.field) == ("replace", "diversity_levenshtein_auc")
+    assert good.delta == pytest.approx(0.1)
+    assert "IMPROVED" in format_check(report)
+
+
+def test_missing_scenario_fails_and_new_scenario_passes(baseline: dict) -> None:
+    report = compare([row("replace"), row("fresh_25")], baseline)
+    assert not report.passed
+    assert report.missing_scenarios == ["balanced"]
+    assert report.new_scenarios == ["fresh_25"]
+    assert {f.scenario for f in report.by_status("missing")} == {"balanced"}
+    assert len(report.by_status("missing")) == 6
+    text = format_check(report)
+    assert "FAILED" in text and "balanced" in text and "fresh_25" in text
+
+
+def test_only_new_scenarios_pass(baseline: dict) -> None:
+    report = compare([row("replace"), row("balanced"), row("extra")], baseline)
+    assert report.passed and report.new_scenarios == ["extra"]
+
+
+def test_missing_value_in_current_run_fails(baseline: dict) -> None:
+    report = compare([row("replace", correct_auc=None), row("balanced", correct_final=math.nan)], baseline)
+    assert not report.passed
+    assert statuses(report)[("replace", "correct_auc")] == "missing"
+    assert statuses(report)[("balanced", "correct_final")] == "missing"
+
+
+def test_relative_tolerance_and_per_metric_override() -> None:
+    base = make_baseline(
+        [row("replace", correct_final=0.8)],
+        suite="s",
+        tolerances={"correct": {"absolute": 0.0, "relative": 0.1}},
+    )
+    assert base["tolerances"]["correct"] == {"absolute": 0.0, "relative": 0.1}
+    assert base["tolerances"]["unique_ratio"] == DEFAULT_TOLERANCES["unique_ratio"]
+    # allowed drop = 0.1 * 0.8 = 0.08: 0.73 passes, 0.71 regresses; correct_auc 0.5 allows 0.05.
+    ok = compare([row("replace", correct_final=0.73)], base)
+    assert ok.passed
+    bad = compare([row("replace", correct_final=0.71, correct_auc=0.46)], base)
+    assert statuses(bad)[("replace", "correct_final")] == "regressed"
+    assert statuses(bad)[("replace", "correct_auc")] == "ok"
+    assert next(f for f in bad.findings if f.field == "correct_final").tolerance == pytest.approx(0.08)
+
+
+def test_lower_is_better_metric_is_direction_aware() -> None:
+    base = make_baseline(
+        [{"scenario": "replace", "invalid_final": 0.10, "invalid_auc": 0.10}],
+        suite="s",
+        tolerances={"invalid": {"absolute": 0.02}},
+        higher_is_better={"invalid": False},
+    )
+    report = compare([{"scenario": "replace", "invalid_final": 0.15, "invalid_auc": 0.05}], base)
+    assert statuses(report) == {
+        ("replace", "invalid_final"): "regressed",
+        ("replace", "invalid_auc"): "improved",
+    }
+    assert "lower is better" in format_check(report)
+
+
+def test_notes_on_different_seeds_and_suite(baseline: dict) -> None:
+    report = compare([row("replace", n_seeds=2), row("balanced")], baseline, suite="smoke")
+    assert report.passed
+    assert any("n_seeds is 2 now, 3 in the baseline" in n for n in report.notes)
+    assert any("'nightly'" in n and "'smoke'" in n for n in report.notes)
+
+
+def test_baseline_null_value_is_not_gated() -> None:
+    base = make_baseline([row("replace", correct_auc=math.nan)], suite="s")
+    assert base["rows"][0]["correct_auc"] is None
+    report = compare([row("replace", correct_auc=0.0)], base)
+    assert report.passed and ("replace", "correct_auc") not in statuses(report)
+
+
+def test_make_baseline_unwraps_numpy_scalars() -> None:
+    np = pytest.importorskip("numpy")
+    base = make_baseline([{"scenario": "a", "n_seeds": np.int64(3), "correct_final": np.float64(0.25)}], "s")
+    assert base["rows"][0] == {"scenario": "a", "n_seeds": 3, "correct_final": 0.25}
+    assert type(base["rows"][0]["n_seeds"]) is int
+    json.dumps(base, allow_nan=False)
+
+
+def test_write_then_load_round_trip(tmp_path: Path, baseline: dict) -> None:
+    path = tmp_path / "baselines" / "nightly.json"
+    write_baseline(path, baseline)
+    assert load_baseline(path) == baseline
+    assert run_check([row("replace"), row("balanced")], path)[0] == EXIT_PASS
+    code, text = run_check([row("replace", correct_final=0.1), row("balanced")], path)
+    assert code == EXIT_REGRESSION and "FAILED" in text
+
+
+def test_hand_written_minimal_baseline_gets_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps({"suite": "x", "rows": [{"scenario": "a", "correct_final": 0.9}]}))
+    base = load_baseline(path)
+    assert base["tolerances"] == DEFAULT_TOLERANCES
+    assert base["higher_is_better"]["correct"] is True
+    report = compare([{"scenario": "a", "correct_final": 0.84}], base)
+    assert [f.status for f in report.findings] == ["regressed"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("{not json", "not valid JSON"),
+        ("[1, 2]", "JSON object at the top"),
+        ('{"rows": []}', "'suite'"),
+        ('{"suite": "s"}', "'rows'"),
+        ('{"suite": "s", "rows": {}}', "'rows'"),
+        ('{"suite": "s", "rows": [{"correct_final": 1}]}', "no 'scenario'"),
+        ('{"suite": "s", "rows": [{"scenario": "a"}, {"scenario": "a"}]}', "appears twice"),
+        ('{"suite": "s", "rows": [{"scenario": "a", "correct_final": "high"}]}', "must be a number"),
+        ('{"suite": "s", "rows": [], "tolerances": {"correct": {"absolute": -1}}}', ">= 0"),
+        ('{"suite": "s", "rows": [], "tolerances": {"correct": {"abs": 0.1}}}', "unknown key"),
+        ('{"suite": "s", "rows": [], "tolerances": {"correct": 0.1}}', "must be an object"),
+        ('{"suite": "s", "rows": [], "higher_is_better": {"correct": "yes"}}', "higher_is_better"),
+        ('{"suite": "s", "rows": [], "extra": 1}', "unknown key"),
+        ('{"suite": "s", "rows": [], "format_version": 99}', "format_version"),
+        ('{"suite": "s", "rows": [{"scenario": "a", "correct_final": NaN}]}', "NaN"),
+    ],
+)
+def test_malformed_baseline_is_a_clear_value_error(tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match=message) as info:
+        load_baseline(path)
+    assert "bad.json" in str(info.value)
+    code, text = run_check([row("a")], path)
+    assert code == EXIT_BAD_INPUT and text.startswith("bench check: ")
+
+
+def test_missing_baseline_file_names_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "nope.json"
+    with pytest.raises(ValueError, match="does not exist.*--write-baseline"):
+        load_baseline(path)
+    assert run_check([row("a")], path)[0] == EXIT_BAD_INPUT
+
+
+def test_malformed_current_rows_are_bad_input(baseline: dict) -> None:
+    with pytest.raises(ValueError, match="appears twice"):
+        compare([row("replace"), row("replace")], baseline)
+    with pytest.raises(ValueError, match="no 'scenario'"):
+        compare([{"correct_final": 0.5}], baseline)

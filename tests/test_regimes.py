@@ -1,0 +1,105 @@
+"""Each regime's data-set composition matches its formula in DESIGN.md (sizes and real/synthetic shares)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from bench.config import (
+    AccumulateRegime,
+    AccumulateSubsampleRegime,
+    FixedRealRegime,
+    IncrementalRegime,
+    ReplaceRegime,
+)
+from bench.regimes import DataSet, RegimeInputs, draw, next_data_set, split
+
+N = 100
+
+
+def inputs(previous: DataSet | None = None, samples: int = N) -> RegimeInputs:
+    real = DataSet.of([f"real {i}" for i in range(N)], "real")
+    synthetic = DataSet.of([f"syn {i}" for i in range(samples)], "synthetic")
+
+    def fresh(k: int) -> DataSet:
+        return DataSet.of([f"fresh {i}" for i in range(k)], "fresh")
+
+    return RegimeInputs(
+        previous=previous if previous is not None else real,
+        samples=synthetic,
+        real=real,
+        fresh=fresh,
+        size=N,
+        rng=random.Random(0),
+    )
+
+
+def test_replace_is_all_synthetic():
+    out = next_data_set(ReplaceRegime(kind="replace"), inputs())
+    assert len(out) == N and out.share("synthetic") == 1.0
+    assert sorted(out.texts) == sorted(f"syn {i}" for i in range(N))  # |S| = N: every sample once
+
+
+@pytest.mark.parametrize("rho", [0.0, 0.25, 0.5, 1.0])
+def test_fixed_real_original(rho):
+    out = next_data_set(FixedRealRegime(kind="fixed_real", fraction=rho), inputs())
+    assert len(out) == N
+    assert out.share("real") == pytest.approx(rho)
+    assert out.share("synthetic") == pytest.approx(1 - rho)
+    real_texts = [t for t, o in zip(out.texts, out.origins, strict=True) if o == "real"]
+    assert len(set(real_texts)) == len(real_texts)  # drawn without replacement
+
+
+def test_fixed_real_fresh_source():
+    out = next_data_set(FixedRealRegime(kind="fixed_real", fraction=0.3, source="fresh"), inputs())
+    assert out.share("fresh") == pytest.approx(0.3) and out.share("real") == 0.0
+
+
+@pytest.mark.parametrize("lam", [0.5, 0.9])
+def test_incremental_mixes_previous_and_new(lam):
+    previous = DataSet.of([f"prev {i}" for i in range(N)], "real")
+    out = next_data_set(IncrementalRegime(kind="incremental", synthetic_fraction=lam), inputs(previous))
+    assert len(out) == N
+    assert out.share("synthetic") == pytest.approx(lam)
+    assert sum(t.startswith("prev") for t in out.texts) == round((1 - lam) * N)
+
+
+def test_accumulate_grows_by_samples_and_fresh():
+    previous = DataSet.of([f"prev {i}" for i in range(N)], "real")
+    plain = next_data_set(AccumulateRegime(kind="accumulate"), inputs(previous))
+    assert len(plain) == 2 * N and plain.share("synthetic") == 0.5 and plain.share("fresh") == 0.0
+    fresh = next_data_set(AccumulateRegime(kind="accumulate", fresh_fraction=0.25), inputs(previous))
+    # |F| = φ/(1-φ)·|S| = 0.25/0.75·100 ≈ 33: fresh data is a quarter of what is added.
+    assert len(fresh) == 2 * N + 33
+    assert fresh.origins.count("fresh") == 33
+
+
+def test_accumulate_subsample_keeps_size():
+    previous = DataSet.of([f"prev {i}" for i in range(N)], "real")
+    out = next_data_set(AccumulateSubsampleRegime(kind="accumulate_subsample"), inputs(previous))
+    assert len(out) == N and len(set(out.texts)) == N
+    assert 0.3 < out.share("synthetic") < 0.7
+
+
+def test_draw_fills_with_replacement_when_short():
+    items = DataSet.of(["a", "b"], "synthetic")
+    out = draw(items, 5, random.Random(1))
+    assert len(out) == 5 and {"a", "b"} <= set(out.texts)
+
+
+def test_draw_from_nothing_is_a_clear_error():
+    with pytest.raises(ValueError, match="no samples left"):
+        draw(DataSet((), ()), 3, random.Random(0))
+
+
+def test_replace_with_few_surviving_samples_still_has_size_n():
+    out = next_data_set(ReplaceRegime(kind="replace"), inputs(samples=10))
+    assert len(out) == N and set(out.texts) == {f"syn {i}" for i in range(10)}
+
+
+def test_split_is_seeded_and_disjoint_in_positions():
+    data = DataSet.of([f"x {i}" for i in range(50)], "real")
+    train, val = split(data, 0.1, random.Random(3))
+    assert len(val) == 5 and len(train) == 45 and set(train).isdisjoint(val)
+    assert split(data, 0.1, random.Random(3)) == (train, val)
