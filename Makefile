@@ -45,5 +45,27 @@ bench: install
 	$(PY) -m pytest benchmarks -p no:cacheprovider --benchmark-only --benchmark-json=$(RESULTS)/benchmarks.json -q
 	$(PY) -m benchmarks.summarize $(RESULTS)/benchmarks.json $(RESULTS)/perf.json
 
+LOCK_VENV := /tmp/collapse-bench-lock
+
+## lock: regenerate requirements.lock (exact versions, all transitive deps) in a throwaway venv
+lock:
+	rm -rf $(LOCK_VENV)
+	python3.11 -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet torch==2.13.0
+	$(LOCK_VENV)/bin/pip install --quiet .
+	grep '^#' requirements.lock > requirements.lock.new || true
+	$(LOCK_VENV)/bin/pip freeze --exclude-editable --exclude collapse-bench \
+	  | sed -E 's/^(torch==[^+]+)\+.*/\1/' >> requirements.lock.new
+	mv requirements.lock.new requirements.lock
+	rm -rf $(LOCK_VENV)
+
+## docker-build / docker-run: the pinned CUDA image (needs a Docker engine and an NVIDIA GPU)
+docker-build:
+	docker build -t $(IMAGE) .
+
+docker-run:
+	mkdir -p $(RESULTS)
+	docker run --rm --gpus all --user "$$(id -u):$$(id -g)" -v "$$PWD/$(RESULTS):/app/results" $(IMAGE) $(SUITE)
+
 clean:
 	rm -rf $(RESULTS) .pytest_cache .ruff_cache .benchmarks

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -178,26 +179,23 @@ def cmd_merge(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from bench.check import compare, format_check, load_baseline, make_baseline
+    from bench.check import compare, format_check, load_baseline, make_baseline, write_baseline
     from bench.leaderboard import build_leaderboard
 
-    run, rows = _run_rows(args)
-    board = build_leaderboard(rows, baseline=run["baseline"])
-    if args.write_baseline:
-        path = Path(args.write_baseline)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(make_baseline(board, run["suite"]), indent=2) + "\n")
-        print(f"wrote baseline {path} from run {run['run_id']}")
-        return 0
-    if not args.baseline:
+    if not args.baseline and not args.write_baseline:
         raise BadInput("give --baseline FILE (or --write-baseline FILE to create one)")
+    run, rows = _run_rows(args)
     try:
-        baseline = load_baseline(args.baseline)
+        board = build_leaderboard(rows, baseline=run["baseline"])
+        if args.write_baseline:
+            write_baseline(args.write_baseline, make_baseline(board, run["suite"]))
+            print(f"wrote baseline {args.write_baseline} from run {run['run_id']}")
+            return 0
+        report = compare(board, load_baseline(args.baseline), suite=run["suite"])
     except ValueError as error:
         raise BadInput(str(error)) from None
-    report = compare(board, baseline)
     print(format_check(report))
-    return 0 if report.passed else 1
+    return report.exit_code
 
 
 # -- parser -----------------------------------------------------------------------------------------------------
@@ -269,12 +267,28 @@ def normalize_argv(argv: Sequence[str]) -> list[str]:
     return argv
 
 
+def quiet_libraries() -> None:
+    """The harness never downloads and draws its own progress bars: silence the libraries' bars and notices."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    quiet_libraries()
     args = build_parser().parse_args(normalize_argv(sys.argv[1:] if argv is None else argv))
     try:
         return args.handler(args)
     except BadInput as error:
         return _fail(str(error))
+    except RuntimeError as error:
+        from bench.train import TrainingDivergedError
+
+        if isinstance(error, TrainingDivergedError):
+            print(f"bench: error: {error}", file=sys.stderr)
+            return 1
+        raise
     except KeyboardInterrupt:
         print("bench: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
