@@ -1,0 +1,137 @@
+"""Whole loops on a micro suite: determinism, reruns, resume after a crash or kill -9, shards and merging."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench.config import load_suite
+from bench.runner import Shard, run_suite
+from bench.store import Store, read_parquet
+
+pytestmark = pytest.mark.slow
+
+
+def metric_table(root: Path) -> list[tuple]:
+    return Store(root).table("metrics")
+
+
+def generation_keys(root: Path) -> list[tuple]:
+    return [row[:4] for row in Store(root).table("generations")]
+
+
+@pytest.fixture(scope="module")
+def clean_run(tmp_path_factory):
+    """One uninterrupted run of the micro suite, the reference for the other tests."""
+    from conftest import MICRO, write_suite
+
+    root = tmp_path_factory.mktemp("clean")
+    suite_path = write_suite(root / "micro.yaml", MICRO)
+    summary = run_suite(load_suite(suite_path), suite_path, root / "results", show_progress=False)
+    return suite_path, root / "results", summary
+
+
+def test_a_run_fills_every_table(clean_run):
+    _, results, summary = clean_run
+    assert summary.finished and summary.generations_run == 2 * 2 * 3
+    counts = Store(results).count_rows()
+    assert counts["runs"] == 1 and counts["generations"] == 12
+    metrics = {row[5] for row in metric_table(results)}
+    assert {"correct", "incorrect", "invalid", "diversity_levenshtein", "unique_ratio", "data_synthetic_share"} <= metrics
+    run = Store(results).runs()[0]
+    assert run["status"] == "finished" and "transformers" in run["packages"]
+
+
+def test_generation_zero_is_shared_and_regimes_compose_as_specified(clean_run):
+    _, results, _ = clean_run
+    values = {(r[2], r[3], r[4], r[5]): r[6] for r in metric_table(results)}
+    for seed in (0, 1):
+        for metric in ("correct", "diversity_levenshtein", "val_loss"):
+            assert values[("replace", seed, 0, metric)] == values[("filtered", seed, 0, metric)]
+        assert values[("replace", seed, 0, "data_real_share")] == 1.0
+        assert values[("replace", seed, 2, "data_synthetic_share")] == 1.0
+        assert values[("replace", seed, 2, "data_size")] == 120
+    # The filter keeps only correct samples, so the next data set is all-correct.
+    run_id = Store(results).runs()[0]["run_id"]
+    data = read_parquet(results / "artifacts" / run_id / "filtered" / "seed-0" / "gen-001" / "data.parquet")
+    from bench.tasks import get_task
+
+    task = get_task("logic")
+    assert all(task.verify(text).label == "correct" for text in data["text"])
+
+
+def test_rerunning_a_finished_suite_does_no_work_and_adds_no_rows(clean_run):
+    suite_path, results, _ = clean_run
+    before = metric_table(results)
+    summary = run_suite(load_suite(suite_path), suite_path, results, show_progress=False)
+    assert summary.generations_run == 0 and summary.generations_skipped == 12
+    assert metric_table(results) == before
+    assert Store(results).count_rows()["runs"] == 1
+
+
+def test_resume_after_a_crash_gives_identical_tables(clean_run, tmp_path, monkeypatch):
+    suite_path, clean_results, _ = clean_run
+    results = tmp_path / "results"
+    calls = {"n": 0}
+    original = Store.record_generation
+
+    def crash_on_fifth(self, record):
+        calls["n"] += 1
+        if calls["n"] == 5:  # artifacts of this generation are written, its database rows are not
+            raise RuntimeError("simulated crash")
+        return original(self, record)
+
+    monkeypatch.setattr(Store, "record_generation", crash_on_fifth)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_suite(load_suite(suite_path), suite_path, results, show_progress=False)
+    monkeypatch.setattr(Store, "record_generation", original)
+    assert len(generation_keys(results)) == 4
+    summary = run_suite(load_suite(suite_path), suite_path, results, show_progress=False)
+    assert summary.generations_run == 8 and summary.finished
+    assert metric_table(results) == metric_table(clean_results)  # same seed -> identical metrics, no duplicates
+
+
+def test_resume_after_kill_9_gives_identical_tables(clean_run, tmp_path):
+    suite_path, clean_results, _ = clean_run
+    results = tmp_path / "results"
+    command = [sys.executable, "-m", "bench", "run", str(suite_path), "--results", str(results), "--quiet"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and process.poll() is None:
+        if Store(results).exists() and Store(results).finished_generations(
+            load_suite(suite_path).run_id(), "replace", 1
+        ):
+            break
+        time.sleep(0.2)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    done = len(generation_keys(results))
+    assert 0 < done < 12, "the kill should land mid-run"
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert metric_table(results) == metric_table(clean_results)
+
+
+def test_shards_cover_the_suite_and_merge_to_the_full_run(clean_run, tmp_path):
+    suite_path, clean_results, _ = clean_run
+    suite = load_suite(suite_path)
+    for index in (1, 2):
+        summary = run_suite(suite, suite_path, tmp_path / f"shard{index}", Shard(index, 2), show_progress=False)
+        assert summary.cells == 2 and not summary.finished
+    merged = Store(tmp_path / "merged")
+    merged.merge_from(Store(tmp_path / "shard1"))
+    merged.merge_from(Store(tmp_path / "shard2"))
+    assert metric_table(tmp_path / "merged") == metric_table(clean_results)
+
+
+def test_shard_parsing():
+    assert Shard.parse("2/4") == Shard(2, 4)
+    assert [Shard(1, 2).owns(i) for i in range(4)] == [True, False, True, False]
+    for bad in ("0/2", "3/2", "a/b", "1"):
+        with pytest.raises(ValueError, match="--shard"):
+            Shard.parse(bad)
