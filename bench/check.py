@@ -155,8 +155,7 @@ def load_baseline(path: str | Path) -> dict[str, Any]:
         data = json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as err:
         raise ValueError(
-            f"baseline file {str(target)!r} is not valid JSON: {err.msg} "
-            f"(line {err.lineno}, column {err.colno})"
+            f"baseline file {str(target)!r} is not valid JSON: {err.msg} (line {err.lineno}, column {err.colno})"
         ) from None
     except ValueError as err:
         raise ValueError(f"baseline file {str(target)!r}: {err}") from None
@@ -243,9 +242,7 @@ def compare(
     return report
 
 
-def _judge(
-    scenario: str, fname: str, bval: float, cval: float | None, allowed: float, higher: bool
-) -> Finding:
+def _judge(scenario: str, fname: str, bval: float, cval: float | None, allowed: float, higher: bool) -> Finding:
     """Classify one value: how far it moved in the bad direction, against the allowed move."""
     if cval is None:
         return Finding(scenario, fname, bval, None, None, allowed, "missing", higher)
@@ -278,9 +275,7 @@ def format_check(report: CheckReport) -> str:
             if f.scenario in gone:
                 continue  # listed once below rather than field by field
             if f.delta is None:
-                lines.append(
-                    f"  {status.upper():<9} {f.scenario} {f.field}: baseline {f.baseline:.4f}, absent now"
-                )
+                lines.append(f"  {status.upper():<9} {f.scenario} {f.field}: baseline {f.baseline:.4f}, absent now")
                 continue
             direction = "higher is better" if f.higher_is_better else "lower is better"
             lines.append(
@@ -289,8 +284,7 @@ def format_check(report: CheckReport) -> str:
             )
     if report.missing_scenarios:
         lines.append(
-            "  MISSING   scenario(s) in the baseline but not in the results: "
-            + ", ".join(report.missing_scenarios)
+            "  MISSING   scenario(s) in the baseline but not in the results: " + ", ".join(report.missing_scenarios)
         )
     if report.new_scenarios:
         lines.append("  new scenario(s), not in the baseline (not gated): " + ", ".join(report.new_scenarios))

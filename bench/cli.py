@@ -124,7 +124,9 @@ def _run_rows(args: argparse.Namespace):
     if args.run:
         chosen = [r for r in runs if r["run_id"] == args.run]
         if not chosen:
-            raise BadInput(f"--run {args.run}: no such run in {args.results}; runs: {', '.join(r['run_id'] for r in runs)}")
+            raise BadInput(
+                f"--run {args.run}: no such run in {args.results}; runs: {', '.join(r['run_id'] for r in runs)}"
+            )
         run = chosen[0]
     else:
         candidates = [r for r in runs if args.suite is None or r["suite"] == args.suite]

@@ -334,7 +334,9 @@ def _describe_validation_error(error: ValidationError, data: Any) -> str:
     elif first["type"] == "value_error":
         message = message.removeprefix("Value error, ")
     value = first.get("input")
-    shown = "" if first["type"] in ("missing", "extra_forbidden") or isinstance(value, dict | list) else f" (got {value!r})"
+    shown = (
+        "" if first["type"] in ("missing", "extra_forbidden") or isinstance(value, dict | list) else f" (got {value!r})"
+    )
     more = f" (and {error.error_count() - 1} more problem(s))" if error.error_count() > 1 else ""
     prefix = "" if where == "(top level)" and first["type"] == "value_error" else f"{where}: "
     return f"{prefix}{message}{shown}{more}"

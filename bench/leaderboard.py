@@ -173,9 +173,7 @@ def collect_curves(rows: Sequence[MetricRow], metrics: Sequence[str]) -> dict[st
     curves: dict[str, ScenarioCurves] = {}
     for scenario in order:
         seeds = sorted(seed for (s, seed) in present if s == scenario)
-        n = _common_prefix(
-            [{g for g, ms in present[(scenario, seed)].items() if ms >= wanted} for seed in seeds]
-        )
+        n = _common_prefix([{g for g, ms in present[(scenario, seed)].items() if ms >= wanted} for seed in seeds])
         values = {
             m: np.array(
                 [[table[(scenario, seed, g, m)] for g in range(n)] for seed in seeds], dtype=np.float64
@@ -216,9 +214,7 @@ def _summaries(matrix: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return finals, aucs
 
 
-def _put_ci(
-    row: dict[str, Any], prefix: str, values: np.ndarray | None, confidence: float, seed: int
-) -> None:
+def _put_ci(row: dict[str, Any], prefix: str, values: np.ndarray | None, confidence: float, seed: int) -> None:
     """Set ``prefix``, ``prefix_ci_low``, ``prefix_ci_high`` in ``row`` (all ``None`` without values)."""
     if values is None or values.size == 0:
         row[prefix] = row[f"{prefix}_ci_low"] = row[f"{prefix}_ci_high"] = None

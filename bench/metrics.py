@@ -72,9 +72,7 @@ def tokens_as_chars(samples: Iterable[str]) -> list[str]:
     return out
 
 
-def normalized_levenshtein_rows(
-    queries: Sequence[str], choices: Sequence[str], *, workers: int = -1
-) -> np.ndarray:
+def normalized_levenshtein_rows(queries: Sequence[str], choices: Sequence[str], *, workers: int = -1) -> np.ndarray:
     """float64 matrix of lev(q, c) / max(|q|, |c|) over already-encoded strings (0 for two empties).
 
     Integer distances from rapidfuzz divided in float64: exact to the last bit, unlike float32 cdist.

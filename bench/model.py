@@ -14,7 +14,14 @@ from bench.config import ModelConfig
 # 6 layers / 6 heads / 384 dims (≈10.6M parameters with GPT-2's tied embeddings and 256 positions).
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {
-        "gpt2": {"n_layer": 6, "n_head": 6, "n_embd": 384, "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0},
+        "gpt2": {
+            "n_layer": 6,
+            "n_head": 6,
+            "n_embd": 384,
+            "resid_pdrop": 0.0,
+            "embd_pdrop": 0.0,
+            "attn_pdrop": 0.0,
+        },
         "llama": {
             "num_hidden_layers": 6,
             "num_attention_heads": 6,
@@ -24,7 +31,14 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         },
     },
     "tiny": {
-        "gpt2": {"n_layer": 2, "n_head": 2, "n_embd": 64, "resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0},
+        "gpt2": {
+            "n_layer": 2,
+            "n_head": 2,
+            "n_embd": 64,
+            "resid_pdrop": 0.0,
+            "embd_pdrop": 0.0,
+            "attn_pdrop": 0.0,
+        },
         "llama": {
             "num_hidden_layers": 2,
             "num_attention_heads": 2,

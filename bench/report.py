@@ -152,9 +152,7 @@ def _html_table(board: Sequence[dict[str, Any]], metrics: Sequence[str]) -> str:
         f"<th>{'<br>'.join(html.escape(p) for p in (h.split(' ', 1) if i >= 3 else [h]))}</th>"
         for i, h in enumerate(headers)
     )
-    rows = "\n".join(
-        "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>" for cells in body
-    )
+    rows = "\n".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>" for cells in body)
     return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{rows}\n</tbody>\n</table>"
 
 
@@ -185,8 +183,7 @@ def _html_page(
     esc = html.escape
     title = f"collapse bench report: {suite_name}"
     figs = "\n".join(
-        f'<figure><img src="{esc(name)}" alt="{esc(alt)}"><figcaption class="note">{esc(alt)}</figcaption>'
-        "</figure>"
+        f'<figure><img src="{esc(name)}" alt="{esc(alt)}"><figcaption class="note">{esc(alt)}</figcaption></figure>'
         for name, alt in figures
     )
     if resolved_config is None:

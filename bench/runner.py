@@ -25,7 +25,16 @@ from bench.store import Store
 from bench.tasks import get_task
 from bench.train import make_accelerator
 
-PACKAGES = ("torch", "transformers", "accelerate", "tokenizers", "duckdb", "rapidfuzz", "pydantic", "collapse-bench")
+PACKAGES = (
+    "torch",
+    "transformers",
+    "accelerate",
+    "tokenizers",
+    "duckdb",
+    "rapidfuzz",
+    "pydantic",
+    "collapse-bench",
+)
 
 
 @dataclass(frozen=True)

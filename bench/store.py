@@ -242,7 +242,8 @@ class Store:
             try:
                 if metric_rows:
                     con.executemany(
-                        "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", metric_rows
+                        "INSERT INTO metrics VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                        metric_rows,
                     )
                 if drop_rows:
                     con.executemany("INSERT INTO drops VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", drop_rows)

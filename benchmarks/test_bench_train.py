@@ -88,9 +88,7 @@ def padded_batches(
         chosen = rng.sample(list(sequences), batch_size)
         longest = max(len(s) for s in chosen)
         input_ids = torch.tensor([[*s, *[pad_id] * (longest - len(s))] for s in chosen], dtype=torch.long)
-        attention_mask = torch.tensor(
-            [[1] * len(s) + [0] * (longest - len(s)) for s in chosen], dtype=torch.long
-        )
+        attention_mask = torch.tensor([[1] * len(s) + [0] * (longest - len(s)) for s in chosen], dtype=torch.long)
         labels = input_ids.masked_fill(attention_mask == 0, IGNORE_INDEX)
         tensors = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
         return {k: v.to(device) for k, v in tensors.items()}, int(attention_mask.sum())
@@ -253,9 +251,7 @@ def test_train_vs_bare_torch(benchmark, data: TrainData, device, device_info, sy
     assert ours.useful_share > bare.total.useful_share  # packing wastes fewer positions than padding
 
 
-def test_train_vs_bare_torch_packed(
-    benchmark, data: TrainData, device, device_info, synchronize, warmed_up
-) -> None:
+def test_train_vs_bare_torch_packed(benchmark, data: TrainData, device, device_info, synchronize, warmed_up) -> None:
     """Ours against the plain loop on the very same packed blocks: the overhead of the harness itself."""
     steps = train_steps(device)
     pad_id = data.tokenizer.pad_token_id

@@ -16,7 +16,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def bench(*args: str, stdin: str | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "bench", *args], input=stdin, capture_output=True, text=True, cwd=cwd, timeout=600
+        [sys.executable, "-m", "bench", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
     )
 
 
@@ -30,7 +35,12 @@ def assert_clean_failure(result: subprocess.CompletedProcess, *needles: str) -> 
 
 
 def test_shorthand_suite_argument_means_run():
-    assert normalize_argv(["suites/smoke.yaml", "--results", "x"]) == ["run", "suites/smoke.yaml", "--results", "x"]
+    assert normalize_argv(["suites/smoke.yaml", "--results", "x"]) == [
+        "run",
+        "suites/smoke.yaml",
+        "--results",
+        "x",
+    ]
     assert normalize_argv(["leaderboard"]) == ["leaderboard"]
 
 
@@ -71,8 +81,10 @@ def test_bad_input_exits_2_with_one_message(args, needles, tmp_path):
 
 def test_bad_suite_creates_nothing(tmp_path):
     suite = tmp_path / "bad.yaml"
-    suite.write_text("suite: x\nseeds: [0]\ngenerations: 2\nscenarios:\n  - name: a\n    regime: {kind: replace}\n"
-                     "sampling: {temperature: -1}\n")
+    suite.write_text(
+        "suite: x\nseeds: [0]\ngenerations: 2\nscenarios:\n  - name: a\n    regime: {kind: replace}\n"
+        "sampling: {temperature: -1}\n"
+    )
     results = tmp_path / "results"
     result = bench("run", str(suite), "--results", str(results), cwd=tmp_path)
     assert_clean_failure(result, "bad.yaml", "sampling.temperature")

@@ -63,7 +63,11 @@ def test_run_id_ignores_descriptions_but_not_numbers():
 
 BAD_SUITES = [
     ("unknown top-level key", with_changes(generation=3), "generation: unknown key"),
-    ("value out of bounds", with_changes(generations=0), "generations: Input should be greater than or equal to 1"),
+    (
+        "value out of bounds",
+        with_changes(generations=0),
+        "generations: Input should be greater than or equal to 1",
+    ),
     ("wrong type", with_changes(seeds="zero"), "seeds"),
     ("missing field", {k: v for k, v in MINIMAL.items() if k != "scenarios"}, "scenarios: Field required"),
     (

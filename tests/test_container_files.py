@@ -125,9 +125,7 @@ def test_dockerignore_keeps_local_state_out() -> None:
     }
     assert {".venv", "results", ".git", ".pytest_cache", "**/__pycache__"} <= ignored
     # ...but nothing the Dockerfile copies.
-    copied = {a.split()[0] for a in _args("COPY")} | {
-        a.split()[1] for a in _args("COPY") if len(a.split()) > 2
-    }
+    copied = {a.split()[0] for a in _args("COPY")} | {a.split()[1] for a in _args("COPY") if len(a.split()) > 2}
     assert not copied & ignored
 
 
@@ -162,9 +160,7 @@ def test_workflows_match_the_github_schema() -> None:
 def test_actions_are_pinned_to_major_versions() -> None:
     for path in WORKFLOWS:
         for uses in re.findall(r"uses:\s*(\S+)", path.read_text()):
-            assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", uses), (
-                f"{path.name}: {uses} is not pinned to a major"
-            )
+            assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", uses), f"{path.name}: {uses} is not pinned to a major"
 
 
 def test_ci_workflow_runs_the_ci_script() -> None:
@@ -226,9 +222,7 @@ def test_lock_installs_into_a_fresh_venv(tmp_path: Path) -> None:
 
     def run(*args: str) -> None:
         result = subprocess.run([*pip, *args], capture_output=True, text=True, timeout=1200)
-        assert result.returncode == 0, (
-            f"pip {' '.join(args)}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
-        )
+        assert result.returncode == 0, f"pip {' '.join(args)}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
 
     run("install", "--quiet", "torch==2.13.0")
     run("install", "--quiet", "--no-deps", "-r", str(LOCK))

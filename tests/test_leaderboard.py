@@ -320,9 +320,7 @@ def test_format_table_rich() -> None:
 
 
 def test_format_table_does_not_interpret_markup() -> None:
-    rows = [
-        r._replace(scenario="[bold]x|y[/bold]") if r.scenario == "accumulate" else r for r in two_scenarios()
-    ]
+    rows = [r._replace(scenario="[bold]x|y[/bold]") if r.scenario == "accumulate" else r for r in two_scenarios()]
     board = build_leaderboard(rows)
     assert "[bold]x|y[/bold]" in format_leaderboard(board, "table")
     assert "[bold]x\\|y[/bold]" in format_leaderboard(board, "md")  # the pipe is escaped in markdown

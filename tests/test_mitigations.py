@@ -33,9 +33,7 @@ def _context(seed: int = 0) -> MitigationContext:
 def test_verifier_filter_keeps_correct_in_order() -> None:
     samples = ["False", "True", "( True", "True and True", "False", "True"]
     selection = VerifierFilter().select(samples, _context())
-    assert selection == Selection(
-        kept=["True", "True and True", "True"], dropped={"incorrect": 2, "invalid": 1}
-    )
+    assert selection == Selection(kept=["True", "True and True", "True"], dropped={"incorrect": 2, "invalid": 1})
 
 
 def test_verifier_filter_nothing_dropped() -> None:
@@ -175,9 +173,7 @@ def test_union_parses_and_rejects() -> None:
     adapter = TypeAdapter(mitigation_union())
     assert adapter.validate_python({"name": "dedup"}) == Dedup()
     assert adapter.validate_python({"name": "verifier_filter"}) == VerifierFilter()
-    assert adapter.validate_python({"name": "diversity_select", "keep_count": 3}) == DiversitySelect(
-        keep_count=3
-    )
+    assert adapter.validate_python({"name": "diversity_select", "keep_count": 3}) == DiversitySelect(keep_count=3)
     with pytest.raises(ValidationError, match="dedup"):
         adapter.validate_python({"name": "dedupe"})
     with pytest.raises(ValidationError, match="extra"):

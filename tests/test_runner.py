@@ -43,7 +43,14 @@ def test_a_run_fills_every_table(clean_run):
     counts = Store(results).count_rows()
     assert counts["runs"] == 1 and counts["generations"] == 12
     metrics = {row[5] for row in metric_table(results)}
-    assert {"correct", "incorrect", "invalid", "diversity_levenshtein", "unique_ratio", "data_synthetic_share"} <= metrics
+    assert {
+        "correct",
+        "incorrect",
+        "invalid",
+        "diversity_levenshtein",
+        "unique_ratio",
+        "data_synthetic_share",
+    } <= metrics
     run = Store(results).runs()[0]
     assert run["status"] == "finished" and "transformers" in run["packages"]
 

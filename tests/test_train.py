@@ -10,7 +10,14 @@ from bench.config import ModelConfig, TrainingConfig
 from bench.model import build_model, count_parameters, save_checkpoint
 from bench.sample import sample
 from bench.tasks import get_task
-from bench.train import IGNORE_INDEX, TrainingDivergedError, batch_schedule, encode_samples, pack, shard, train
+from bench.train import (
+    IGNORE_INDEX,
+    TrainingDivergedError,
+    batch_schedule,
+    pack,
+    shard,
+    train,
+)
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +85,13 @@ def test_unknown_override_is_a_clear_error(tokenizer):
 
 
 TINY = TrainingConfig(
-    max_iters=150, batch_size=8, block_size=128, learning_rate=3e-3, warmup_iters=10, eval_interval=50, patience=3
+    max_iters=150,
+    batch_size=8,
+    block_size=128,
+    learning_rate=3e-3,
+    warmup_iters=10,
+    eval_interval=50,
+    patience=3,
 )
 
 
