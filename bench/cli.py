@@ -65,6 +65,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if results.exists() and not results.is_dir():
         raise BadInput(f"--results {results}: exists and is not a directory")
     summary = run_suite(suite, args.suite, results, shard, show_progress=not args.quiet)
+    if not summary.main_process:  # under a multi-process launch only the main process reports
+        return 0
     state = "finished" if summary.finished else "partial (other shards or generations pending)"
     print(
         f"run {summary.run_id}: {summary.cells} cell(s), {summary.generations_run} generation(s) run, "

@@ -6,11 +6,11 @@ uninterrupted run and a resumed one follow the same path and produce the same nu
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
+import os
 import shutil
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -124,17 +124,6 @@ def _generation_zero_key(cell: Cell) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
-@contextlib.contextmanager
-def _file_lock(path: Path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def _train_fresh(cell: Cell, generation: int, train_texts: list[str], val_texts: list[str], init_from: Path | None):
     s = cell.scenario
     if init_from is not None:
@@ -167,15 +156,22 @@ def trained_model(
         return _train_fresh(cell, generation, train_texts, val_texts, warm)
 
     shared = cell.store.root / "cache" / f"gen0-{_generation_zero_key(cell)}"
-    with _file_lock(shared.with_suffix(".lock")):
-        if (shared / "train.json").exists():
-            result = TrainResult(**json.loads((shared / "train.json").read_text()))
-            return load_model(shared / "model").to(cell.accelerator.device), result
-        model, result = _train_fresh(cell, generation, train_texts, val_texts, None)
-        if cell.accelerator.is_main_process:
-            save_checkpoint(model, cell.tokenizer, shared / "model")
-            (shared / "train.json").write_text(json.dumps(asdict(result)))
-        return model, result
+    if (shared / "train.json").exists():
+        result = TrainResult(**json.loads((shared / "train.json").read_text()))
+        return load_model(shared / "model").to(cell.accelerator.device), result
+    # Every process trains (DDP needs all of them); the main one publishes the result with an atomic rename. Two
+    # shards racing here both train the same deterministic model, and the first rename wins.
+    model, result = _train_fresh(cell, generation, train_texts, val_texts, None)
+    if cell.accelerator.is_main_process:
+        shared.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=shared.parent, prefix=f".{shared.name}-"))
+        save_checkpoint(model, cell.tokenizer, staging / "model")
+        (staging / "train.json").write_text(json.dumps(asdict(result)))
+        try:
+            os.rename(staging, shared)
+        except OSError:  # another shard published it first
+            shutil.rmtree(staging, ignore_errors=True)
+    return model, result
 
 
 def composition_metrics(data: DataSet) -> dict[str, float]:

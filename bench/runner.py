@@ -67,6 +67,7 @@ class RunSummary:
     generations_skipped: int
     seconds: float
     finished: bool
+    main_process: bool = True
 
 
 def git_commit() -> str | None:
@@ -89,10 +90,12 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def describe_device(device: torch.device) -> str:
+def describe_device(device: torch.device, processes: int = 1) -> str:
     if device.type == "cuda":
-        return f"cuda: {torch.cuda.get_device_name(device)}"
-    return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+        name = f"cuda: {torch.cuda.get_device_name(device)}"
+    else:
+        name = f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    return f"{name} × {processes} processes" if processes > 1 else name
 
 
 def run_suite(
@@ -120,7 +123,7 @@ def run_suite(
             baseline=suite.baseline_name(),
             git_commit=git_commit(),
             packages=package_versions(),
-            device=describe_device(accelerator.device),
+            device=describe_device(accelerator.device, accelerator.num_processes),
         )
     accelerator.wait_for_everyone()
 
@@ -185,4 +188,5 @@ def run_suite(
         generations_skipped=skipped,
         seconds=time.perf_counter() - started,
         finished=finished,
+        main_process=accelerator.is_main_process,
     )

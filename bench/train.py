@@ -120,17 +120,13 @@ def shard(batch: list[int], process_index: int, num_processes: int) -> list[int]
     return batch[process_index::num_processes]
 
 
-def resolve_precision(precision: str, accelerator_device: torch.device) -> str:
-    if precision != "auto":
-        return precision
-    return "bf16" if accelerator_device.type == "cuda" else "no"
-
-
 def make_accelerator(precision: str = "auto") -> Accelerator:
     """One Accelerator per process: CPU here, CUDA when present, DDP under ``accelerate launch``."""
+    cuda = torch.cuda.is_available()
     if precision == "auto":
-        precision = "bf16" if torch.cuda.is_available() else "no"
-    return Accelerator(mixed_precision=precision)
+        precision = "bf16" if cuda else "no"
+    # cpu=True lets several CPU processes (torchrun / mpirun) form a gloo process group: Accelerate's MULTI_CPU.
+    return Accelerator(mixed_precision=precision, cpu=not cuda)
 
 
 @torch.no_grad()

@@ -1,7 +1,7 @@
 """Training speed: useful (non-pad) tokens per second of ``bench.train.train`` beside a bare PyTorch loop.
 
 Both sides train the same architecture (the ``paper`` preset, 6 layers / 6 heads / 384 dims, same init
-seed) on the same logic samples for the same number of optimizer steps, in one process, one after the other.
+seed) on the same logic samples for the same number of optimizer steps, in one process, step by step in turn.
 
 * **bare, padded** (``test_train_vs_bare_torch``) is the loop a user writes first: every step draws a random
   batch of ``BARE_BATCH`` = 64 samples, pads them on the right to the longest one, passes ``attention_mask``
@@ -17,9 +17,10 @@ seed) on the same logic samples for the same number of optimizer steps, in one p
 
 Useful tokens count ``<bos>``, the sample's tokens and ``<eos>`` on both sides; ``padded`` counts every
 position the model computed. Ours is timed by ``train`` itself (its loop, including one validation pass over
-a single block at the end, which counts against us); the bare loop runs half its steps before ours and half
-after, so a change of load on a shared machine hits both sides alike. ``BENCH_TRAIN_STEPS`` sets the number
-of steps (default 8 on CPU, where a paper-preset step takes seconds; 30 on CUDA).
+a single block at the end, which counts against us). The two sides alternate step by step (a bare step runs
+from ``train``'s progress hook and its time is taken out of ours), so a change of load on a shared machine
+hits both sides alike. ``BENCH_TRAIN_STEPS`` sets the number of steps (default 8 on CPU, where a
+paper-preset step takes seconds; 30 on CUDA).
 """
 
 from __future__ import annotations
@@ -200,11 +201,23 @@ def settings(steps: int) -> TrainingConfig:
 
 
 def side_by_side(data: TrainData, bare: BareLoop, steps: int) -> Throughput:
-    """Half the bare steps, all of ours, the other half of the bare steps; ours as a Throughput."""
-    bare.run(steps // 2)
-    result = train(fresh_model(data), data.tokenizer, data.train_texts, data.val_texts, settings(steps), SEED)
-    bare.run(steps - steps // 2)
-    return Throughput(result.iterations, result.useful_tokens, result.padded_tokens, result.seconds)
+    """Ours, with one bare step run after each of our steps (from ``train``'s progress hook); ours as a Throughput.
+
+    Interleaving step by step means a change of load on a shared machine hits both sides alike. The bare
+    steps' time is taken back out of ``train``'s own clock.
+    """
+    bare_before = bare.total.seconds
+    result = train(
+        fresh_model(data),
+        data.tokenizer,
+        data.train_texts,
+        data.val_texts,
+        settings(steps),
+        SEED,
+        progress=lambda iteration: bare.run(1),
+    )
+    seconds = result.seconds - (bare.total.seconds - bare_before)
+    return Throughput(result.iterations, result.useful_tokens, result.padded_tokens, seconds)
 
 
 def record(benchmark, name: str, ours: Throughput, bare: Throughput, data: TrainData, info: dict) -> None:

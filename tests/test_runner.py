@@ -142,3 +142,22 @@ def test_shard_parsing():
     for bad in ("0/2", "3/2", "a/b", "1"):
         with pytest.raises(ValueError, match="--shard"):
             Shard.parse(bad)
+
+
+def test_two_cpu_processes_data_parallel(tmp_path):
+    """Accelerate's multi-CPU mode (two processes, gloo, started by torchrun): the runner path used on many GPUs."""
+    from conftest import MICRO, write_suite
+
+    suite = dict(MICRO, seeds=[0], generations=2, scenarios=MICRO["scenarios"][:1])
+    suite_path = write_suite(tmp_path / "micro.yaml", suite)
+    launcher = Path(sys.executable).parent / "torchrun"
+    command = [
+        str(launcher), "--nproc_per_node", "2", "--master_port", "29561",
+        "-m", "bench", "run", str(suite_path), "--results", str(tmp_path / "results"), "--quiet",
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.count("finished") == 1  # only the main process reports
+    store = Store(tmp_path / "results")
+    assert store.count_rows()["generations"] == 2
+    assert store.runs()[0]["device"].endswith("× 2 processes")

@@ -1,0 +1,127 @@
+"""Condense a pytest-benchmark JSON file into ``perf.json``: the headline ratios, the device, every extra_info.
+
+Usage: ``python -m benchmarks.summarize results/benchmarks.json results/perf.json``
+
+Headline numbers (``null`` when their benchmark did not run):
+
+* ``train_vs_bare_torch``: useful tokens/s of ``bench.train.train`` / a naive padded PyTorch loop (> 1: ours faster);
+  ``train_vs_bare_torch_packed``: the same against a plain loop on our packed blocks (the harness's overhead);
+* ``sample_vs_hf_generate``: samples/s of ``bench.sample.sample`` / ``model.generate`` (> 1: ours faster);
+  ``sample_vs_hf_generate_paper_untrained``: the same with the untrained paper-size model;
+* ``diversity_10k_seconds``: mean seconds of the exact all-pairs diversity of 10,000 samples.
+
+Only ratios mean much on a shared machine: both sides of each were measured in the same run, side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+RATIO_KEYS = (
+    "train_vs_bare_torch",
+    "train_vs_bare_torch_packed",
+    "sample_vs_hf_generate",
+    "sample_vs_hf_generate_paper_untrained",
+)
+DIVERSITY_TEST = "test_diversity_exact_10k"
+
+
+class SummaryError(ValueError):
+    """The input is missing or is not a pytest-benchmark JSON file."""
+
+
+def load(path: Path) -> dict[str, Any]:
+    """The pytest-benchmark JSON at ``path``; SummaryError with a one-line reason otherwise."""
+    if not path.is_file():
+        raise SummaryError(
+            f"no benchmark results at {path} (run: pytest benchmarks --benchmark-only --benchmark-json={path})"
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise SummaryError(f"{path} is not readable JSON: {error}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("benchmarks"), list):
+        raise SummaryError(f"{path} is not a pytest-benchmark JSON file (no 'benchmarks' list)")
+    return data
+
+
+def _first(extra: dict[str, dict[str, Any]], key: str) -> Any:
+    """The value of ``key`` in the first benchmark's extra_info that has it."""
+    return next((info[key] for info in extra.values() if key in info), None)
+
+
+def _diversity_seconds(benchmarks: list[dict[str, Any]]) -> float | None:
+    for bench in benchmarks:
+        if bench.get("name") == DIVERSITY_TEST:
+            info = bench.get("extra_info") or {}
+            return info.get("seconds_10k_mean", (bench.get("stats") or {}).get("mean"))
+    return None
+
+
+def _device(extra: dict[str, dict[str, Any]], machine: dict[str, Any]) -> str:
+    """The device a torch benchmark recorded, else the processor pytest-benchmark saw."""
+    recorded = _first(extra, "device")
+    if recorded is not None:
+        return str(recorded)
+    cpu = machine.get("cpu") or {}
+    brand = cpu.get("brand_raw") or machine.get("processor") or "unknown"
+    return f"cpu: {brand}, {cpu.get('count', '?')} cores (no torch benchmark ran)"
+
+
+def _torch_version(extra: dict[str, dict[str, Any]]) -> str | None:
+    recorded = _first(extra, "torch_version")
+    if recorded is not None:
+        return str(recorded)
+    try:  # the installed version, without importing torch (slow) just for its number
+        return metadata.version("torch")
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def summarize(data: dict[str, Any]) -> dict[str, Any]:
+    """perf.json's content from a pytest-benchmark JSON document."""
+    benchmarks = [b for b in data["benchmarks"] if isinstance(b, dict) and "name" in b]
+    extra = {b["name"]: dict(b.get("extra_info") or {}) for b in benchmarks}
+    stats_keys = ("min", "max", "mean", "median", "stddev", "rounds")
+    stats = {b["name"]: {k: (b.get("stats") or {}).get(k) for k in stats_keys} for b in benchmarks}
+    machine = data.get("machine_info") or {}
+    summary: dict[str, Any] = {key: _first(extra, key) for key in RATIO_KEYS}
+    summary.update(
+        diversity_10k_seconds=_diversity_seconds(benchmarks),
+        device=_device(extra, machine),
+        torch_version=_torch_version(extra),
+        python_version=machine.get("python_version"),
+        timestamp=data.get("datetime"),  # when the benchmarks ran (pytest-benchmark's own stamp)
+        summarized_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        commit=(data.get("commit_info") or {}).get("id"),
+        extra_info=extra,
+        stats_seconds=stats,
+    )
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.summarize", description=__doc__.splitlines()[0])
+    parser.add_argument("benchmark_json", type=Path, help="pytest-benchmark --benchmark-json output")
+    parser.add_argument("perf_json", type=Path, help="where to write the summary")
+    args = parser.parse_args(argv)
+    try:
+        summary = summarize(load(args.benchmark_json))
+    except SummaryError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    args.perf_json.parent.mkdir(parents=True, exist_ok=True)
+    args.perf_json.write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    shown = {k: summary[k] for k in (*RATIO_KEYS, "diversity_10k_seconds", "device")}
+    print(json.dumps(shown, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

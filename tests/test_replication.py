@@ -1,0 +1,284 @@
+"""The replication of Briesch et al.: the CPU suite has the study's cycles, and the table builder's summaries."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench.config import AccumulateRegime, FixedRealRegime, IncrementalRegime, ReplaceRegime, load_suite
+from bench.leaderboard import MetricRow
+from bench.store import GenerationRecord, Store
+
+ROOT = Path(__file__).resolve().parent.parent
+SUITE_PATH = ROOT / "suites" / "replication_cpu.yaml"
+
+
+def _load_builder():
+    """docs/replication/build_tables.py is a script, not a package module: load it by path."""
+    path = ROOT / "docs" / "replication" / "build_tables.py"
+    spec = importlib.util.spec_from_file_location("replication_build_tables", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+bt = _load_builder()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# (a) the suite
+
+
+def test_suite_has_the_study_cycles() -> None:
+    suite = load_suite(SUITE_PATH)
+    assert suite.suite == bt.SUITE
+    assert len(suite.seeds) == 3 and suite.generations >= 10
+    resolved = {s.name: s for s in suite.resolved_scenarios()}
+    regimes = [s.regime for s in resolved.values()]
+
+    assert any(isinstance(r, ReplaceRegime) for r in regimes)
+    assert FixedRealRegime(kind="fixed_real", fraction=0.5, source="original") in regimes
+    lambdas = {r.synthetic_fraction for r in regimes if isinstance(r, IncrementalRegime)}
+    assert {0.5, 0.9} <= lambdas
+    phis = {r.fresh_fraction for r in regimes if isinstance(r, AccumulateRegime)}
+    assert {0.0, 0.25} <= phis
+
+    replace_temperatures = {s.sampling.temperature for s in resolved.values() if isinstance(s.regime, ReplaceRegime)}
+    assert replace_temperatures == {0.6, 0.8, 1.0}
+    # The builder's scenario names are the suite's.
+    assert set(bt.CYCLE_SCENARIOS) | set(bt.TEMPERATURE_SCENARIOS) == set(resolved)
+    assert resolved["full_synthetic"].sampling.temperature == 0.8  # the study's temperature
+
+
+# ----------------------------------------------------------------------------------------------------------
+# (b) the pure summaries
+
+
+def test_decline_percent() -> None:
+    assert bt.decline_percent(0.5, 0.25) == -50.0
+    assert bt.decline_percent(0.4, 0.5) == pytest.approx(25.0)
+    assert bt.decline_percent(0.7, 0.7) == 0.0
+    with pytest.raises(ValueError, match="non-zero"):
+        bt.decline_percent(0.0, 0.3)
+
+
+def test_first_generation_at_least() -> None:
+    assert bt.first_generation_at_least([0.5, 0.98, 0.99, 0.995]) == 2  # >=, not >
+    assert bt.first_generation_at_least([1.0, 0.2]) == 0
+    assert bt.first_generation_at_least([0.5, 0.989]) is None
+    assert bt.first_generation_at_least([]) is None
+    assert bt.first_generation_at_least([0.6, 0.7], threshold=0.7) == 1
+
+
+def rows_from(curves: dict[tuple[str, int], dict[str, list[float]]]) -> list[MetricRow]:
+    """MetricRows from {(scenario, seed): {metric: values by generation}}."""
+    rows = []
+    for (scenario, seed), metrics in curves.items():
+        for metric, values in metrics.items():
+            for g, v in enumerate(values):
+                rows.append(MetricRow("run", "replication_cpu", scenario, seed, g, metric, v, True))
+    return rows
+
+
+def hand_rows() -> list[MetricRow]:
+    # Scenario "a": seed 0 declines 0.5 -> 0.25 (-50%), seed 1 0.4 -> 0.3 (-25%); seed 0 reaches 0.99 at gen 1.
+    # Scenario "b": seed 1 stopped after generation 1, so "b" is summarized over generations 0..1 only.
+    return rows_from(
+        {
+            ("a", 0): {
+                "correct": [0.9, 0.99, 1.0],
+                "diversity_levenshtein": [0.5, 0.4, 0.25],
+                "unique_count": [100, 80, 50],
+            },
+            ("a", 1): {
+                "correct": [0.5, 0.6, 0.98],
+                "diversity_levenshtein": [0.4, 0.4, 0.3],
+                "unique_count": [90, 70, 40],
+            },
+            ("b", 0): {
+                "correct": [0.8, 0.9, 0.995],
+                "diversity_levenshtein": [0.6, 0.3, 0.1],
+                "unique_count": [10, 10, 10],
+            },
+            ("b", 1): {
+                "correct": [0.7, 0.8],
+                "diversity_levenshtein": [0.6, 0.45],
+                "unique_count": [10, 10],
+            },
+        }
+    )
+
+
+def test_cycle_summary_hand_computed() -> None:
+    a, b = bt.cycle_summary(hand_rows())
+    assert list(a) == list(bt.CYCLE_COLUMNS)
+    assert (a["scenario"], a["n_seeds"], a["n_generations"], a["seeds"]) == ("a", 2, 3, "0;1")
+    assert a["correct_gen0"] == pytest.approx(0.7)
+    assert a["correct_gen1"] == pytest.approx(0.795)
+    assert a["correct_last"] == pytest.approx(0.99)
+    assert a["diversity_gen0"] == pytest.approx(0.45)
+    assert a["diversity_last"] == pytest.approx(0.275)
+    # Per seed -50% and -25%: mean -37.5%. Two values: the bootstrap means are -50, -37.5 or -25 with
+    # probabilities 1/4, 1/2, 1/4, so the 2.5% and 97.5% quantiles are the two seeds' values.
+    assert a["diversity_decline_pct"] == pytest.approx(-37.5)
+    assert a["diversity_decline_pct_ci_low"] == pytest.approx(-50.0)
+    assert a["diversity_decline_pct_ci_high"] == pytest.approx(-25.0)
+    assert (a["unique_gen0"], a["unique_last"]) == (pytest.approx(95.0), pytest.approx(45.0))
+    assert a["first_gen_correct_099"] == "1;never"
+
+    # "b": horizon cut to generation 1 because seed 1 has no generation 2; seed 0's 0.995 at gen 2 is not seen.
+    assert (b["n_generations"], b["seeds"]) == (2, "0;1")
+    assert b["correct_last"] == pytest.approx(0.85) and b["correct_last"] == b["correct_gen1"]
+    assert b["diversity_decline_pct"] == pytest.approx(-37.5)  # -50% and -25% again
+    assert b["first_gen_correct_099"] == "never;never"
+    # Identical values give a zero-width interval.
+    assert b["unique_gen0"] == b["unique_gen0_ci_low"] == b["unique_gen0_ci_high"] == 10.0
+
+
+def test_cycle_summary_single_generation_and_selection() -> None:
+    rows = [r for r in hand_rows() if r.generation == 0]
+    (a,) = bt.cycle_summary(rows, scenarios=["a"])
+    assert a["n_generations"] == 1
+    assert a["correct_gen1"] is None and a["correct_gen1_ci_low"] is None
+    assert a["diversity_decline_pct"] == 0.0 and a["correct_last"] == a["correct_gen0"]
+    assert a["first_gen_correct_099"] == "never;never"
+    with pytest.raises(ValueError, match="no rows for scenario"):
+        bt.cycle_summary(rows, scenarios=["a", "zzz"])
+
+
+def test_per_generation_table() -> None:
+    table = bt.per_generation_table(hand_rows(), metrics=("correct", "unique_count"))
+    assert [(r["scenario"], r["generation"], r["metric"]) for r in table[:4]] == [
+        ("a", 0, "correct"),
+        ("a", 0, "unique_count"),
+        ("a", 1, "correct"),
+        ("a", 1, "unique_count"),
+    ]
+    assert len(table) == 2 * (3 + 2)  # "a": 3 generations, "b": 2
+    a1 = table[2]
+    assert a1["mean"] == pytest.approx(0.795) and a1["n_seeds"] == 2
+    assert (a1["ci_low"], a1["ci_high"]) == (pytest.approx(0.6), pytest.approx(0.99))
+
+
+def test_temperature_table_and_config() -> None:
+    config = {
+        "resolved": [{"name": "a", "sampling": {"temperature": 0.6}}, {"name": "b", "sampling": {"temperature": 1}}]
+    }
+    temperatures = bt.scenario_temperatures(config)
+    assert temperatures == {"a": 0.6, "b": 1.0}
+    summary = bt.cycle_summary(hand_rows())
+    table = bt.temperature_table(summary, temperatures, scenarios=("b", "missing", "a"))
+    assert [(r["scenario"], r["temperature"]) for r in table] == [("b", 1.0), ("a", 0.6)]
+    assert list(table[0])[:3] == ["scenario", "temperature", "n_seeds"]
+    assert table[1]["diversity_decline_pct"] == pytest.approx(-37.5)
+
+
+def test_select_run() -> None:
+    runs = [
+        {"run_id": "r1", "suite": "replication_cpu"},
+        {"run_id": "x", "suite": "other"},
+        {"run_id": "r2", "suite": "replication_cpu"},
+    ]
+    assert bt.select_run(runs)["run_id"] == "r2"  # the store lists runs by start time: the last is the latest
+    assert bt.select_run(runs, "nope") is None
+
+
+def test_write_csv_rounds_and_blanks(tmp_path: Path) -> None:
+    path = bt.write_csv(tmp_path / "t.csv", [{"x": 1 / 3, "y": None, "z": "never"}], ("z", "x", "y"))
+    assert path.read_text() == "z,x,y\nnever,0.3333,\n"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The command line
+
+
+def test_main_without_results_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert bt.main(["--results", str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2
+    assert "no results database" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def _record(store: Store, run_id: str, scenario: str, seed: int, generation: int, metrics: dict[str, float]) -> None:
+    store.record_generation(
+        GenerationRecord(
+            run_id=run_id,
+            suite="replication_cpu",
+            scenario=scenario,
+            seed=seed,
+            generation=generation,
+            metrics=metrics,
+            higher_is_better={m: m not in ("incorrect", "invalid") for m in metrics},
+            drops={},
+            samples_path="s.parquet",
+            data_path="d.parquet",
+            checkpoint_path=None,
+            train_iterations=150,
+            best_val_loss=1.0,
+            train_seconds=1.0,
+            sample_seconds=0.5,
+            useful_tokens_per_second=1.0,
+        )
+    )
+
+
+def test_main_other_suite_only_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = Store(tmp_path / "results")
+    store.begin_run("other-1", "other", "o.yaml", "h", {}, "x", None, {}, "cpu")
+    assert bt.main(["--results", str(store.root), "--out", str(tmp_path / "out")]) == 2
+    assert "no run of suite 'replication_cpu'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_main_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A tiny store with two scenarios of the ablation: every table and figure is written."""
+    store = Store(tmp_path / "results")
+    config = {
+        "resolved": [
+            {"name": "full_synthetic", "sampling": {"temperature": 0.8}},
+            {"name": "full_synthetic_t1.0", "sampling": {"temperature": 1.0}},
+        ]
+    }
+    store.begin_run("r", "replication_cpu", "s.yaml", "h", config, "full_synthetic", None, {}, "cpu")
+    for scenario, rate in (("full_synthetic", 0.1), ("full_synthetic_t1.0", 0.05)):
+        for seed in (0, 1):
+            for g in range(3):
+                correct = (0.8, 0.9, 1.0)[g]
+                _record(
+                    store,
+                    "r",
+                    scenario,
+                    seed,
+                    g,
+                    {
+                        "correct": correct,
+                        "incorrect": (1 - correct) / 2,
+                        "invalid": (1 - correct) / 2,
+                        "diversity_levenshtein": 0.6 - rate * g + 0.01 * seed,
+                        "unique_count": 100.0 - 10 * g,
+                        "unique_ratio": 1.0 - 0.1 * g,
+                    },
+                )
+    out = tmp_path / "out"
+    assert bt.main(["--results", str(store.root), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    for name in ("cycles.csv", "per_generation.csv", "temperature.csv", "leaderboard.csv"):
+        assert str(out / name) in printed
+    with open(out / "cycles.csv", newline="") as handle:
+        cycles = list(csv.DictReader(handle))
+    assert [r["scenario"] for r in cycles] == ["full_synthetic", "full_synthetic_t1.0"]
+    assert cycles[0]["first_gen_correct_099"] == "2;2"
+    with open(out / "temperature.csv", newline="") as handle:
+        temperature = list(csv.DictReader(handle))
+    assert [(r["scenario"], r["temperature"]) for r in temperature] == [
+        ("full_synthetic", "0.8"),
+        ("full_synthetic_t1.0", "1.0"),
+    ]
+    figures = out / "figures"
+    for name in ("verdicts.png", "diversity.png", "correct.png", "temperature_diversity.png"):
+        assert (figures / name).read_bytes().startswith(b"\x89PNG")
