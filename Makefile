@@ -5,7 +5,7 @@ SUITE  ?= suites/smoke.yaml
 RESULTS ?= results
 IMAGE  ?= bench
 
-.PHONY: install run test test-fast lint bench format clean lock docker-build docker-run
+.PHONY: install run test test-fast lint bench format clean lock docker-build docker-run replication
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -44,6 +44,11 @@ bench: install
 	mkdir -p $(RESULTS)
 	$(PY) -m pytest benchmarks -p no:cacheprovider --benchmark-only --benchmark-json=$(RESULTS)/benchmarks.json -q
 	$(PY) -m benchmarks.summarize $(RESULTS)/benchmarks.json $(RESULTS)/perf.json
+
+## replication: rerun the CPU replication of the reference study and rebuild docs/replication/ (about an hour)
+replication: install
+	OMP_NUM_THREADS=1 $(VENV)/bin/bench run suites/replication_cpu.yaml --results $(RESULTS)/replication
+	$(PY) docs/replication/build_tables.py --results $(RESULTS)/replication --out docs/replication
 
 LOCK_VENV := /tmp/collapse-bench-lock
 
