@@ -204,7 +204,7 @@ def train(
             ).loss
         if not torch.isfinite(loss):
             raise TrainingDivergedError(
-                f"training loss became {float(loss)} at iteration {iteration}; lower training.learning_rate "
+                f"training loss became {float(loss.detach())} at iteration {iteration}; lower training.learning_rate "
                 f"(now {settings.learning_rate}) or training.grad_clip"
             )
         accelerator.backward(loss)

@@ -227,3 +227,18 @@ def test_lock_installs_into_a_fresh_venv(tmp_path: Path) -> None:
     run("install", "--quiet", "torch==2.13.0")
     run("install", "--quiet", "--no-deps", "-r", str(LOCK))
     run("check")
+    # ...and the harness installed on top of exactly those versions runs a (micro) suite end to end.
+    run("install", "--quiet", "--no-deps", str(LOCK.parent))
+    from conftest import MICRO
+
+    suite = dict(MICRO, seeds=[0], generations=2, scenarios=MICRO["scenarios"][:1])
+    (tmp_path / "micro.yaml").write_text(yaml.safe_dump(suite))
+    result = subprocess.run(
+        [str(env_dir / "bin" / "bench"), "run", "micro.yaml", "--results", "results", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "finished" in result.stdout
