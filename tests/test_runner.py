@@ -161,3 +161,15 @@ def test_two_cpu_processes_data_parallel(tmp_path):
     store = Store(tmp_path / "results")
     assert store.count_rows()["generations"] == 2
     assert store.runs()[0]["device"].endswith("× 2 processes")
+
+
+def test_warm_start_continues_from_the_previous_generation(tmp_path):
+    from conftest import MICRO, write_suite
+
+    scenarios = [{"name": "warm", "regime": {"kind": "replace"}, "model": {"init": "warm"}}]
+    suite_path = write_suite(tmp_path / "warm.yaml", dict(MICRO, seeds=[0], checkpoints="none", scenarios=scenarios))
+    summary = run_suite(load_suite(suite_path), suite_path, tmp_path / "results", show_progress=False)
+    assert summary.finished
+    cell = tmp_path / "results" / "artifacts" / summary.run_id / "warm" / "seed-0"
+    # Warm starts need the newest checkpoint even with checkpoints: none; older ones are removed.
+    assert [p.parent.name for p in sorted(cell.glob("gen-*/model"))] == ["gen-002"]
