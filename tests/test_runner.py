@@ -173,3 +173,22 @@ def test_warm_start_continues_from_the_previous_generation(tmp_path):
     cell = tmp_path / "results" / "artifacts" / summary.run_id / "warm" / "seed-0"
     # Warm starts need the newest checkpoint even with checkpoints: none; older ones are removed.
     assert [p.parent.name for p in sorted(cell.glob("gen-*/model"))] == ["gen-002"]
+
+
+def test_two_runs_into_one_results_directory_at_once(tmp_path):
+    """DuckDB allows one writer per file; two suites running side by side must both land every row."""
+    from conftest import MICRO, write_suite
+
+    results = tmp_path / "results"
+    processes = []
+    for name in ("left", "right"):
+        suite = dict(MICRO, suite=name, seeds=[0], generations=2)
+        path = write_suite(tmp_path / f"{name}.yaml", suite)
+        command = [sys.executable, "-m", "bench", "run", str(path), "--results", str(results), "--quiet"]
+        processes.append(subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    for process in processes:
+        _, stderr = process.communicate(timeout=600)
+        assert process.returncode == 0, stderr[-3000:]
+    store = Store(results)
+    assert {run["suite"]: run["status"] for run in store.runs()} == {"left": "finished", "right": "finished"}
+    assert store.count_rows()["generations"] == 2 * 2 * 2
