@@ -38,6 +38,10 @@ class DataConfig(Strict):
     """N: real samples generated for generation 0, and the size of each later generation's data set."""
     validation_fraction: float = Field(0.1, gt=0.0, lt=0.5)
     """Share of each generation's data set held out for validation and early stopping."""
+    fresh: Literal["disjoint", "independent"] = "disjoint"
+    """Fresh real data F_g: ``disjoint`` excludes every string of generation 0's data (DESIGN.md); ``independent``
+    draws new samples from the generator as they come. Disjoint fresh data skews long, since the short common
+    expressions are all in R already (docs/replication.md measures the effect)."""
 
 
 class ModelConfig(Strict):
@@ -258,7 +262,8 @@ class Suite(Strict):
 
     def fingerprint(self) -> str:
         """A hash of everything that determines the numbers: same fingerprint, same run, resumable."""
-        payload = self.model_dump(mode="json", exclude={"description"})
+        # Defaults are left out so that adding a new setting (with a default) does not orphan existing runs.
+        payload = self.model_dump(mode="json", exclude={"description"}, exclude_defaults=True)
         for scenario in payload["scenarios"]:
             scenario.pop("description", None)
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))

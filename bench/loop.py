@@ -94,11 +94,11 @@ def data_set_for(cell: Cell, generation: int, real: DataSet) -> DataSet:
     stored = read_parquet(previous_dir / "data.parquet")
     previous = DataSet(tuple(stored["text"]), tuple(stored["origin"]))
     selected = DataSet.of(read_parquet(previous_dir / "selected.parquet")["text"], "synthetic")
-    real_texts = frozenset(real.texts)
+    exclude = frozenset(real.texts) if cell.scenario.data.fresh == "disjoint" else frozenset()
 
     def fresh(k: int) -> DataSet:
         seed = derive_seed(cell.seed, "fresh", generation)
-        return DataSet.of(cell.task.generate(k, seed=seed, exclude=real_texts), "fresh")
+        return DataSet.of(cell.task.generate(k, seed=seed, exclude=exclude), "fresh")
 
     inputs = RegimeInputs(
         previous=previous,

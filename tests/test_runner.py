@@ -192,3 +192,21 @@ def test_two_runs_into_one_results_directory_at_once(tmp_path):
     store = Store(results)
     assert {run["suite"]: run["status"] for run in store.runs()} == {"left": "finished", "right": "finished"}
     assert store.count_rows()["generations"] == 2 * 2 * 2
+
+
+@pytest.mark.parametrize("policy", ["disjoint", "independent"])
+def test_fresh_data_policy(tmp_path, policy):
+    from conftest import MICRO, write_suite
+
+    scenarios = [{"name": "fresh", "regime": {"kind": "fixed_real", "fraction": 0.5, "source": "fresh"}}]
+    data = dict(MICRO["data"], fresh=policy)
+    suite_path = write_suite(tmp_path / "f.yaml", dict(MICRO, seeds=[0], generations=2, data=data, scenarios=scenarios))
+    summary = run_suite(load_suite(suite_path), suite_path, tmp_path / "results", show_progress=False)
+    cell = tmp_path / "results" / "artifacts" / summary.run_id / "fresh" / "seed-0"
+    real = set(read_parquet(cell / "gen-000" / "data.parquet")["text"])
+    gen1 = read_parquet(cell / "gen-001" / "data.parquet")
+    fresh = [t for t, o in zip(gen1["text"], gen1["origin"], strict=True) if o == "fresh"]
+    assert len(fresh) == 60
+    overlap = sum(t in real for t in fresh)
+    # Short expressions recur, so independent draws meet R often; disjoint ones never do.
+    assert overlap == 0 if policy == "disjoint" else overlap > 10
