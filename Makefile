@@ -30,8 +30,8 @@ test-fast: install
 	$(PY) -m pytest -q -m "not slow"
 
 lint: install
-	$(VENV)/bin/ruff check bench tests benchmarks
-	$(VENV)/bin/ruff format --check bench tests benchmarks
+	$(VENV)/bin/ruff check bench tests benchmarks docs
+	$(VENV)/bin/ruff format --check bench tests benchmarks docs
 	$(VENV)/bin/hadolint Dockerfile
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
@@ -48,6 +48,7 @@ bench: install
 ## replication: rerun the CPU replication of the reference study and rebuild docs/replication/ (about an hour)
 replication: install
 	OMP_NUM_THREADS=1 $(VENV)/bin/bench run suites/replication_cpu.yaml --results $(RESULTS)/replication
+	OMP_NUM_THREADS=1 $(VENV)/bin/bench run suites/replication_fresh_cpu.yaml --results $(RESULTS)/replication
 	$(PY) docs/replication/build_tables.py --results $(RESULTS)/replication --out docs/replication
 
 LOCK_VENV := /tmp/collapse-bench-lock

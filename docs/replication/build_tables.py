@@ -43,6 +43,9 @@ from bench.report import write_report
 from bench.store import Store, StoreError
 
 SUITE = "replication_cpu"
+# Companion suite: the expanding cycle with fresh data drawn independently of R (data.fresh: independent).
+FRESH_SUITE = "replication_fresh_cpu"
+FRESH_SCENARIOS: tuple[str, ...] = ("expanding", "expanding_fresh_0.25", "expanding_fresh_0.25_independent")
 CYCLE_SCENARIOS: tuple[str, ...] = (
     "full_synthetic",
     "balanced",
@@ -320,6 +323,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     leaderboard.write_text(format_leaderboard(board, "csv"), encoding="utf-8")
     written.append(leaderboard)
     written += _figures(rows, out / "figures", config)
+    fresh_run = select_run(store.runs(), FRESH_SUITE)
+    if fresh_run is not None:  # optional: the fresh-data policy comparison
+        fresh_rows = [*rows, *store.metric_rows(fresh_run["run_id"])]
+        present = [name for name in FRESH_SCENARIOS if any(r.scenario == name for r in fresh_rows)]
+        written.append(write_csv(out / "fresh_policy.csv", cycle_summary(fresh_rows, present), CYCLE_COLUMNS))
 
     status = run.get("status")
     print(
