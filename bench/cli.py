@@ -146,11 +146,14 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from bench.leaderboard import build_leaderboard, format_leaderboard
 
     run, rows = _run_rows(args)
+    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
     try:
-        board = build_leaderboard(rows, baseline=args.baseline or run["baseline"], primary=args.primary)
+        board = build_leaderboard(
+            rows, baseline=args.baseline or run["baseline"], primary=args.primary, metrics=metrics
+        )
     except ValueError as error:
         raise BadInput(str(error)) from None
-    print(format_leaderboard(board, args.format))
+    print(format_leaderboard(board, args.format, metrics=metrics).rstrip("\n"))
     return 0
 
 
@@ -243,6 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
     board.add_argument("--format", choices=("table", "md", "csv", "json"), default="table")
     board.add_argument("--baseline", help="scenario to compare against (default: the suite's baseline)")
     board.add_argument("--primary", default="diversity_levenshtein", help="metric to sort by (final generation)")
+    board.add_argument(
+        "--metrics",
+        default="diversity_levenshtein,correct,unique_ratio",
+        help="comma-separated metrics to compare (any metric in the results, e.g. distinct_2,novelty)",
+    )
     board.set_defaults(handler=cmd_leaderboard)
 
     report = sub.add_parser("report", help="figures (PNG) and one HTML page")
