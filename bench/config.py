@@ -210,11 +210,12 @@ class Suite(Strict):
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"task: {error}") from None
         for index, scenario in enumerate(self.scenarios):
+            merged = self._merged(scenario)
             try:
-                resolved = self.resolve(scenario)
+                resolved = ResolvedScenario.model_validate(merged)
             except ValidationError as error:
                 raise ValueError(
-                    f"scenarios[{index}] ({scenario.name}): {_describe_validation_error(error, None)}"
+                    f"scenarios[{index}] ({scenario.name}): {_describe_validation_error(error, merged)}"
                 ) from None
             block = resolved.training.block_size
             context = resolved.model.context_length
@@ -231,25 +232,25 @@ class Suite(Strict):
                 )
         return self
 
-    def resolve(self, scenario: Scenario) -> ResolvedScenario:
-        """The scenario with the suite's shared settings merged under its overrides, validated again."""
+    def _merged(self, scenario: Scenario) -> dict[str, Any]:
+        """The scenario's settings as a plain document: shared sections with its overrides merged in."""
         merged = {}
         for section in ("model", "training", "sampling"):
             shared = getattr(self, section).model_dump()
-            override = getattr(scenario, section)
-            if override is not None:
-                shared.update(override)
+            shared.update(getattr(scenario, section) or {})
             merged[section] = shared
-        return ResolvedScenario.model_validate(
-            {
-                "name": scenario.name,
-                "regime": scenario.regime.model_dump(),
-                "mitigations": [m.model_dump() for m in scenario.mitigations],
-                "task": self.task.model_dump(),
-                "data": self.data.model_dump(),
-                **merged,
-            }
-        )
+        return {
+            "name": scenario.name,
+            "regime": scenario.regime.model_dump(),
+            "mitigations": [m.model_dump() for m in scenario.mitigations],
+            "task": self.task.model_dump(),
+            "data": self.data.model_dump(),
+            **merged,
+        }
+
+    def resolve(self, scenario: Scenario) -> ResolvedScenario:
+        """The scenario with the suite's shared settings merged under its overrides, validated again."""
+        return ResolvedScenario.model_validate(self._merged(scenario))
 
     def resolved_scenarios(self) -> list[ResolvedScenario]:
         return [self.resolve(s) for s in self.scenarios]
@@ -298,9 +299,6 @@ class SuiteError(ValueError):
     """A suite file that cannot be used; the message names the file and the field."""
 
 
-_UNION_TAGS = {"replace", "fixed_real", "incremental", "accumulate", "accumulate_subsample"}
-
-
 def _format_location(location: tuple[Any, ...]) -> str:
     parts: list[str] = []
     for item in location:
@@ -330,8 +328,6 @@ def _describe_validation_error(error: ValidationError, data: Any) -> str:
             continue
         else:
             break
-    if data is None:  # no source document: trust pydantic's location as is
-        readable = [item for item in location if not (isinstance(item, str) and item in _UNION_TAGS)]
     where = _format_location(tuple(readable))
     message = first["msg"]
     if first["type"] == "extra_forbidden":

@@ -50,7 +50,6 @@ class Cell:
     suite: str
     scenario: ResolvedScenario
     seed: int
-    generations: int
     checkpoints: str
     store: Store
     task: Task
@@ -183,10 +182,19 @@ def composition_metrics(data: DataSet) -> dict[str, float]:
     }
 
 
+# Numbers the loop measures itself (not computed from samples, so not in the METRICS registry), with direction.
+LOOP_METRICS: dict[str, bool | None] = {
+    "val_loss": False,
+    "kept_share": None,
+    "data_size": None,
+    "data_real_share": None,
+    "data_fresh_share": None,
+    "data_synthetic_share": None,
+}
+
+
 def higher_is_better(name: str) -> bool | None:
-    if name in METRICS:
-        return METRICS.get(name).higher_is_better
-    return {"val_loss": False, "kept_share": None}.get(name)
+    return METRICS.get(name).higher_is_better if name in METRICS else LOOP_METRICS[name]
 
 
 def run_generation(cell: Cell, generation: int, real: DataSet) -> None:

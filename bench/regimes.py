@@ -23,8 +23,6 @@ from bench.config import (
     ReplaceRegime,
 )
 
-ORIGINS = ("real", "fresh", "synthetic")
-
 
 @dataclass(frozen=True)
 class DataSet:

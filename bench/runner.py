@@ -156,7 +156,6 @@ def run_suite(
                 suite=suite.suite,
                 scenario=scenario,
                 seed=seed,
-                generations=suite.generations,
                 checkpoints=suite.checkpoints,
                 store=store,
                 task=task,
@@ -167,7 +166,7 @@ def run_suite(
             progress.update(cell_bar, description=f"cells ({scenario.name}, seed {seed})")
             progress.reset(generation_bar, total=suite.generations)
             done = store.finished_generations(run_id, scenario.name, seed)
-            real = real_data(cell)
+            real = real_data(cell) if len(done) < suite.generations else None
             for generation in range(suite.generations):
                 if generation in done:
                     skipped += 1

@@ -205,17 +205,6 @@ class Store:
             ).fetchall()
         return {r[0] for r in rows}
 
-    def generation_row(self, run_id: str, scenario: str, seed: int, generation: int) -> dict | None:
-        with self.connect() as con:
-            cursor = con.execute(
-                "SELECT * FROM generations WHERE run_id = ? AND scenario = ? AND seed = ? AND generation = ?",
-                [run_id, scenario, seed, generation],
-            )
-            row = cursor.fetchone()
-            if row is None:
-                return None
-            return dict(zip([d[0] for d in cursor.description], row, strict=True))
-
     # -- one finished generation ------------------------------------------------------------------------------
 
     def record_generation(self, record: GenerationRecord) -> None:
@@ -278,10 +267,6 @@ class Store:
             cursor = con.execute("SELECT * FROM runs ORDER BY started_at")
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-    def latest_run(self, suite: str | None = None) -> dict | None:
-        runs = [r for r in self.runs() if suite is None or r["suite"] == suite]
-        return runs[-1] if runs else None
 
     def metric_rows(self, run_id: str) -> list[MetricRow]:
         with self.connect(read_only=True) as con:

@@ -168,8 +168,9 @@ def train(
     if len(train_blocks) == 0 or len(val_blocks) == 0:
         raise ValueError("training needs at least one training and one validation sample")
 
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+    # Weight decay on matrices only, not on biases and layer norms (as nanoGPT).
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=settings.learning_rate,
