@@ -9,7 +9,6 @@ Baseline file (JSON, written by ``bench check --write-baseline PATH``)::
       "format_version": 1,
       "suite": "nightly",
       "tolerances": {"correct": {"absolute": 0.05}, "unique_ratio": {"absolute": 0.05, "relative": 0.1}},
-      "higher_is_better": {"correct": true},
       "rows": [{"scenario": "replace", "n_seeds": 3, "correct_final": 0.91, "correct_auc": 0.88, ...}, ...]
     }
 
@@ -19,8 +18,9 @@ baseline scenario and would double-count a move, so they are not gated). The all
 bad direction is ``max(absolute, relative * |baseline value|)``; a move of exactly that much
 still passes. Checked metrics are ``DEFAULT_TOLERANCES`` merged with the file's ``tolerances``.
 A scenario of the baseline that the current run lacks is a failure; a scenario that is new in the
-current run is listed and passes. ``higher_is_better`` (optional) flips the direction per metric
-for a lower-is-better metric; metrics it does not name are higher-is-better.
+current run is listed and passes. Which way is bad comes from the metric registry
+(``bench.metrics``), where each metric declares its direction once; a metric without a direction
+(a descriptive statistic) cannot be gated and is refused.
 """
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ from __future__ import annotations
 import json
 import math
 import numbers
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: directions come from the metric registry, not from the file
 
 # Exit codes of `bench check`, the CLI's contract.
 EXIT_PASS = 0
@@ -51,10 +51,9 @@ DEFAULT_TOLERANCES: dict[str, dict[str, float]] = {
     "correct": {"absolute": 0.05, "relative": 0.0},
     "unique_ratio": {"absolute": 0.05, "relative": 0.0},
 }
-DEFAULT_HIGHER_IS_BETTER: dict[str, bool] = {m: True for m in DEFAULT_TOLERANCES}
 
 _TOLERANCE_KEYS = frozenset({"absolute", "relative"})
-_TOP_KEYS = frozenset({"format_version", "suite", "tolerances", "higher_is_better", "rows"})
+_TOP_KEYS = frozenset({"format_version", "suite", "tolerances", "rows"})
 
 Status = Literal["ok", "improved", "regressed", "missing"]
 # Float slack so that a drop of exactly the tolerance (0.50 -> 0.45 with 0.05) is not failed by rounding.
@@ -104,7 +103,6 @@ def make_baseline(
     rows: Iterable[Mapping[str, Any]],
     suite: str,
     tolerances: Mapping[str, Mapping[str, float]] | None = None,
-    higher_is_better: Mapping[str, bool] | None = None,
 ) -> dict[str, Any]:
     """Build a baseline dict (JSON-ready) from leaderboard rows of a run that is known to be good.
 
@@ -114,12 +112,10 @@ def make_baseline(
     merged = {m: dict(t) for m, t in DEFAULT_TOLERANCES.items()}
     for metric, tol in (tolerances or {}).items():
         merged[metric] = {**merged.get(metric, {"absolute": 0.0, "relative": 0.0}), **tol}
-    directions = {**DEFAULT_HIGHER_IS_BETTER, **(higher_is_better or {})}
     baseline = {
         "format_version": FORMAT_VERSION,
         "suite": suite,
         "tolerances": merged,
-        "higher_is_better": directions,
         "rows": [_json_row(row) for row in rows],
     }
     return validate_baseline(baseline)
@@ -188,14 +184,10 @@ def validate_baseline(data: Any) -> dict[str, Any]:
         raise ValueError('\'tolerances\' must be an object: metric -> {"absolute": x, "relative": y}')
     for metric, tol in raw_tol.items():
         tolerances[metric] = _check_tolerance(metric, tol)
-    raw_dir = data.get("higher_is_better", {})
-    if not isinstance(raw_dir, dict) or not all(isinstance(v, bool) for v in raw_dir.values()):
-        raise ValueError("'higher_is_better' must be an object: metric -> true/false")
     return {
         "format_version": FORMAT_VERSION,
         "suite": suite,
         "tolerances": tolerances,
-        "higher_is_better": {**DEFAULT_HIGHER_IS_BETTER, **raw_dir},
         "rows": [dict(r) for r in rows],
     }
 
@@ -203,8 +195,24 @@ def validate_baseline(data: Any) -> dict[str, Any]:
 # --------------------------------------------------------------------------- comparison
 
 
+def gated_direction(metric: str) -> bool:
+    """Whether higher is better for a gated metric, from the metric registry; ``ValueError`` if it has none."""
+    from bench.metrics import METRICS
+
+    if metric not in METRICS:
+        raise ValueError(f"cannot gate {metric!r}: {METRICS.unknown_message(metric)}")
+    higher = METRICS.get(metric).higher_is_better
+    if higher is None:
+        raise ValueError(f"cannot gate {metric!r}: it is a descriptive statistic with no better direction")
+    return higher
+
+
 def compare(
-    current_rows: Sequence[Mapping[str, Any]], baseline: Mapping[str, Any], *, suite: str | None = None
+    current_rows: Sequence[Mapping[str, Any]],
+    baseline: Mapping[str, Any],
+    *,
+    suite: str | None = None,
+    direction: Callable[[str], bool] = gated_direction,
 ) -> CheckReport:
     """Compare current leaderboard rows with a baseline (as ``load_baseline`` returns it).
 
@@ -230,7 +238,7 @@ def compare(
                 if key in brow and key in crow and brow[key] != crow[key]:
                     report.notes.append(f"{name}: {key} is {crow[key]} now, {brow[key]} in the baseline")
         for metric, tol in base["tolerances"].items():
-            higher = base["higher_is_better"].get(metric, True)
+            higher = direction(metric)
             for kind in GATED_KINDS:
                 fname = f"{metric}_{kind}"
                 bval = _number(brow.get(fname))

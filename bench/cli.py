@@ -1,4 +1,4 @@
-"""The command line (contract in DESIGN.md). Bad input of any kind: exit 2, one message, no traceback."""
+"""The command line (contract in docs/design.md). Bad input of any kind: exit 2, one message, no traceback."""
 
 from __future__ import annotations
 
@@ -64,7 +64,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     results = Path(args.results)
     if results.exists() and not results.is_dir():
         raise BadInput(f"--results {results}: exists and is not a directory")
-    summary = run_suite(suite, args.suite, results, shard, show_progress=not args.quiet)
+    from bench.runner import SettingsMismatchError
+
+    try:
+        summary = run_suite(suite, args.suite, results, shard, show_progress=not args.quiet)
+    except SettingsMismatchError as error:
+        raise BadInput(str(error)) from None
     if not summary.main_process:  # under a multi-process launch only the main process reports
         return 0
     state = "finished" if summary.finished else "partial (other shards or generations pending)"
@@ -107,10 +112,12 @@ def cmd_score(args: argparse.Namespace) -> int:
         if not ref_path.is_file():
             raise BadInput(f"--reference {ref_path}: no such file")
         reference = _read_lines(ref_path.open(encoding="utf-8"))
+    from bench.loop import Analysis
     from bench.metrics import score_samples
 
-    labels = [task.verify(s).label for s in samples]
-    scores = score_samples(samples, labels, depth_of=task.depth, reference=reference)
+    analysis = Analysis.of(task, samples)
+    labels = [analysis.verdict(s).label for s in samples]
+    scores = score_samples(samples, labels, [analysis.depths[s] for s in samples], reference=reference)
     print(json.dumps(scores, indent=2))
     return 0
 
@@ -143,13 +150,13 @@ def _run_rows(args: argparse.Namespace):
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from bench.leaderboard import build_leaderboard, format_leaderboard
+    from bench.leaderboard import DEFAULT_METRICS, build_leaderboard, format_leaderboard
 
     run, rows = _run_rows(args)
-    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip())
+    metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip()) if args.metrics else DEFAULT_METRICS
     try:
         board = build_leaderboard(
-            rows, baseline=args.baseline or run["baseline"], primary=args.primary, metrics=metrics
+            rows, baseline=args.baseline or run["baseline"], primary=args.primary, metrics=metrics, ci=args.ci
         )
     except ValueError as error:
         raise BadInput(str(error)) from None
@@ -165,7 +172,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise BadInput(f"--out {out}: exists and is not a directory")
-    board = build_leaderboard(rows, baseline=run["baseline"])
+    board = build_leaderboard(rows, baseline=run["baseline"], ci=args.ci)
     written = write_report(rows, out, run["suite"], json.loads(run["config"]), board=board)
     for path in written:
         print(path)
@@ -189,16 +196,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     from bench.check import compare, format_check, load_baseline, make_baseline, write_baseline
     from bench.leaderboard import build_leaderboard
 
-    if not args.baseline and not args.write_baseline:
-        raise BadInput("give --baseline FILE (or --write-baseline FILE to create one)")
+    if not args.against and not args.write_baseline:
+        raise BadInput("give --against FILE (or --write-baseline FILE to create one)")
     run, rows = _run_rows(args)
     try:
-        board = build_leaderboard(rows, baseline=run["baseline"])
+        board = [row.to_dict() for row in build_leaderboard(rows, baseline=run["baseline"])]
         if args.write_baseline:
             write_baseline(args.write_baseline, make_baseline(board, run["suite"]))
             print(f"wrote baseline {args.write_baseline} from run {run['run_id']}")
             return 0
-        report = compare(board, load_baseline(args.baseline), suite=run["suite"])
+        report = compare(board, load_baseline(args.against), suite=run["suite"])
     except ValueError as error:
         raise BadInput(str(error)) from None
     print(format_check(report))
@@ -212,6 +219,15 @@ def _results_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--results", default="results", help="results directory (default: results/)")
     parser.add_argument("--run", help="run id (default: the latest run)")
     parser.add_argument("--suite", help="the latest run of this suite name")
+
+
+def _ci_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ci",
+        choices=("auto", "t", "bootstrap"),
+        default="auto",
+        help="interval method: auto = Student-t below 10 seeds, percentile bootstrap from 10 (default: auto)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -241,21 +257,24 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--reference", help="file of reference samples for novelty and length divergence")
     score.set_defaults(handler=cmd_score)
 
-    board = sub.add_parser("leaderboard", help="scenarios ranked, with 95%% bootstrap CIs over seeds")
+    board = sub.add_parser("leaderboard", help="scenarios ranked, with 95%% CIs over seeds and paired tests")
     _results_options(board)
     board.add_argument("--format", choices=("table", "md", "csv", "json"), default="table")
     board.add_argument("--baseline", help="scenario to compare against (default: the suite's baseline)")
     board.add_argument("--primary", default="diversity_levenshtein", help="metric to sort by (final generation)")
     board.add_argument(
         "--metrics",
-        default="diversity_levenshtein,correct,unique_ratio",
-        help="comma-separated metrics to compare (any metric in the results, e.g. distinct_2,novelty)",
+        help="comma-separated metrics to compare (any metric in the results, e.g. distinct_2,novelty; "
+        "default: diversity_levenshtein, correct, unique_ratio, real_nll, and the semantic metrics for tasks "
+        "with meaning)",
     )
+    _ci_option(board)
     board.set_defaults(handler=cmd_leaderboard)
 
     report = sub.add_parser("report", help="figures (PNG) and one HTML page")
     _results_options(report)
     report.add_argument("--out", required=True, help="output directory")
+    _ci_option(report)
     report.set_defaults(handler=cmd_report)
 
     merge = sub.add_parser("merge", help="merge results directories (e.g. from shards) into one")
@@ -263,9 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--into", default="results", help="target results directory (default: results/)")
     merge.set_defaults(handler=cmd_merge)
 
-    check = sub.add_parser("check", help="regression gate: compare the latest run with a baseline file")
+    check = sub.add_parser("check", help="regression gate: compare the latest run with a baseline file (--against)")
     _results_options(check)
-    check.add_argument("--baseline", help="baseline JSON file")
+    check.add_argument("--against", metavar="FILE", help="baseline JSON file to gate against")
     check.add_argument("--write-baseline", metavar="FILE", help="write a baseline from the run instead")
     check.set_defaults(handler=cmd_check)
     return parser

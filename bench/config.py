@@ -2,7 +2,9 @@
 
 A suite holds shared settings (task, data, model, training, sampling) and a list of scenarios. A scenario picks a
 data regime (how generation g+1's training set is made from generation g's), optional mitigations, and may override
-any shared setting; the override is merged field by field and the merged result validated again.
+the model, training and sampling settings; the override is merged field by field and the merged result validated
+again. Regimes, mitigations and learners come from their registries (plugins included), so the schema grows with
+them and no list here has to be kept in step.
 """
 
 from __future__ import annotations
@@ -10,20 +12,24 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from bench.mitigations import mitigation_union
+from bench.learners import LEARNERS
+from bench.learners.transformer import TransformerConfig
+from bench.mitigations import MITIGATIONS
+from bench.regimes import REGIMES
+from bench.schema import Strict, tagged_union
 
-Mitigation = mitigation_union()
+# Bump when a change to the schema or to the loop changes what a setting means: the run id covers it, so old
+# results are never resumed under new meanings.
+SCHEMA_VERSION = 2
 
-
-class Strict(BaseModel):
-    """Every config object rejects unknown keys: a typo must fail, not be ignored."""
-
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+Regime = tagged_union(REGIMES, "kind")
+Mitigation = tagged_union(MITIGATIONS, "name")
+Learner = tagged_union(LEARNERS, "kind")
 
 
 class TaskConfig(Strict):
@@ -42,20 +48,6 @@ class DataConfig(Strict):
     """Fresh real data F_g: ``disjoint`` excludes every string of generation 0's data (DESIGN.md); ``independent``
     draws new samples from the generator as they come. Disjoint fresh data skews long, since the short common
     expressions are all in R already (docs/replication.md measures the effect)."""
-
-
-class ModelConfig(Strict):
-    preset: Literal["paper", "tiny", "custom"] = "paper"
-    """``paper``: GPT-2, 6 layers, 6 heads, 384 dims (the reference study); ``tiny``: a CPU-test size;
-    ``custom``: only ``architecture`` + ``overrides``."""
-    architecture: str = "gpt2"
-    """Any transformers causal-LM ``model_type`` (``gpt2``, ``llama``, ``mistral`` ...)."""
-    overrides: dict[str, Any] = Field(default_factory=dict)
-    """Extra transformers config fields, applied over the preset (e.g. ``{n_layer: 4}``)."""
-    init: Literal["scratch", "warm"] = "scratch"
-    """``scratch``: each generation starts from fresh random weights; ``warm``: from the previous generation's."""
-    context_length: int | None = Field(None, ge=8, le=8192)
-    """Positions the model supports; default: the training block size."""
 
 
 class TrainingConfig(Strict):
@@ -104,50 +96,6 @@ class SamplingConfig(Strict):
     """Sequences decoded at once."""
 
 
-class ReplaceRegime(Strict):
-    """Full synthetic: T_{g+1} = N samples of S_g."""
-
-    kind: Literal["replace"]
-
-
-class FixedRealRegime(Strict):
-    """Balanced: ρN real samples (original data or fresh data) + (1−ρ)N samples of S_g."""
-
-    kind: Literal["fixed_real"]
-    fraction: float = Field(0.5, ge=0.0, le=1.0)
-    """ρ: the share of real data in every generation."""
-    source: Literal["original", "fresh"] = "original"
-    """``original``: drawn from generation 0's data; ``fresh``: new task samples each generation."""
-
-
-class IncrementalRegime(Strict):
-    """Incremental: (1−λ)N drawn from T_g + λN from S_g."""
-
-    kind: Literal["incremental"]
-    synthetic_fraction: float = Field(0.5, ge=0.0, le=1.0)
-    """λ: the share of the new generation's samples."""
-
-
-class AccumulateRegime(Strict):
-    """Expanding: T_g ∪ S_g ∪ F_g with |F_g| = φ/(1−φ)·|S_g| fresh real samples."""
-
-    kind: Literal["accumulate"]
-    fresh_fraction: float = Field(0.0, ge=0.0, lt=1.0)
-    """φ: the share of fresh real data among the samples added each generation."""
-
-
-class AccumulateSubsampleRegime(Strict):
-    """Kazdan et al.: a uniform subsample of T_g ∪ S_g of size N."""
-
-    kind: Literal["accumulate_subsample"]
-
-
-Regime = Annotated[
-    ReplaceRegime | FixedRealRegime | IncrementalRegime | AccumulateRegime | AccumulateSubsampleRegime,
-    Field(discriminator="kind"),
-]
-
-
 class Scenario(Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", min_length=1, max_length=80)
     """Unique name; letters, digits, ``_ . -``."""
@@ -158,9 +106,9 @@ class Scenario(Strict):
     mitigations: list[Mitigation] = Field(default_factory=list)  # type: ignore[valid-type]
     """Applied in order to each generation's samples before they enter the next data set."""
     model: dict[str, Any] | None = None
-    """Fields overriding the suite's ``model`` (validated after merging)."""
+    """Fields overriding the suite's ``model`` (validated after merging; a different ``kind`` replaces it)."""
     training: dict[str, Any] | None = None
-    """Fields overriding the suite's ``training`` (validated after merging)."""
+    """Fields overriding the suite's ``training`` (validated after merging; ``precision`` is suite-wide)."""
     sampling: dict[str, Any] | None = None
     """Fields overriding the suite's ``sampling`` (validated after merging)."""
 
@@ -182,14 +130,19 @@ class Suite(Strict):
     """The verifiable task."""
     data: DataConfig = DataConfig()
     """Real data and data-set size."""
-    model: ModelConfig = ModelConfig()
-    """Model architecture and initialisation."""
+    model: Learner = TransformerConfig()  # type: ignore[valid-type]
+    """The learner (``kind``, default ``transformer``) and its settings."""
     training: TrainingConfig = TrainingConfig()
     """Optimisation settings."""
     sampling: SamplingConfig = SamplingConfig()
     """Sampling settings."""
     scenarios: list[Scenario] = Field(min_length=1)
     """The loop scenarios to compare."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_learner(cls, data: Any) -> Any:
+        return _with_default_learner(data)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Suite:
@@ -218,17 +171,23 @@ class Suite(Strict):
                     f"scenarios[{index}] ({scenario.name}): {_describe_validation_error(error, merged)}"
                 ) from None
             block = resolved.training.block_size
-            context = resolved.model.context_length
             longest = task.max_tokens() + 2  # with <bos> and <eos>
             if block < longest:
                 raise ValueError(
                     f"scenarios[{index}] ({scenario.name}): training.block_size ({block}) is shorter than the "
                     f"longest possible sample ({longest} tokens with <bos>/<eos>)"
                 )
-            if context is not None and context < block:
+            try:
+                resolved.model.check(task, block)
+            except ValueError as error:
+                raise ValueError(f"scenarios[{index}] ({scenario.name}): {error}") from None
+            # One Accelerator serves a process, and its precision is fixed when it starts: a per-cell precision
+            # would be silently ignored, so it is refused here.
+            if resolved.training.precision != self.training.precision:
                 raise ValueError(
-                    f"scenarios[{scenario.name}]: model.context_length ({context}) is shorter than "
-                    f"training.block_size ({block})"
+                    f"scenarios[{index}] ({scenario.name}): training.precision cannot be overridden per scenario "
+                    f"(suite: {self.training.precision!r}, scenario: {resolved.training.precision!r}); "
+                    "run a separate suite for another precision"
                 )
         return self
 
@@ -237,7 +196,10 @@ class Suite(Strict):
         merged = {}
         for section in ("model", "training", "sampling"):
             shared = getattr(self, section).model_dump()
-            shared.update(getattr(scenario, section) or {})
+            override = getattr(scenario, section) or {}
+            if section == "model" and override.get("kind", shared["kind"]) != shared["kind"]:
+                shared = {}  # another learner: its settings replace the suite's instead of merging into them
+            shared.update(override)
             merged[section] = shared
         return {
             "name": scenario.name,
@@ -262,13 +224,21 @@ class Suite(Strict):
         return "replace" if "replace" in names else names[0]
 
     def fingerprint(self) -> str:
-        """A hash of everything that determines the numbers: same fingerprint, same run, resumable."""
-        # Defaults are left out so that adding a new setting (with a default) does not orphan existing runs.
-        payload = self.model_dump(mode="json", exclude={"description"}, exclude_defaults=True)
-        for scenario in payload["scenarios"]:
-            scenario.pop("description", None)
+        """A hash of everything that determines the numbers, defaults included, and the schema version.
+
+        Same fingerprint, same run (resumable). Defaults are part of it, so a changed code default starts a new run
+        instead of resuming an old one under new settings. Descriptions do not change numbers and are left out.
+        """
+        payload = self.resolved_config()
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
+
+    def resolved_config(self) -> dict[str, Any]:
+        """Every setting of every cell, defaults filled in, as plain JSON data (what the store records)."""
+        payload = self.model_dump(mode="json", exclude={"description", "scenarios"})
+        payload["schema_version"] = SCHEMA_VERSION
+        payload["scenarios"] = [s.model_dump(mode="json") for s in self.resolved_scenarios()]
+        return payload
 
     def run_id(self) -> str:
         return f"{self.suite}-{self.fingerprint()[:12]}"
@@ -287,12 +257,41 @@ class ResolvedScenario(Strict):
     """Task settings."""
     data: DataConfig
     """Data settings."""
-    model: ModelConfig
-    """Model settings."""
+    model: Learner  # type: ignore[valid-type]
+    """Learner settings."""
     training: TrainingConfig
     """Training settings."""
     sampling: SamplingConfig
     """Sampling settings."""
+
+
+def _with_default_learner(data: Any) -> Any:
+    """``model`` without ``kind`` means the default learner, ``transformer``."""
+    if isinstance(data, dict) and isinstance(data.get("model"), dict) and "kind" not in data["model"]:
+        return {**data, "model": {"kind": "transformer", **data["model"]}}
+    return data
+
+
+def first_difference(old: Any, new: Any, path: str = "") -> str | None:
+    """The dotted path of the first setting that differs between two JSON documents, or ``None``."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(old.keys() | new.keys()):
+            if key not in old or key not in new:
+                return f"{path}{key}"
+            found = first_difference(old[key], new[key], f"{path}{key}.")
+            if found is not None:
+                return found
+        return None
+    if isinstance(old, list) and isinstance(new, list):
+        if len(old) != len(new):
+            return path.rstrip(".") or "(top level)"
+        for index, (a, b) in enumerate(zip(old, new, strict=True)):
+            label = a.get("name", index) if isinstance(a, dict) else index
+            found = first_difference(a, b, f"{path.rstrip('.')}[{label}].")
+            if found is not None:
+                return found
+        return None
+    return None if old == new else (path.rstrip(".") or "(top level)")
 
 
 class SuiteError(ValueError):

@@ -1,4 +1,4 @@
-"""The leaderboard: one row per scenario, bootstrap confidence intervals over seeds, paired differences.
+"""The leaderboard: one row per scenario, honest intervals over seeds, paired tests against a baseline.
 
 A suite runs several scenarios (one "method" each: a regime or a mitigation) for several seeds and G
 generations. Each (scenario, seed) gives one curve per metric over generations 0..G-1, where generation 0 is
@@ -7,16 +7,19 @@ the model trained on real data. The leaderboard summarizes every curve by two nu
 - the **final** value, at the last generation every seed of the scenario reached, and
 - the **AUC**, the normalized area under the curve (:func:`area_under_curve`),
 
-then reports the mean over seeds with a percentile-bootstrap confidence interval (:func:`bootstrap_ci`), and
-the **paired** difference against a baseline scenario: per shared seed, scenario minus baseline, then
-bootstrapped. Pairing removes the between-seed variance both scenarios share (same real data, same seed).
+then reports the mean over seeds with a confidence interval (:func:`bench.stats.interval`: Student-t below 10
+seeds, percentile bootstrap from 10 up, none for one seed), and the **paired** difference against a baseline
+scenario: per shared seed, scenario minus baseline, with its interval and an exact sign-flip permutation p-value,
+Holm-corrected across the leaderboard's rows. Pairing removes the between-seed variance both scenarios share (same
+real data, same seed). Per scenario it also reports "generations until collapse" (first generation with one
+distinct output; first generation with ≥ 99% correct) as Kaplan–Meier medians, since most runs never get there.
 
 The default ranking is by final-generation ``diversity_levenshtein``: diversity is the quantity that
 collapses in a self-consuming loop (correctness tends to *rise*, so ranking by it would reward collapse), and
-the final generation is where the difference between mitigations shows.
+the final generation is where the difference between mitigations shows. Directions come from the metric registry.
 
-This module is pure: it takes :class:`MetricRow` tuples (what the store reads from DuckDB) and returns plain
-dicts and strings. It never touches the database.
+This module is pure: it takes :class:`bench.records.MetricRow` tuples (what the store reads from DuckDB) and returns
+dataclasses and strings. It never touches the database.
 """
 
 from __future__ import annotations
@@ -27,68 +30,36 @@ import io
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Literal, NamedTuple
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 
-DEFAULT_METRICS: tuple[str, ...] = ("diversity_levenshtein", "correct", "unique_ratio")
+from bench.metrics import METRICS
+from bench.records import MetricRow
+from bench.stats import Interval, KMResult, holm, interval, kaplan_meier_median, sign_flip_pvalue
+
+DEFAULT_METRICS: tuple[str, ...] = ("diversity_levenshtein", "correct", "unique_ratio", "real_nll")
 DEFAULT_PRIMARY = "diversity_levenshtein"
 # Preferred baselines, in order: an explicit "baseline" scenario, else the paper's full-synthetic regime.
 BASELINE_NAMES: tuple[str, ...] = ("baseline", "replace")
 
 Format = Literal["table", "md", "csv", "json"]
+CiMethod = Literal["auto", "t", "bootstrap"]
+
+# "Generations until collapse": the first generation at which a seed's curve meets the condition.
+COLLAPSE_EVENTS: dict[str, tuple[str, str]] = {
+    "one_output": ("unique_count", "first generation with a single distinct sample (unique_count == 1)"),
+    "all_correct": ("correct", "first generation with at least 99% correct samples"),
+}
 
 
-class MetricRow(NamedTuple):
-    """One number of one run: the tidy row of the store's ``metrics`` table."""
-
-    run_id: str
-    suite: str
-    scenario: str
-    seed: int
-    generation: int
-    metric: str
-    value: float
-    higher_is_better: bool | None
+def _collapsed(event: str, value: float) -> bool:
+    return value <= 1.0 if event == "one_output" else value >= 0.99
 
 
 # ----------------------------------------------------------------------------------------------------------
 # Statistics
-
-
-def bootstrap_ci(
-    values: Sequence[float], confidence: float = 0.95, resamples: int = 10_000, seed: int = 0
-) -> tuple[float, float, float]:
-    """Mean of ``values`` and a percentile-bootstrap confidence interval of that mean: ``(mean, low, high)``.
-
-    ``values`` are one number per seed. We draw ``resamples`` resamples of the same size with replacement
-    (all at once, as one index matrix, from ``numpy.random.default_rng(seed)``) and take the
-    ``(1 - confidence) / 2`` and ``(1 + confidence) / 2`` quantiles of their means. One value, or identical
-    values, give a zero-width interval ``(v, v, v)``. With few seeds the percentile interval is narrower than
-    it should be (it cannot see beyond the observed values); it is a summary, not a significance test.
-    """
-    arr = np.asarray(values, dtype=np.float64).ravel()
-    if arr.size == 0:
-        raise ValueError("bootstrap_ci needs at least one value")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError(f"bootstrap_ci needs finite values, got {arr.tolist()}")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    if resamples < 1:
-        raise ValueError(f"resamples must be at least 1, got {resamples}")
-    mean = float(arr.mean())
-    if np.all(arr == arr[0]):
-        # Exact, without float noise from averaging: no spread means no uncertainty to resample.
-        v = float(arr[0])
-        return v, v, v
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, arr.size, size=(resamples, arr.size))
-    means = arr[idx].mean(axis=1)
-    alpha = (1.0 - confidence) / 2.0
-    low, high = np.quantile(means, [alpha, 1.0 - alpha])
-    # Quantiles of resampled means can miss the sample mean by float rounding only; keep low <= mean <= high.
-    return mean, float(min(low, mean)), float(max(high, mean))
 
 
 def area_under_curve(values_by_generation: Sequence[float]) -> float:
@@ -199,12 +170,18 @@ def _common_prefix(generation_sets: Sequence[set[int]]) -> int:
 # The leaderboard
 
 
-def _direction(rows: Sequence[MetricRow], metric: str) -> bool:
-    """Whether higher is better for ``metric``, from the rows; unspecified counts as higher-is-better."""
-    flags = {r.higher_is_better for r in rows if r.metric == metric and r.higher_is_better is not None}
+def direction(rows: Sequence[MetricRow], metric: str) -> bool | None:
+    """Whether higher is better for ``metric``: declared in the metric registry.
+
+    A metric of a plugin that is not installed where the results are read falls back to the direction its rows
+    recorded, which that plugin's registry declared when they were written.
+    """
+    if metric in METRICS:
+        return METRICS.get(metric).higher_is_better
+    flags = {r.higher_is_better for r in rows if r.metric == metric}
     if len(flags) > 1:
         raise ValueError(f"rows disagree on whether higher is better for metric {metric!r}")
-    return flags.pop() if flags else True
+    return flags.pop() if flags else None
 
 
 def _summaries(matrix: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -214,13 +191,73 @@ def _summaries(matrix: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return finals, aucs
 
 
-def _put_ci(row: dict[str, Any], prefix: str, values: np.ndarray | None, confidence: float, seed: int) -> None:
-    """Set ``prefix``, ``prefix_ci_low``, ``prefix_ci_high`` in ``row`` (all ``None`` without values)."""
-    if values is None or values.size == 0:
-        row[prefix] = row[f"{prefix}_ci_low"] = row[f"{prefix}_ci_high"] = None
-        return
-    mean, low, high = bootstrap_ci(values.tolist(), confidence=confidence, seed=seed)
-    row[prefix], row[f"{prefix}_ci_low"], row[f"{prefix}_ci_high"] = mean, low, high
+@dataclass(frozen=True)
+class Comparison:
+    """A paired difference against the baseline: its interval, sign-flip p-value and Holm-adjusted p-value."""
+
+    difference: Interval
+    p_value: float | None
+    p_holm: float | None = None
+
+
+@dataclass
+class BoardRow:
+    """One scenario of the leaderboard.
+
+    ``estimates[(metric, "final" | "auc")]`` is the mean over seeds with its interval; ``comparisons[(metric,
+    "final" | "auc")]`` the paired difference against the baseline (absent on the baseline row and without shared
+    seeds); ``collapse[event]`` the Kaplan–Meier median generations until that event (see ``COLLAPSE_EVENTS``).
+    """
+
+    scenario: str
+    n_seeds: int
+    n_generations: int
+    baseline: str
+    confidence: float
+    n_paired_seeds: int | None
+    estimates: dict[tuple[str, str], Interval] = field(default_factory=dict)
+    comparisons: dict[tuple[str, str], Comparison] = field(default_factory=dict)
+    collapse: dict[str, KMResult] = field(default_factory=dict)
+
+    @property
+    def is_baseline(self) -> bool:
+        return self.scenario == self.baseline
+
+    def value(self, metric: str, summary: str = "final") -> float | None:
+        estimate = self.estimates.get((metric, summary))
+        return None if estimate is None else estimate.mean
+
+    def to_dict(self) -> dict[str, Any]:
+        """Flat JSON-ready fields (``{m}_final``, ``{m}_final_ci_low``, ``{m}_final_diff_p_holm`` ...)."""
+        out: dict[str, Any] = {
+            "scenario": self.scenario,
+            "n_seeds": self.n_seeds,
+            "n_generations": self.n_generations,
+            "baseline": self.baseline,
+            "confidence": self.confidence,
+            "n_paired_seeds": self.n_paired_seeds,
+        }
+        for (metric, summary), est in self.estimates.items():
+            key = f"{metric}_{summary}"
+            out |= {key: est.mean, f"{key}_ci_low": est.low, f"{key}_ci_high": est.high, f"{key}_ci": est.method}
+        for (metric, summary), cmp in self.comparisons.items():
+            key = f"{metric}_{summary}_diff"
+            d = cmp.difference
+            out |= {key: d.mean, f"{key}_ci_low": d.low, f"{key}_ci_high": d.high, f"{key}_ci": d.method}
+            out |= {f"{key}_p": cmp.p_value, f"{key}_p_holm": cmp.p_holm}
+        for event, km in self.collapse.items():
+            out |= {f"collapse_{event}_median": km.median, f"collapse_{event}_events": km.events}
+        return out
+
+
+def _collapse_times(curves: np.ndarray, event: str) -> tuple[list[float], list[bool]]:
+    """Per seed: the first generation meeting ``event`` (observed), or the last generation seen (censored)."""
+    times, observed = [], []
+    for curve in curves:
+        hits = [g for g, value in enumerate(curve) if _collapsed(event, float(value))]
+        times.append(float(hits[0] if hits else len(curve) - 1))
+        observed.append(bool(hits))
+    return times, observed
 
 
 def build_leaderboard(
@@ -230,31 +267,27 @@ def build_leaderboard(
     metrics: Sequence[str] = DEFAULT_METRICS,
     confidence: float = 0.95,
     seed: int = 0,
-) -> list[dict[str, Any]]:
-    """One dict per scenario, best first.
+    ci: CiMethod = "auto",
+) -> list[BoardRow]:
+    """One :class:`BoardRow` per scenario, best first.
 
-    Keys: ``scenario``, ``n_seeds``, ``n_generations`` (the generations every seed of the scenario finished;
-    fewer than the suite's G means an interrupted run), ``baseline`` (the baseline scenario's name),
-    ``confidence``, ``n_paired_seeds`` (seeds shared with the baseline; ``None`` on the baseline row), and for
-    each metric m: ``{m}_final``, ``{m}_auc`` and their ``_ci_low`` / ``_ci_high`` (mean and bootstrap CI over
-    seeds of the per-seed value), and ``{m}_final_diff``, ``{m}_auc_diff`` with their CIs: the mean paired
-    difference scenario minus baseline over shared seeds, compared on the generations both reached (the
-    shorter horizon, so an interrupted scenario is compared like for like). Diffs are ``None`` on the baseline
-    row and where no seed is shared.
+    ``n_generations`` counts the generations every seed of the scenario finished (fewer than the suite's G means an
+    interrupted run). Paired differences compare the generations both scenarios reached (the shorter horizon, so an
+    interrupted scenario is compared like for like). ``ci`` picks the interval method (``auto``: t below 10 seeds,
+    bootstrap from 10). Metrics the rows do not carry are skipped (e.g. ``real_nll`` for a learner that cannot score).
 
-    Sorted by ``{primary}_final``: descending when the rows say higher is better for ``primary`` (or say
-    nothing), ascending when lower is better; scenarios without data go last, ties keep order of appearance.
-    The default primary is final-generation ``diversity_levenshtein``, the quantity that collapses.
-    ``primary`` is added to ``metrics`` if missing. ``baseline`` defaults to the scenario named "baseline",
-    else "replace", else the first scenario in order of appearance. Every CI uses the same ``seed``.
+    Sorted by ``{primary}_final``: descending when higher is better (or the metric is descriptive), ascending when
+    lower is better; scenarios without data go last, ties keep order of appearance. ``baseline`` defaults to the
+    scenario named "baseline", else "replace", else the first scenario in order of appearance.
     """
     if not rows:
         raise ValueError("no metric rows: nothing to rank (has the suite run?)")
     known_metrics = sorted({r.metric for r in rows})
     if primary not in known_metrics:
         raise ValueError(f"unknown primary metric {primary!r}{_suggest(primary, known_metrics)}")
-    metrics = list(dict.fromkeys([*metrics, primary]))
-    curves = collect_curves(rows, metrics)
+    metrics = [m for m in dict.fromkeys([*metrics, primary]) if m in known_metrics or m == primary]
+    events = {e: m for e, (m, _) in COLLAPSE_EVENTS.items() if m in known_metrics}
+    curves = collect_curves(rows, list(dict.fromkeys([*metrics, *events.values()])))
     scenarios = list(curves)
     if baseline is None:
         baseline = next((b for b in BASELINE_NAMES if b in curves), scenarios[0])
@@ -262,42 +295,54 @@ def build_leaderboard(
         raise ValueError(f"unknown baseline scenario {baseline!r}{_suggest(baseline, scenarios)}")
     base = curves[baseline]
 
-    board: list[dict[str, Any]] = []
+    def estimate(values: np.ndarray) -> Interval:
+        return interval(values.tolist(), confidence=confidence, method=ci, seed=seed)
+
+    board: list[BoardRow] = []
     for scenario in scenarios:
         cur = curves[scenario]
         is_base = scenario == baseline
         shared = sorted(set(cur.seeds) & set(base.seeds))
         horizon = min(cur.n_generations, base.n_generations)
         paired = not is_base and bool(shared) and horizon > 0
-        row: dict[str, Any] = {
-            "scenario": scenario,
-            "n_seeds": len(cur.seeds),
-            "n_generations": cur.n_generations,
-            "baseline": baseline,
-            "confidence": confidence,
-            "n_paired_seeds": None if is_base else len(shared) if paired else 0,
-        }
+        row = BoardRow(
+            scenario=scenario,
+            n_seeds=len(cur.seeds),
+            n_generations=cur.n_generations,
+            baseline=baseline,
+            confidence=confidence,
+            n_paired_seeds=None if is_base else len(shared) if paired else 0,
+        )
         for m in metrics:
-            finals = aucs = None
             if cur.n_generations > 0:
                 finals, aucs = _summaries(cur.values[m], cur.n_generations)
-            _put_ci(row, f"{m}_final", finals, confidence, seed)
-            _put_ci(row, f"{m}_auc", aucs, confidence, seed)
-            d_final = d_auc = None
+                row.estimates[(m, "final")] = estimate(finals)
+                row.estimates[(m, "auc")] = estimate(aucs)
             if paired:
-                # Same seeds, same generations: difference per seed first, then bootstrap the differences.
+                # Same seeds, same generations: difference per seed first, then the interval and the test.
                 mine = cur.values[m][[cur.seeds.index(s) for s in shared]]
                 theirs = base.values[m][[base.seeds.index(s) for s in shared]]
                 f_mine, a_mine = _summaries(mine, horizon)
                 f_theirs, a_theirs = _summaries(theirs, horizon)
-                d_final, d_auc = f_mine - f_theirs, a_mine - a_theirs
-            _put_ci(row, f"{m}_final_diff", d_final, confidence, seed)
-            _put_ci(row, f"{m}_auc_diff", d_auc, confidence, seed)
+                for summary, diff in (("final", f_mine - f_theirs), ("auc", a_mine - a_theirs)):
+                    row.comparisons[(m, summary)] = Comparison(estimate(diff), sign_flip_pvalue(diff.tolist()))
+        if cur.n_generations > 0:
+            for event, metric in events.items():
+                times, observed = _collapse_times(cur.values[metric][:, : cur.n_generations], event)
+                row.collapse[event] = kaplan_meier_median(times, observed)
         board.append(row)
 
-    key = f"{primary}_final"
-    sign = -1.0 if _direction(rows, primary) else 1.0
-    board.sort(key=lambda r: (r[key] is None, sign * r[key] if r[key] is not None else 0.0))
+    # Holm across the leaderboard's rows, one family per metric and summary.
+    for m in metrics:
+        for summary in ("final", "auc"):
+            family = [r for r in board if (m, summary) in r.comparisons]
+            adjusted = holm([r.comparisons[(m, summary)].p_value for r in family])
+            for r, p in zip(family, adjusted, strict=True):
+                c = r.comparisons[(m, summary)]
+                r.comparisons[(m, summary)] = Comparison(c.difference, c.p_value, p)
+
+    sign = 1.0 if direction(rows, primary) is False else -1.0
+    board.sort(key=lambda r: (r.value(primary) is None, sign * (r.value(primary) or 0.0)))
     return board
 
 
@@ -305,51 +350,81 @@ def build_leaderboard(
 # Formatting
 
 
-def format_ci(mean: float | None, low: float | None, high: float | None, signed: bool = False) -> str:
-    """``"0.512 [0.480, 0.540]"`` (``signed``: ``"+0.012 [-0.010, +0.030]"``); ``"—"`` when missing."""
-    if mean is None or low is None or high is None:
+def format_interval(estimate: Interval | None, signed: bool = False) -> str:
+    """``"0.512 [0.480, 0.540]"`` (``signed``: ``"+0.012 [-0.010, +0.030]"``); one seed ``"0.512 [–]"``; none "—"."""
+    if estimate is None:
         return "—"
     f = "{:+.3f}" if signed else "{:.3f}"
-    return f"{f.format(mean)} [{f.format(low)}, {f.format(high)}]"
+    if estimate.low is None or estimate.high is None:
+        return f"{f.format(estimate.mean)} [–]"
+    return f"{f.format(estimate.mean)} [{f.format(estimate.low)}, {f.format(estimate.high)}]"
+
+
+def format_comparison(row: BoardRow, metric: str) -> str:
+    """The paired final-value difference with its Holm-adjusted p-value; "baseline" on the baseline's own row."""
+    if row.is_baseline:
+        return "baseline"
+    cmp = row.comparisons.get((metric, "final"))
+    if cmp is None:
+        return "—"
+    p = "" if cmp.p_holm is None else f" p={cmp.p_holm:.2g}"
+    return format_interval(cmp.difference, signed=True) + p
+
+
+def _format_collapse(km: KMResult | None) -> str:
+    if km is None:
+        return "—"
+    median = "not reached" if km.median is None else f"{km.median:g}"
+    return f"{median} ({km.events}/{km.n})"
 
 
 def table_cells(
-    board: Sequence[dict[str, Any]], metrics: Sequence[str] = DEFAULT_METRICS
+    board: Sequence[BoardRow], metrics: Sequence[str] = DEFAULT_METRICS
 ) -> tuple[list[str], list[list[str]]]:
     """Headers and string cells shared by the terminal, markdown and HTML tables.
 
-    Per metric: the final value, the AUC, and the paired difference of the final value against the baseline
-    (``"baseline"`` in the baseline's own row, ``"—"`` without shared seeds). Every cell is mean [CI].
+    Per metric the board carries: the final value, the AUC, and the paired difference of the final value against the
+    baseline with its Holm-adjusted p-value. Then the Kaplan–Meier median generations until collapse, with the
+    number of seeds that collapsed.
     """
+    shown = [m for m in metrics if any((m, "final") in r.estimates for r in board)]
+    events = [e for e in COLLAPSE_EVENTS if any(e in r.collapse for r in board)]
     headers = ["scenario", "seeds", "gens"]
-    for m in metrics:
+    for m in shown:
         headers += [f"{m} final", f"{m} AUC", f"{m} Δ final"]
+    headers += [f"gens to {e.replace('_', ' ')}" for e in events]
     body = []
     for r in board:
-        cells = [str(r["scenario"]), str(r["n_seeds"]), str(r["n_generations"])]
-        for m in metrics:
-            cells.append(format_ci(*(r.get(f"{m}_final{s}") for s in ("", "_ci_low", "_ci_high"))))
-            cells.append(format_ci(*(r.get(f"{m}_auc{s}") for s in ("", "_ci_low", "_ci_high"))))
-            if r["scenario"] == r.get("baseline"):
-                cells.append("baseline")
-            else:
-                parts = (r.get(f"{m}_final_diff{s}") for s in ("", "_ci_low", "_ci_high"))
-                cells.append(format_ci(*parts, signed=True))
+        cells = [r.scenario, str(r.n_seeds), str(r.n_generations)]
+        for m in shown:
+            cells.append(format_interval(r.estimates.get((m, "final"))))
+            cells.append(format_interval(r.estimates.get((m, "auc"))))
+            cells.append(format_comparison(r, m))
+        cells += [_format_collapse(r.collapse.get(e)) for e in events]
         body.append(cells)
     return headers, body
 
 
-def caption(board: Sequence[dict[str, Any]]) -> str:
+def interval_methods(board: Sequence[BoardRow]) -> list[str]:
+    """The interval methods the board used (``t``, ``bootstrap``, ``none`` for one seed)."""
+    return sorted({e.method for r in board for e in r.estimates.values()})
+
+
+def caption(board: Sequence[BoardRow]) -> str:
     """The legend under every rendering of the table: what a cell and each column mean."""
-    confidence = board[0].get("confidence", 0.95) if board else 0.95
-    baseline = board[0].get("baseline", "the baseline") if board else "the baseline"
+    confidence = board[0].confidence if board else 0.95
+    baseline = board[0].baseline if board else "the baseline"
+    names = {"t": "Student-t", "bootstrap": "percentile bootstrap", "none": "none for one seed"}
+    methods = ", ".join(names[m] for m in interval_methods(board)) or "none"
     return (
-        f"cells: mean over seeds [{confidence:.0%} bootstrap CI]. final: last generation all seeds reached. "
-        f"AUC: normalized area under the curve. Δ final: paired difference vs {baseline!r} on shared seeds."
+        f"cells: mean over seeds [{confidence:.0%} CI; {methods}]. final: last generation all seeds reached. "
+        f"AUC: normalized area under the curve. Δ final: paired difference vs {baseline!r} on shared seeds, "
+        "p: exact sign-flip permutation test, Holm-corrected across rows. gens to …: Kaplan–Meier median "
+        "generation of the event (seeds with the event / seeds)."
     )
 
 
-def _rich_table(board: Sequence[dict[str, Any]], metrics: Sequence[str], width: int | None) -> str:
+def _rich_table(board: Sequence[BoardRow], metrics: Sequence[str], width: int | None) -> str:
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
@@ -374,7 +449,7 @@ def _md_escape(cell: str) -> str:
     return cell.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
-def _markdown(board: Sequence[dict[str, Any]], metrics: Sequence[str]) -> str:
+def _markdown(board: Sequence[BoardRow], metrics: Sequence[str]) -> str:
     headers, body = table_cells(board, metrics)
     lines = ["| " + " | ".join(_md_escape(h) for h in headers) + " |"]
     lines.append("|" + "|".join([":---"] + ["---:"] * (len(headers) - 1)) + "|")
@@ -382,19 +457,20 @@ def _markdown(board: Sequence[dict[str, Any]], metrics: Sequence[str]) -> str:
     return "\n".join(lines) + "\n\n" + caption(board) + "\n"
 
 
-def _csv(board: Sequence[dict[str, Any]]) -> str:
-    fields = list(dict.fromkeys(k for r in board for k in r))
+def _csv(board: Sequence[BoardRow]) -> str:
+    dicts = [r.to_dict() for r in board]
+    fields = list(dict.fromkeys(k for r in dicts for k in r))
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
-    for r in board:
+    for r in dicts:
         # repr-exact floats (csv writes repr); None becomes an empty field.
         writer.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in fields})
     return out.getvalue()
 
 
 def format_leaderboard(
-    board: list[dict[str, Any]],
+    board: list[BoardRow],
     fmt: Format,
     metrics: Sequence[str] = DEFAULT_METRICS,
     width: int | None = None,
@@ -413,5 +489,5 @@ def format_leaderboard(
     if fmt == "csv":
         return _csv(board)
     if fmt == "json":
-        return json.dumps(board, indent=2, allow_nan=False) + "\n"
+        return json.dumps([r.to_dict() for r in board], indent=2, allow_nan=False) + "\n"
     raise ValueError(f"unknown format {fmt!r}; known: table, md, csv, json")

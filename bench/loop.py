@@ -1,45 +1,41 @@
-"""One generation of one cell (scenario × seed): mix -> train -> sample -> verify -> select -> score -> store.
+"""One generation of one cell (scenario × seed): mix → fit → sample → verify → select → score → store.
 
-Each generation reads what it needs from disk (the previous generation's data set and selected samples), so an
-uninterrupted run and a resumed one follow the same path and produce the same numbers.
+:func:`step` is the generation's story and writes nothing; :func:`persist` stores what it made. Each generation reads
+what it needs from the store (the previous generation's data set and selected samples), so an uninterrupted run and a
+resumed one follow the same path and produce the same numbers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
-import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from accelerate import Accelerator
-from transformers import PreTrainedModel, PreTrainedTokenizerFast
-
 from bench.config import ResolvedScenario
-from bench.metrics import METRICS, score_samples
+from bench.learners import FitResult, Learner, LearnerSetup, Progress
+from bench.metrics import higher_is_better, score_samples
 from bench.mitigations import apply_mitigations
 from bench.mitigations.base import MitigationContext
-from bench.model import build_model, load_model, save_checkpoint
-from bench.regimes import DataSet, RegimeInputs, next_data_set, split
-from bench.sample import sample
+from bench.records import GenerationRecord
+from bench.regimes import DataSet, RegimeInputs, split
 from bench.seeding import derive_rng, derive_seed
-from bench.store import GenerationRecord, Store, read_parquet, write_parquet
-from bench.tasks import Task
-from bench.train import TrainResult, train
+from bench.store import Store, read_parquet, write_parquet
+from bench.tasks import Task, Verdict
+
+
+def _ignore(done: int, total: int) -> None:
+    return None
 
 
 @dataclass
 class Hooks:
-    """Progress callbacks (the runner draws bars with them); all optional."""
+    """Progress callbacks (the runner draws bars with them): ``(done, total)`` of fitting and of sampling."""
 
-    on_train_start: Callable[[int], None] = lambda total: None
-    on_train_step: Callable[[int], None] = lambda iteration: None
-    on_sample_start: Callable[[int], None] = lambda total: None
-    on_sample_step: Callable[[int], None] = lambda count: None
+    on_fit: Progress = _ignore
+    on_sample: Progress = _ignore
 
 
 @dataclass
@@ -52,31 +48,26 @@ class Cell:
     seed: int
     checkpoints: str
     store: Store
-    task: Task
-    tokenizer: PreTrainedTokenizerFast
-    accelerator: Accelerator
+    setup: LearnerSetup
     hooks: Hooks = field(default_factory=Hooks)
 
-    def directory(self, generation: int) -> Path:
-        return (
-            self.store.root
-            / "artifacts"
-            / self.run_id
-            / self.scenario.name
-            / f"seed-{self.seed}"
-            / f"gen-{generation:03d}"
-        )
+    @property
+    def task(self) -> Task:
+        return self.setup.task
 
-    def relative(self, path: Path) -> str:
-        return str(path.relative_to(self.store.root))
+    @property
+    def is_main_process(self) -> bool:
+        return self.setup.accelerator.is_main_process
+
+    def directory(self, generation: int) -> Path:
+        return self.store.generation_dir(self.run_id, self.scenario.name, self.seed, generation)
 
     @property
     def sample_count(self) -> int:
         return self.scenario.sampling.n or self.scenario.data.size
 
-    @property
-    def max_new_tokens(self) -> int:
-        return self.scenario.sampling.max_new_tokens or self.task.max_tokens() + 1
+
+# -- mix -------------------------------------------------------------------------------------------------------
 
 
 def real_data(cell: Cell) -> DataSet:
@@ -107,13 +98,20 @@ def data_set_for(cell: Cell, generation: int, real: DataSet) -> DataSet:
         size=cell.scenario.data.size,
         rng=derive_rng(cell.seed, "regime", generation),
     )
-    return next_data_set(cell.scenario.regime, inputs)
+    return cell.scenario.regime.next_data_set(inputs)
 
 
-def _generation_zero_key(cell: Cell) -> str:
-    """Generation 0 depends only on these settings, so scenarios that share them share its model."""
+# -- fit -------------------------------------------------------------------------------------------------------
+
+# Part of the generation-0 cache key: bump when what a cached generation 0 holds changes.
+GENERATION_ZERO_FORMAT = 2
+
+
+def generation_zero_key(cell: Cell) -> str:
+    """Generation 0 depends only on these settings, so scenarios that share them share its learner."""
     s = cell.scenario
     payload = {
+        "format": GENERATION_ZERO_FORMAT,
         "task": s.task.model_dump(mode="json"),
         "data": s.data.model_dump(mode="json"),
         "model": s.model.model_dump(mode="json", exclude={"init"}),
@@ -123,54 +121,53 @@ def _generation_zero_key(cell: Cell) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def _train_fresh(cell: Cell, generation: int, train_texts: list[str], val_texts: list[str], init_from: Path | None):
+def _fit_new(cell: Cell, generation: int, train: list[str], validation: list[str]) -> tuple[Learner, FitResult]:
     s = cell.scenario
-    if init_from is not None:
-        model = load_model(init_from)
-    else:
-        model = build_model(
-            s.model, cell.tokenizer, s.training.block_size, seed=derive_seed(cell.seed, "init", generation)
-        )
-    cell.hooks.on_train_start(s.training.max_iters)
-    result = train(
-        model,
-        cell.tokenizer,
-        train_texts,
-        val_texts,
-        s.training,
-        seed=derive_seed(cell.seed, "train", generation),
-        accelerator=cell.accelerator,
-        progress=cell.hooks.on_train_step,
+    warm = cell.directory(generation - 1) / "model" if generation > 0 and s.model.warm_start else None
+    learner = s.model.create(cell.setup, seed=derive_seed(cell.seed, "init", generation), warm_from=warm)
+    result = learner.fit(
+        train, validation, seed=derive_seed(cell.seed, "train", generation), progress=cell.hooks.on_fit
     )
-    return model, result
+    return learner, result
 
 
-def trained_model(
-    cell: Cell, generation: int, train_texts: list[str], val_texts: list[str]
-) -> tuple[PreTrainedModel, TrainResult]:
-    """Train generation ``generation``'s model (generation 0 once per seed and settings, shared by scenarios)."""
-    s = cell.scenario
+def fitted_learner(cell: Cell, generation: int, train: list[str], validation: list[str]) -> tuple[Learner, FitResult]:
+    """Fit generation ``generation``'s learner (generation 0 once per seed and settings, shared by scenarios)."""
     if generation > 0:
-        warm = cell.directory(generation - 1) / "model" if s.model.init == "warm" else None
-        return _train_fresh(cell, generation, train_texts, val_texts, warm)
+        return _fit_new(cell, generation, train, validation)
+    shared = cell.store.generation_zero_dir(generation_zero_key(cell))
+    if (shared / "fit.json").exists():
+        result = FitResult.from_json((shared / "fit.json").read_text())
+        return cell.scenario.model.load(cell.setup, shared / "model"), result
+    # Every process fits (DDP needs all of them); the main one publishes the result.
+    learner, result = _fit_new(cell, generation, train, validation)
+    if cell.is_main_process:
 
-    shared = cell.store.root / "cache" / f"gen0-{_generation_zero_key(cell)}"
-    if (shared / "train.json").exists():
-        result = TrainResult(**json.loads((shared / "train.json").read_text()))
-        return load_model(shared / "model").to(cell.accelerator.device), result
-    # Every process trains (DDP needs all of them); the main one publishes the result with an atomic rename. Two
-    # shards racing here both train the same deterministic model, and the first rename wins.
-    model, result = _train_fresh(cell, generation, train_texts, val_texts, None)
-    if cell.accelerator.is_main_process:
-        shared.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=shared.parent, prefix=f".{shared.name}-"))
-        save_checkpoint(model, cell.tokenizer, staging / "model")
-        (staging / "train.json").write_text(json.dumps(asdict(result)))
-        try:
-            os.rename(staging, shared)
-        except OSError:  # another shard published it first
-            shutil.rmtree(staging, ignore_errors=True)
-    return model, result
+        def write(staging: Path) -> None:
+            learner.save(staging / "model")
+            (staging / "fit.json").write_text(result.to_json())
+
+        cell.store.publish(shared, write)
+    return learner, result
+
+
+# -- verify and score ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """Each sample judged once: its verdict and depth, looked up by every metric and mitigation."""
+
+    verdicts: dict[str, Verdict]
+    depths: dict[str, int | None]
+
+    @classmethod
+    def of(cls, task: Task, samples: list[str]) -> Analysis:
+        distinct = list(dict.fromkeys(samples))  # collapsed generations repeat samples: judge each string once
+        return cls({s: task.verify(s) for s in distinct}, {s: task.depth(s) for s in distinct})
+
+    def verdict(self, text: str) -> Verdict:
+        return self.verdicts[text]
 
 
 def composition_metrics(data: DataSet) -> dict[str, float]:
@@ -182,92 +179,114 @@ def composition_metrics(data: DataSet) -> dict[str, float]:
     }
 
 
-# Numbers the loop measures itself (not computed from samples, so not in the METRICS registry), with direction.
-LOOP_METRICS: dict[str, bool | None] = {
-    "val_loss": False,
-    "kept_share": None,
-    "data_size": None,
-    "data_real_share": None,
-    "data_fresh_share": None,
-    "data_synthetic_share": None,
-}
+@dataclass(frozen=True)
+class GenerationOutcome:
+    """What one generation made: its data set, samples with verdicts, the selection, and its numbers."""
+
+    data: DataSet
+    samples: list[str]
+    labels: list[str]
+    reasons: list[str]
+    selected: list[str]
+    drops: dict[str, int]
+    metrics: dict[str, float]
+    fit: FitResult
+    sample_seconds: float
+    learner: Learner
 
 
-def higher_is_better(name: str) -> bool | None:
-    return METRICS.get(name).higher_is_better if name in METRICS else LOOP_METRICS[name]
+def step(cell: Cell, generation: int, real: DataSet) -> GenerationOutcome | None:
+    """Mix, fit, sample, verify, select and score one generation; writes nothing (``None`` off the main process)."""
+    s = cell.scenario
+    data = data_set_for(cell, generation, real)
+    train, validation = split(data, s.data.validation_fraction, derive_rng(cell.seed, "split", generation))
+    learner, fit = fitted_learner(cell, generation, train, validation)
+    if not cell.is_main_process:  # data-parallel helpers only fit; the main process samples, scores and stores
+        return None
+    learner = learner.to(cell.setup.accelerator.device)
+
+    started = time.perf_counter()
+    samples = learner.sample(
+        cell.sample_count,
+        seed=derive_seed(cell.seed, "sample", generation),
+        settings=s.sampling,
+        progress=cell.hooks.on_sample,
+    )
+    sample_seconds = time.perf_counter() - started
+
+    analysis = Analysis.of(cell.task, samples)
+    verdicts = [analysis.verdict(text) for text in samples]
+    labels = [v.label for v in verdicts]
+    context = MitigationContext(verify=analysis.verdict, seed=derive_seed(cell.seed, "mitigate", generation))
+    selected, drops = apply_mitigations(s.mitigations, samples, context)
+
+    metrics = score_samples(
+        samples, labels, [analysis.depths[text] for text in samples], reference=real.texts, training=train
+    )
+    metrics.update(composition_metrics(data))
+    if fit.best_val_loss is not None:
+        metrics["val_loss"] = fit.best_val_loss
+    metrics["kept_share"] = len(selected) / len(samples) if samples else 0.0
+    return GenerationOutcome(
+        data=data,
+        samples=samples,
+        labels=labels,
+        reasons=[v.reason for v in verdicts],
+        selected=selected,
+        drops=drops,
+        metrics=metrics,
+        fit=fit,
+        sample_seconds=sample_seconds,
+        learner=learner,
+    )
+
+
+# -- store -----------------------------------------------------------------------------------------------------
+
+
+def persist(cell: Cell, generation: int, outcome: GenerationOutcome) -> None:
+    """Write one generation's artifacts, then its numbers and done marker in one transaction."""
+    s = cell.scenario
+    store = cell.store
+    directory = cell.directory(generation)
+    write_parquet(directory / "data.parquet", {"text": outcome.data.texts, "origin": outcome.data.origins})
+    write_parquet(
+        directory / "samples.parquet", {"text": outcome.samples, "label": outcome.labels, "reason": outcome.reasons}
+    )
+    write_parquet(directory / "selected.parquet", {"text": outcome.selected})
+    checkpoint = None
+    if cell.checkpoints != "none" or s.model.warm_start:
+        outcome.learner.save(directory / "model")
+        checkpoint = store.relative(directory / "model")
+    store.record_generation(
+        GenerationRecord(
+            run_id=cell.run_id,
+            suite=cell.suite,
+            scenario=s.name,
+            seed=cell.seed,
+            generation=generation,
+            metrics=outcome.metrics,
+            higher_is_better={name: higher_is_better(name) for name in outcome.metrics},
+            drops=outcome.drops,
+            samples_path=store.relative(directory / "samples.parquet"),
+            data_path=store.relative(directory / "data.parquet"),
+            checkpoint_path=checkpoint,
+            train_iterations=outcome.fit.iterations,
+            best_val_loss=outcome.fit.best_val_loss,
+            train_seconds=outcome.fit.seconds,
+            sample_seconds=outcome.sample_seconds,
+            useful_tokens_per_second=outcome.fit.useful_tokens_per_second,
+        )
+    )
+    # Keep only the newest checkpoint when asked: it is all that resume and warm starts need.
+    previous_model = cell.directory(generation - 1) / "model"
+    if cell.checkpoints in ("last", "none") and generation > 0 and previous_model.exists():
+        shutil.rmtree(previous_model)
 
 
 def run_generation(cell: Cell, generation: int, real: DataSet) -> None:
-    """Run and store one generation; on every process train, on the main process sample, score and store."""
-    s = cell.scenario
-    data = data_set_for(cell, generation, real)
-    train_texts, val_texts = split(data, s.data.validation_fraction, derive_rng(cell.seed, "split", generation))
-    model, result = trained_model(cell, generation, train_texts, val_texts)
-    if cell.accelerator.is_main_process:
-        model = model.to(cell.accelerator.device)
-        started = time.perf_counter()
-        cell.hooks.on_sample_start(cell.sample_count)
-        samples = sample(
-            model,
-            cell.tokenizer,
-            cell.sample_count,
-            seed=derive_seed(cell.seed, "sample", generation),
-            temperature=s.sampling.temperature,
-            top_k=s.sampling.top_k,
-            top_p=s.sampling.top_p,
-            max_new_tokens=cell.max_new_tokens,
-            batch_size=s.sampling.batch_size,
-            progress=cell.hooks.on_sample_step,
-        )
-        sample_seconds = time.perf_counter() - started
-        verdicts = [cell.task.verify(text) for text in samples]
-        context = MitigationContext(verify=cell.task.verify, seed=derive_seed(cell.seed, "mitigate", generation))
-        selected, drops = apply_mitigations(s.mitigations, samples, context)
-
-        metrics = score_samples(
-            samples,
-            [v.label for v in verdicts],
-            depth_of=cell.task.depth,
-            reference=real.texts,
-            training=train_texts,
-        )
-        metrics.update(composition_metrics(data))
-        metrics["val_loss"] = result.best_val_loss
-        metrics["kept_share"] = len(selected) / len(samples) if samples else 0.0
-
-        directory = cell.directory(generation)
-        write_parquet(directory / "data.parquet", {"text": data.texts, "origin": data.origins})
-        write_parquet(
-            directory / "samples.parquet",
-            {"text": samples, "label": [v.label for v in verdicts], "reason": [v.reason for v in verdicts]},
-        )
-        write_parquet(directory / "selected.parquet", {"text": selected})
-        checkpoint = None
-        if cell.checkpoints != "none" or s.model.init == "warm":
-            save_checkpoint(model, cell.tokenizer, directory / "model")
-            checkpoint = cell.relative(directory / "model")
-        cell.store.record_generation(
-            GenerationRecord(
-                run_id=cell.run_id,
-                suite=cell.suite,
-                scenario=s.name,
-                seed=cell.seed,
-                generation=generation,
-                metrics=metrics,
-                higher_is_better={name: higher_is_better(name) for name in metrics},
-                drops=drops,
-                samples_path=cell.relative(directory / "samples.parquet"),
-                data_path=cell.relative(directory / "data.parquet"),
-                checkpoint_path=checkpoint,
-                train_iterations=result.iterations,
-                best_val_loss=result.best_val_loss,
-                train_seconds=result.seconds,
-                sample_seconds=sample_seconds,
-                useful_tokens_per_second=result.useful_tokens_per_second,
-            )
-        )
-        # Keep only the newest checkpoint when asked: it is all that resume and warm starts need.
-        previous_model = cell.directory(generation - 1) / "model"
-        if cell.checkpoints in ("last", "none") and generation > 0 and previous_model.exists():
-            shutil.rmtree(previous_model)
-    cell.accelerator.wait_for_everyone()
+    """Run and store one generation (every process fits; the main process samples, scores and stores)."""
+    outcome = step(cell, generation, real)
+    if outcome is not None:
+        persist(cell, generation, outcome)
+    cell.setup.accelerator.wait_for_everyone()

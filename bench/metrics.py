@@ -5,8 +5,8 @@ where named, the verdict labels, a depth function, the real data R or the traini
 Each metric is registered in ``METRICS`` with its direction (``higher_is_better``; ``None`` for
 descriptive statistics) so that a reader of the results database never needs this code.
 
-Adding a metric: write one function, then add one ``_metric(...)`` line at the bottom of this file;
-``score_samples`` picks it up from the registry.
+Adding a metric: one function decorated with ``@metric(name, higher_is_better, description)``, here or in a
+plugin module (entry-point group ``collapse_bench.metrics``); ``score_samples`` picks it up from the registry.
 """
 
 from __future__ import annotations
@@ -245,26 +245,63 @@ def js_divergence_lengths(samples: Sequence[str], reference: Sequence[str]) -> f
 
 
 # ---------------------------------------------------------------------------------------------
+# Meaning: diversity of what correct samples say, for tasks that define a meaning key
+
+
+def semantic_counts(verdicts: Sequence[str], meanings: Sequence[str | None]) -> Counter[str]:
+    """How often each meaning occurs among the correct samples (samples without a meaning are skipped)."""
+    return Counter(m for v, m in zip(verdicts, meanings, strict=True) if v == "correct" and m is not None)
+
+
+def shannon_entropy_bits(counts: Counter[str]) -> float:
+    """Shannon entropy, in bits, of the distribution given by ``counts`` (0 for no counts)."""
+    total = sum(counts.values())
+    if total == 0:
+        return 0.0
+    return -math.fsum(c / total * math.log2(c / total) for c in counts.values())
+
+
+def gini_simpson(samples: Sequence[str]) -> float:
+    """Gini–Simpson index 1 − Σ p_i² of the sample strings' empirical distribution (0 for no samples).
+
+    Under pure resampling (a Wright–Fisher process with N items) its expectation decays by exactly (1 − 1/N) per
+    generation, which is the closed form the oracle test checks the harness against.
+    """
+    n = len(samples)
+    if n == 0:
+        return 0.0
+    return 1.0 - math.fsum((c / n) ** 2 for c in Counter(samples).values())
+
+
+# ---------------------------------------------------------------------------------------------
 # Registry and aggregate
 
 
 @dataclass(frozen=True)
 class ScoreInput:
-    """Everything a metric may look at for one generation's samples."""
+    """Everything a metric may look at for one generation's samples, each sample analysed once.
+
+    ``verdicts`` and ``depths`` are per sample (same order as ``samples``), computed once by the caller so that no
+    metric parses a sample again. ``meanings`` is per sample for tasks that define a meaning key, else ``None``.
+    """
 
     samples: list[str]
     verdicts: list[str]
-    depth_of: Callable[[str], int | None]
+    depths: list[int | None]
     reference: Sequence[str] | None = None
     training: Sequence[str] | None = None
+    meanings: list[str | None] | None = None
+    reference_meanings: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
 class Metric:
-    """One number per generation: its name, direction and meaning.
+    """One number per generation: its name, direction and meaning, declared once.
 
-    ``compute`` returns the value from a ``ScoreInput``, or ``None`` when its inputs are absent
-    (e.g. novelty without a reference); it is optional so that a metric can be declared only.
+    ``higher_is_better`` is the only place a direction is stated: the store, the leaderboard and ``bench check`` read
+    it from here. ``compute`` returns the value from a ``ScoreInput``, or ``None`` when its inputs are absent (e.g.
+    novelty without a reference); it is ``None`` for numbers the loop or the learner measures itself (``val_loss``,
+    composition shares, ``real_nll``), which are declared here only for their direction and meaning.
     """
 
     name: str
@@ -273,16 +310,27 @@ class Metric:
     compute: Callable[[ScoreInput], float | None] | None = field(default=None, compare=False, repr=False)
 
 
-METRICS: Registry[Metric] = Registry("metric")
+METRICS: Registry[Metric] = Registry("metric", "metrics")
 
 
-def _metric(
-    name: str,
-    higher_is_better: bool | None,
-    description: str,
-    compute: Callable[[ScoreInput], float | None],
-) -> None:
-    METRICS.add(name, Metric(name, higher_is_better, description, compute))
+def metric(name: str, higher_is_better: bool | None, description: str) -> Callable[[Callable], Callable]:
+    """Decorator registering a metric function of a ``ScoreInput``: ``@metric("unique_count", True, "...")``."""
+
+    def decorate(compute: Callable[[ScoreInput], float | None]) -> Callable[[ScoreInput], float | None]:
+        METRICS.add(name, Metric(name, higher_is_better, description, compute))
+        return compute
+
+    return decorate
+
+
+def declare(name: str, higher_is_better: bool | None, description: str) -> None:
+    """Declare a number that is measured outside the sample metrics (its direction and meaning only)."""
+    METRICS.add(name, Metric(name, higher_is_better, description))
+
+
+def higher_is_better(name: str) -> bool | None:
+    """The declared direction of a metric; unknown names raise ``UnknownNameError`` (never a guessed default)."""
+    return METRICS.get(name).higher_is_better
 
 
 def _share(label: str) -> Callable[[ScoreInput], float]:
@@ -293,83 +341,86 @@ def _distinct(n: int) -> Callable[[ScoreInput], float]:
     return lambda s: distinct_n(s.samples, n)
 
 
-_metric("n", None, "number of samples scored", lambda s: float(len(s.samples)))
-_metric("correct", True, "share of samples that are well-formed and true", _share("correct"))
-_metric("incorrect", False, "share of samples that are well-formed and false", _share("incorrect"))
-_metric("invalid", False, "share of samples that are not well-formed", _share("invalid"))
-_metric(
-    "diversity_levenshtein",
-    True,
-    "mean token-level Levenshtein distance / longer length over all sample pairs",
-    lambda s: diversity_levenshtein(s.samples),
+def _valid_depths(s: ScoreInput) -> tuple[float, float]:
+    return _mean_var([d for d in s.depths if d is not None])
+
+
+metric("n", None, "number of samples scored")(lambda s: float(len(s.samples)))
+metric("correct", True, "share of samples that are well-formed and true")(_share("correct"))
+metric("incorrect", False, "share of samples that are well-formed and false")(_share("incorrect"))
+metric("invalid", False, "share of samples that are not well-formed")(_share("invalid"))
+metric("diversity_levenshtein", True, "mean token-level Levenshtein distance / longer length over all sample pairs")(
+    lambda s: diversity_levenshtein(s.samples)
 )
-_metric("unique_count", True, "number of distinct samples", lambda s: float(unique_count(s.samples)))
-_metric("unique_ratio", True, "distinct samples / samples", lambda s: unique_ratio(s.samples))
+metric("unique_count", True, "number of distinct samples")(lambda s: float(unique_count(s.samples)))
+metric("unique_ratio", True, "distinct samples / samples")(lambda s: unique_ratio(s.samples))
 for _n in range(1, 5):  # distinct_1 .. distinct_4
-    _metric(f"distinct_{_n}", True, f"unique token {_n}-grams / all {_n}-grams within samples", _distinct(_n))
+    metric(f"distinct_{_n}", True, f"unique token {_n}-grams / all {_n}-grams within samples")(_distinct(_n))
 del _n
-_metric(
-    "compression_ratio",
-    False,
-    "gzip ratio of the joined samples (diversity 0.3.1); higher = more repetitive",
-    lambda s: compression_ratio(s.samples),
+metric("compression_ratio", False, "gzip ratio of the joined samples (diversity 0.3.1); higher = more repetitive")(
+    lambda s: compression_ratio(s.samples)
 )
-_metric(
-    "ngram_diversity",
-    True,
-    "sum over n=1..4 of unique/all n-grams of the joined samples (diversity 0.3.1)",
-    lambda s: ngram_diversity(s.samples),
+metric("ngram_diversity", True, "sum over n=1..4 of unique/all n-grams of the joined samples (diversity 0.3.1)")(
+    lambda s: ngram_diversity(s.samples)
 )
-_metric("length_mean", None, "mean tokens per sample", lambda s: length_stats(s.samples)[0])
-_metric("length_var", None, "population variance of tokens per sample", lambda s: length_stats(s.samples)[1])
-_metric("depth_mean", None, "mean depth of valid samples", lambda s: depth_stats(s.samples, s.depth_of)[0])
-_metric(
-    "depth_var",
-    None,
-    "population variance of the depth of valid samples",
-    lambda s: depth_stats(s.samples, s.depth_of)[1],
+metric("length_mean", None, "mean tokens per sample")(lambda s: length_stats(s.samples)[0])
+metric("length_var", None, "population variance of tokens per sample")(lambda s: length_stats(s.samples)[1])
+metric("depth_mean", None, "mean depth of valid samples")(lambda s: _valid_depths(s)[0])
+metric("depth_var", None, "population variance of the depth of valid samples")(lambda s: _valid_depths(s)[1])
+metric("novelty", True, "share of samples not in the real data R")(
+    lambda s: None if s.reference is None else novelty(s.samples, s.reference)
 )
-_metric(
-    "novelty",
-    True,
-    "share of samples not in the real data R",
-    lambda s: None if s.reference is None else novelty(s.samples, s.reference),
+metric("js_divergence_length", False, "Jensen-Shannon divergence (base 2) of sample lengths vs the real data R")(
+    lambda s: None if s.reference is None else js_divergence_lengths(s.samples, s.reference)
 )
-_metric(
-    "js_divergence_length",
-    False,
-    "Jensen-Shannon divergence (base 2) of sample lengths vs the real data R",
-    lambda s: None if s.reference is None else js_divergence_lengths(s.samples, s.reference),
+metric("memorized", False, "share of samples found verbatim in this generation's training set")(
+    lambda s: None if s.training is None else memorized(s.samples, s.training)
 )
-_metric(
-    "memorized",
-    False,
-    "share of samples found verbatim in this generation's training set",
-    lambda s: None if s.training is None else memorized(s.samples, s.training),
-)
+
+
+# Numbers the loop and the learner measure themselves: declared for their direction and meaning.
+declare("val_loss", False, "best validation loss (mean per-token NLL) of this generation's training")
+declare("kept_share", None, "share of samples the mitigations kept")
+declare("data_size", None, "size of this generation's data set T_g")
+declare("data_real_share", None, "share of T_g that is generation 0's real data R")
+declare("data_fresh_share", None, "share of T_g that is fresh real data")
+declare("data_synthetic_share", None, "share of T_g that is model output")
 
 
 def score_samples(
     samples: list[str],
     verdicts: list[str],
-    depth_of: Callable[[str], int | None],
+    depths: Sequence[int | None],
     reference: Sequence[str] | None = None,
     training: Sequence[str] | None = None,
+    meanings: Sequence[str | None] | None = None,
+    reference_meanings: frozenset[str] | None = None,
 ) -> dict[str, float]:
-    """Every registered metric of one generation's samples, ``n`` first, then by name.
+    """Every registered sample metric of one generation's samples, ``n`` first, then by name.
 
-    ``verdicts`` are the labels of ``samples`` (same order and length). ``novelty`` and
-    ``js_divergence_length`` appear only with a ``reference``, ``memorized`` only with ``training``.
+    ``verdicts`` and ``depths`` are the labels and depths of ``samples`` (same order and length). ``novelty`` and
+    ``js_divergence_length`` appear only with a ``reference``, ``memorized`` only with ``training``, the semantic
+    metrics only with ``meanings``.
     """
     if len(verdicts) != len(samples):
         raise ValueError(f"{len(samples)} samples but {len(verdicts)} verdicts")
-    data = ScoreInput(list(samples), list(verdicts), depth_of, reference, training)
+    if len(depths) != len(samples):
+        raise ValueError(f"{len(samples)} samples but {len(depths)} depths")
+    data = ScoreInput(
+        list(samples),
+        list(verdicts),
+        list(depths),
+        reference,
+        training,
+        None if meanings is None else list(meanings),
+        reference_meanings,
+    )
     out: dict[str, float] = {}
     for name in sorted(METRICS.names(), key=lambda name: name != "n"):
-        metric = METRICS.get(name)
-        if metric.compute is None:
+        entry = METRICS.get(name)
+        if entry.compute is None:
             continue
-        value = metric.compute(data)
+        value = entry.compute(data)
         if value is not None:
             out[name] = float(value)
     return out

@@ -14,14 +14,12 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
-from bench.config import (
-    AccumulateRegime,
-    AccumulateSubsampleRegime,
-    FixedRealRegime,
-    IncrementalRegime,
-    ReplaceRegime,
-)
+from pydantic import Field
+
+from bench.registry import Registry
+from bench.schema import Strict
 
 
 @dataclass(frozen=True)
@@ -74,25 +72,79 @@ class RegimeInputs:
     rng: random.Random
 
 
-def next_data_set(regime, inputs: RegimeInputs) -> DataSet:  # noqa: ANN001 - any regime config
-    """T_{g+1} for the regime config ``regime`` (a discriminated union member of bench.config.Regime)."""
-    n, rng = inputs.size, inputs.rng
-    match regime:
-        case ReplaceRegime():
-            return draw(inputs.samples, n, rng)
-        case FixedRealRegime(fraction=rho, source=source):
-            k_real = round(rho * n)
-            real = draw(inputs.real, k_real, rng) if source == "original" else inputs.fresh(k_real)
-            return real + draw(inputs.samples, n - k_real, rng)
-        case IncrementalRegime(synthetic_fraction=lam):
-            k_new = round(lam * n)
-            return draw(inputs.previous, n - k_new, rng) + draw(inputs.samples, k_new, rng)
-        case AccumulateRegime(fresh_fraction=phi):
-            k_fresh = round(phi / (1.0 - phi) * len(inputs.samples))
-            return inputs.previous + inputs.samples + inputs.fresh(k_fresh)
-        case AccumulateSubsampleRegime():
-            return draw(inputs.previous + inputs.samples, n, rng)
-    raise TypeError(f"unknown regime {regime!r}")
+REGIMES: Registry[type[Regime]] = Registry("regime", "regimes")
+
+
+class Regime(Strict):
+    """Base of every regime: a ``kind`` tag, its own documented fields, and how it makes T_{g+1}."""
+
+    kind: str
+
+    def next_data_set(self, inputs: RegimeInputs) -> DataSet:
+        """T_{g+1} from what ``inputs`` holds."""
+        raise NotImplementedError
+
+
+@REGIMES.register("replace")
+class ReplaceRegime(Regime):
+    """Full synthetic (Briesch et al. 2311.16822; Shumailov et al. 2024): T_{g+1} = N samples of S_g."""
+
+    kind: Literal["replace"]
+
+    def next_data_set(self, inputs: RegimeInputs) -> DataSet:
+        return draw(inputs.samples, inputs.size, inputs.rng)
+
+
+@REGIMES.register("fixed_real")
+class FixedRealRegime(Regime):
+    """Balanced (Briesch et al.): ρN real samples (original data or fresh data) + (1−ρ)N samples of S_g."""
+
+    kind: Literal["fixed_real"]
+    fraction: float = Field(0.5, ge=0.0, le=1.0)
+    """ρ: the share of real data in every generation."""
+    source: Literal["original", "fresh"] = "original"
+    """``original``: drawn from generation 0's data; ``fresh``: new task samples each generation."""
+
+    def next_data_set(self, inputs: RegimeInputs) -> DataSet:
+        k_real = round(self.fraction * inputs.size)
+        real = draw(inputs.real, k_real, inputs.rng) if self.source == "original" else inputs.fresh(k_real)
+        return real + draw(inputs.samples, inputs.size - k_real, inputs.rng)
+
+
+@REGIMES.register("incremental")
+class IncrementalRegime(Regime):
+    """Incremental (Briesch et al.): (1−λ)N drawn from T_g + λN from S_g."""
+
+    kind: Literal["incremental"]
+    synthetic_fraction: float = Field(0.5, ge=0.0, le=1.0)
+    """λ: the share of the new generation's samples."""
+
+    def next_data_set(self, inputs: RegimeInputs) -> DataSet:
+        k_new = round(self.synthetic_fraction * inputs.size)
+        return draw(inputs.previous, inputs.size - k_new, inputs.rng) + draw(inputs.samples, k_new, inputs.rng)
+
+
+@REGIMES.register("accumulate")
+class AccumulateRegime(Regime):
+    """Expanding (Briesch et al.; Gerstgrasser et al. 2404.01413): T_g ∪ S_g ∪ F_g, |F_g| = φ/(1−φ)·|S_g|."""
+
+    kind: Literal["accumulate"]
+    fresh_fraction: float = Field(0.0, ge=0.0, lt=1.0)
+    """φ: the share of fresh real data among the samples added each generation."""
+
+    def next_data_set(self, inputs: RegimeInputs) -> DataSet:
+        k_fresh = round(self.fresh_fraction / (1.0 - self.fresh_fraction) * len(inputs.samples))
+        return inputs.previous + inputs.samples + inputs.fresh(k_fresh)
+
+
+@REGIMES.register("accumulate_subsample")
+class AccumulateSubsampleRegime(Regime):
+    """Kazdan et al. (2410.16713): a uniform subsample of T_g ∪ S_g of size N."""
+
+    kind: Literal["accumulate_subsample"]
+
+    def next_data_set(self, inputs: RegimeInputs) -> DataSet:
+        return draw(inputs.previous + inputs.samples, inputs.size, inputs.rng)
 
 
 def split(data: DataSet, validation_fraction: float, rng: random.Random) -> tuple[list[str], list[str]]:

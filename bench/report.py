@@ -30,14 +30,15 @@ from matplotlib.ticker import MaxNLocator
 
 from bench.leaderboard import (
     DEFAULT_METRICS,
-    MetricRow,
+    BoardRow,
     ScenarioCurves,
-    bootstrap_ci,
     build_leaderboard,
     caption,
     collect_curves,
     table_cells,
 )
+from bench.records import MetricRow
+from bench.stats import interval
 
 VERDICTS: tuple[str, ...] = ("correct", "incorrect", "invalid")
 # Green / orange / red-ish, readable for the common red-green colour deficiencies (Okabe-Ito inspired).
@@ -112,6 +113,10 @@ def plot_verdicts(curves: dict[str, ScenarioCurves], path: Path) -> Path:
     return _save(fig, path)
 
 
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
 def plot_metric(
     curves: dict[str, ScenarioCurves],
     metric: str,
@@ -120,20 +125,24 @@ def plot_metric(
     confidence: float = 0.95,
     seed: int = 0,
 ) -> Path:
-    """``metric`` vs generation: a line per scenario (mean over seeds), a bootstrap CI band per generation."""
+    """``metric`` vs generation: a line per scenario (mean over seeds), a CI band per generation (bench.stats)."""
     colors = _scenario_colors(list(curves))
     fig = Figure(figsize=(8.0, 4.8), layout="constrained")
     ax = fig.subplots()
     for scenario, c in curves.items():
         if c.n_generations == 0:
             continue
-        stats = np.array([bootstrap_ci(col, confidence=confidence, seed=seed) for col in c.values[metric].T])
+        estimates = [interval(col.tolist(), confidence=confidence, seed=seed) for col in c.values[metric].T]
+        # One seed has no interval: the band collapses onto the line.
+        stats = np.array(
+            [(e.mean, e.mean if e.low is None else e.low, e.mean if e.high is None else e.high) for e in estimates]
+        )
         gens = np.arange(c.n_generations)
         color = colors[scenario]
         ax.fill_between(gens, stats[:, 1], stats[:, 2], color=color, alpha=0.2, linewidth=0)
         marker = "o" if c.n_generations <= 30 else None
         ax.plot(gens, stats[:, 0], color=color, marker=marker, markersize=3.5, linewidth=1.8, label=scenario)
-    ax.set_title(f"{metric} per generation (mean over seeds, {confidence:.0%} bootstrap CI)", fontsize=12)
+    ax.set_title(f"{metric} per generation (mean over seeds, {confidence:.0%} CI)", fontsize=12)
     ax.set_xlabel("generation")
     ax.set_ylabel(ylabel)
     _generation_ticks(ax, max((c.n_generations for c in curves.values()), default=1))
@@ -145,7 +154,7 @@ def plot_metric(
     return _save(fig, path)
 
 
-def _html_table(board: Sequence[dict[str, Any]], metrics: Sequence[str]) -> str:
+def _html_table(board: Sequence[BoardRow], metrics: Sequence[str]) -> str:
     headers, body = table_cells(board, metrics)
     # Metric headers on two lines ("diversity_levenshtein" / "Δ final") keep the columns narrow.
     head = "".join(
@@ -175,7 +184,7 @@ pre { background: #f7f7f7; border: 1px solid #e5e5e5; padding: 0.8rem; overflow-
 def _html_page(
     suite_name: str,
     figures: Sequence[tuple[str, str]],
-    board: Sequence[dict[str, Any]],
+    board: Sequence[BoardRow],
     metrics: Sequence[str],
     resolved_config: dict[str, Any] | None,
     caption_text: str,
@@ -221,7 +230,7 @@ def write_report(
     out_dir: Path,
     suite_name: str,
     resolved_config: dict[str, Any] | None,
-    board: list[dict[str, Any]] | None = None,
+    board: list[BoardRow] | None = None,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> list[Path]:

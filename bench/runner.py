@@ -8,6 +8,7 @@ serialises writes) or use their own and be merged with ``bench merge``.
 
 from __future__ import annotations
 
+import json
 import platform
 import subprocess
 import time
@@ -19,7 +20,8 @@ import torch
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bench.config import Suite, suite_hash
+from bench.config import Suite, first_difference, suite_hash
+from bench.learners import LearnerSetup
 from bench.loop import Cell, Hooks, real_data, run_generation
 from bench.store import Store
 from bench.tasks import get_task
@@ -57,6 +59,10 @@ class Shard:
 
     def owns(self, position: int) -> bool:
         return position % self.count == self.index - 1
+
+
+class SettingsMismatchError(ValueError):
+    """The results directory already holds this suite under other settings; mixing them would be silent."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +104,26 @@ def describe_device(device: torch.device, processes: int = 1) -> str:
     return f"{name} × {processes} processes" if processes > 1 else name
 
 
+def check_settings(store: Store, suite: Suite, config: dict) -> None:
+    """Refuse to add a run of ``suite`` to a results directory that holds it under other settings.
+
+    The run id covers every setting, so a changed setting (a changed code default included) makes a new run id; the
+    leaderboard, the report and the gate would then mix two versions of one suite. Raises naming the first field.
+    """
+    if not store.exists():
+        return
+    for run in store.runs():
+        if run["suite"] != suite.suite:
+            continue
+        stored = json.loads(run["config"])
+        differs = first_difference(stored, config)
+        if differs is not None:
+            raise SettingsMismatchError(
+                f"{store.root}: suite {suite.suite!r} already has run {run['run_id']} there with different settings "
+                f"(first difference: {differs}); use a new --results directory"
+            )
+
+
 def run_suite(
     suite: Suite,
     suite_path: str | Path,
@@ -113,13 +139,15 @@ def run_suite(
     run_id = suite.run_id()
     accelerator = make_accelerator(suite.training.precision)
     resolved = suite.resolved_scenarios()
+    config = suite.resolved_config()
+    check_settings(store, suite, config)
     if accelerator.is_main_process:
         store.begin_run(
             run_id=run_id,
             suite=suite.suite,
             suite_path=str(suite_path),
             suite_hash=suite_hash(suite_path),
-            config=suite.model_dump(mode="json") | {"resolved": [s.model_dump(mode="json") for s in resolved]},
+            config=config,
             baseline=suite.baseline_name(),
             git_commit=git_commit(),
             packages=package_versions(),
@@ -142,12 +170,12 @@ def run_suite(
     with progress:
         cell_bar = progress.add_task("cells", total=len(cells))
         generation_bar = progress.add_task("generations", total=suite.generations)
-        step_bar = progress.add_task("  training", total=1)
+        step_bar = progress.add_task("  fitting", total=1)
         hooks = Hooks(
-            on_train_start=lambda total: progress.reset(step_bar, total=total, description="  training"),
-            on_train_step=lambda i: progress.update(step_bar, completed=i),
-            on_sample_start=lambda total: progress.reset(step_bar, total=total, description="  sampling"),
-            on_sample_step=lambda n: progress.advance(step_bar, n),
+            on_fit=lambda done, total: progress.update(step_bar, completed=done, total=total, description="  fitting"),
+            on_sample=lambda done, total: progress.update(
+                step_bar, completed=done, total=total, description="  sampling"
+            ),
         )
         for scenario, seed in cells:
             task = get_task(scenario.task.name, **scenario.task.params)
@@ -158,9 +186,7 @@ def run_suite(
                 seed=seed,
                 checkpoints=suite.checkpoints,
                 store=store,
-                task=task,
-                tokenizer=task.build_tokenizer(),
-                accelerator=accelerator,
+                setup=LearnerSetup(task=task, training=scenario.training, accelerator=accelerator),
                 hooks=hooks,
             )
             progress.update(cell_bar, description=f"cells ({scenario.name}, seed {seed})")

@@ -7,9 +7,13 @@ its live samples cost, not what its longest sample costs: logic samples average 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import torch
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerFast
+
+if TYPE_CHECKING:
+    from bench.config import SamplingConfig
 
 
 def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) -> torch.Tensor:
@@ -76,16 +80,17 @@ def sample(
     tokenizer: PreTrainedTokenizerFast,
     n: int,
     seed: int,
-    temperature: float = 0.8,
-    top_k: int | None = None,
-    top_p: float | None = None,
+    settings: SamplingConfig,
     max_new_tokens: int = 64,
-    batch_size: int = 1000,
     progress: Callable[[int], None] | None = None,
 ) -> list[str]:
-    """``n`` decoded samples: tokens joined by single spaces, special tokens removed."""
-    if temperature <= 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}")
+    """``n`` decoded samples: tokens joined by single spaces, special tokens removed.
+
+    ``settings`` gives temperature, top-k, top-p and the batch size; its ``max_new_tokens`` wins over the
+    ``max_new_tokens`` argument, which is the task's bound when the suite sets none.
+    """
+    temperature = settings.temperature  # > 0: the schema bounds it
+    max_new_tokens = settings.max_new_tokens or max_new_tokens
     device = next(model.parameters()).device
     generator = torch.Generator(device=device)
     generator.manual_seed(seed)
@@ -93,7 +98,7 @@ def sample(
     model.eval()
     texts: list[str] = []
     while len(texts) < n:
-        size = min(batch_size, n - len(texts))
+        size = min(settings.batch_size, n - len(texts))
         ids = sample_batch(
             model,
             size,
@@ -101,8 +106,8 @@ def sample(
             tokenizer.eos_token_id,
             max_new_tokens,
             temperature,
-            top_k,
-            top_p,
+            settings.top_k,
+            settings.top_p,
             generator,
         )
         texts.extend(decode(tokenizer, row) for row in ids)

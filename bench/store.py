@@ -1,8 +1,14 @@
 """The results store: one DuckDB file plus Parquet artifacts under a results directory.
 
-This is the only module that imports duckdb. DuckDB lets one process write a database file at a time, so every
-access is a short transaction under an exclusive ``flock`` on a lock file beside the database: two runs (or two
-shards) sharing a results directory queue for a few milliseconds per generation instead of failing.
+This is the only module that imports duckdb, and the only one that knows the results layout::
+
+    RESULTS/bench.duckdb                                   runs, metrics, drops, generations
+    RESULTS/artifacts/RUN/SCENARIO/seed-S/gen-GGG/         data.parquet, samples.parquet, selected.parquet, model/
+    RESULTS/cache/gen0-KEY/                                generation 0's fitted learner, shared by scenarios
+
+DuckDB lets one process write a database file at a time, so every access (reads included) is a short transaction
+under an exclusive ``flock`` on a lock file beside the database: two runs (or two shards) sharing a results
+directory queue for a few milliseconds per generation instead of failing.
 
 A generation is finished exactly when its row is in ``generations``; its metrics are written in the same
 transaction, so a crash leaves either the whole generation or none of it, and a rerun redoes only what is missing.
@@ -16,8 +22,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,7 +30,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from bench.leaderboard import MetricRow
+from bench.records import GenerationRecord, MetricRow
 
 DATABASE = "bench.duckdb"
 SCHEMA = """
@@ -86,28 +91,6 @@ class StoreError(RuntimeError):
     """A results directory or database that cannot be used."""
 
 
-@dataclass(frozen=True)
-class GenerationRecord:
-    """Everything stored for one finished generation of one cell."""
-
-    run_id: str
-    suite: str
-    scenario: str
-    seed: int
-    generation: int
-    metrics: dict[str, float]
-    higher_is_better: dict[str, bool | None]
-    drops: dict[str, int]
-    samples_path: str
-    data_path: str
-    checkpoint_path: str | None
-    train_iterations: int
-    best_val_loss: float
-    train_seconds: float
-    sample_seconds: float
-    useful_tokens_per_second: float
-
-
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -132,7 +115,7 @@ class Store:
 
     @contextlib.contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A short-lived connection under the directory's lock (shared for readers, exclusive for writers)."""
+        """A short-lived connection under the directory's exclusive lock (DuckDB allows one process at a time)."""
         if read_only and not self.database.exists():
             raise StoreError(f"{self.root}: no results database ({DATABASE}); run a suite first")
         self.root.mkdir(parents=True, exist_ok=True)
@@ -146,6 +129,37 @@ class Store:
                     con.close()
             finally:
                 fcntl.flock(lock, fcntl.LOCK_UN)
+
+    # -- the artifacts layout ---------------------------------------------------------------------------------
+
+    def generation_dir(self, run_id: str, scenario: str, seed: int, generation: int) -> Path:
+        """Where one generation of one cell keeps its data set, samples, selection and checkpoint."""
+        return self.root / "artifacts" / run_id / scenario / f"seed-{seed}" / f"gen-{generation:03d}"
+
+    def relative(self, path: Path) -> str:
+        """``path`` relative to the results directory, as the database records it (the directory can move)."""
+        return str(path.relative_to(self.root))
+
+    def generation_zero_dir(self, key: str) -> Path:
+        """Generation 0's shared fitted learner for one (seed, settings) key."""
+        return self.root / "cache" / f"gen0-{key}"
+
+    def publish(self, target: Path, write: Callable[[Path], None]) -> None:
+        """Write a folder with ``write(staging)`` and rename it to ``target`` atomically; the first writer wins.
+
+        Two shards racing here both write the same deterministic content, and the loser's copy is dropped.
+        """
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+        try:
+            write(staging)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        try:
+            os.rename(staging, target)
+        except OSError:  # another process published it first
+            shutil.rmtree(staging, ignore_errors=True)
 
     # -- runs -------------------------------------------------------------------------------------------------
 

@@ -13,12 +13,14 @@ import random
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from accelerate import Accelerator
 from transformers import PreTrainedModel, PreTrainedTokenizerFast, get_cosine_with_min_lr_schedule_with_warmup
 
-from bench.config import TrainingConfig
+if TYPE_CHECKING:
+    from bench.config import TrainingConfig
 
 IGNORE_INDEX = -100  # labels the loss skips: padding and each sample's <bos>
 

@@ -305,18 +305,6 @@ def test_generate_gives_up_when_everything_is_excluded() -> None:
         task.generate(1, seed=0, exclude=frozenset({"True"}))
 
 
-def test_split_is_disjoint_complete_and_seeded() -> None:
-    task = LogicTask(max_depth=3)  # small space: many duplicates
-    train, validation = task.split(1000, seed=5, validation_fraction=0.1)
-    assert not set(train) & set(validation)
-    assert sorted(train + validation) == sorted(task.generate(1000, seed=5))
-    assert len(validation) == 100
-    assert task.split(1000, seed=5, validation_fraction=0.1) == (train, validation)
-    assert task.split(1000, seed=5, validation_fraction=0.0) == (task.generate(1000, seed=5), [])
-    with pytest.raises(ValueError, match="validation_fraction"):
-        task.split(10, seed=0, validation_fraction=1.0)
-
-
 def test_task_depth_of_invalid_is_none() -> None:
     task = LogicTask()
     assert task.depth("True and") is None

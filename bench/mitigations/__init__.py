@@ -1,18 +1,24 @@
 """Mitigations: what a suite may do to a generation's samples before they are trained on.
 
-Each mitigation is one file holding one Pydantic model (``bench.mitigations.base.Mitigation``)
-whose ``name: Literal[...]`` field discriminates it in a suite file, and whose
-``select(samples, context)`` returns the kept samples and drop counts by reason.
+Each mitigation is one file holding one Pydantic model (``bench.mitigations.base.Mitigation``) whose
+``name: Literal[...]`` field discriminates it in a suite file, and whose ``select(samples, context)`` returns the
+kept samples and drop counts by reason (as datatrove's filters count their drops).
 
-Adding a mitigation takes one file and one line::
+Adding a mitigation is one file, in this folder or in another package::
 
-    # bench/mitigations/length_cap.py
+    # my_package/length_cap.py
+    from typing import Literal
+
+    from pydantic import Field
+
+    from bench.mitigations.base import MITIGATIONS, Mitigation, MitigationContext, Selection
+
+
+    @MITIGATIONS.register("length_cap")
     class LengthCap(Mitigation):
         \"\"\"Drop samples longer than ``max_tokens`` tokens (reason ``too_long``).\"\"\"
 
-        model_config = ConfigDict(extra="forbid", frozen=True)
-
-        name: Literal["length_cap"] = Field("length_cap", description="Discriminator.")
+        name: Literal["length_cap"] = "length_cap"
         max_tokens: int = Field(ge=1, description="Longest sample kept, in tokens.")
 
         def select(self, samples: list[str], context: MitigationContext) -> Selection:
@@ -20,40 +26,20 @@ Adding a mitigation takes one file and one line::
             n = len(samples) - len(kept)
             return Selection(kept=kept, dropped={"too_long": n} if n else {})
 
-    # here, below the others:
-    MITIGATIONS.add("length_cap", LengthCap)
+A file in this folder is added to ``builtins`` in ``base.py``; another package declares it as an entry point::
 
-The suite schema then accepts ``{"name": "length_cap", "max_tokens": 40}`` through
-``mitigation_union()``.
+    [project.entry-points."collapse_bench.mitigations"]
+    length_cap = "my_package.length_cap"
+
+Either way the suite schema then accepts ``{"name": "length_cap", "max_tokens": 40}``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Annotated, Any, Union
 
-from pydantic import Field
-
-from bench.mitigations.base import Mitigation, MitigationContext, Selection
-from bench.mitigations.dedup import Dedup
-from bench.mitigations.diversity_select import DiversitySelect
-from bench.mitigations.verifier_filter import VerifierFilter
-from bench.registry import Registry
-
-MITIGATIONS: Registry[type] = Registry("mitigation")
-MITIGATIONS.add("verifier_filter", VerifierFilter)
-MITIGATIONS.add("dedup", Dedup)
-MITIGATIONS.add("diversity_select", DiversitySelect)
-
-
-def mitigation_union() -> Any:
-    """A discriminated union (on ``name``) over every registered mitigation class, for the suite schema.
-
-    Built on call so that mitigations registered later are included.
-    """
-    classes = tuple(MITIGATIONS.get(name) for name in MITIGATIONS.names())
-    return Annotated[Union[classes], Field(discriminator="name")]  # noqa: UP007 - a runtime tuple needs Union[...]
+from bench.mitigations.base import MITIGATIONS, Mitigation, MitigationContext, Selection
 
 
 def apply_mitigations(
@@ -73,14 +59,4 @@ def apply_mitigations(
     return kept, dict(dropped)
 
 
-__all__ = [
-    "MITIGATIONS",
-    "Dedup",
-    "DiversitySelect",
-    "Mitigation",
-    "MitigationContext",
-    "Selection",
-    "VerifierFilter",
-    "apply_mitigations",
-    "mitigation_union",
-]
+__all__ = ["MITIGATIONS", "Mitigation", "MitigationContext", "Selection", "apply_mitigations"]

@@ -13,6 +13,15 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bench.registry import Registry
+
+# Built-in mitigations register themselves from these modules; plugins from the entry-point group.
+MITIGATIONS: Registry[type[Mitigation]] = Registry(
+    "mitigation",
+    "mitigations",
+    builtins=("bench.mitigations.verifier_filter", "bench.mitigations.dedup", "bench.mitigations.diversity_select"),
+)
+
 
 class HasLabel(Protocol):
     """Anything verdict-like: ``bench.tasks.base.Verdict`` fits."""

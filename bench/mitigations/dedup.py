@@ -6,9 +6,10 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from bench.mitigations.base import Mitigation, MitigationContext, Selection
+from bench.mitigations.base import MITIGATIONS, Mitigation, MitigationContext, Selection
 
 
+@MITIGATIONS.register("dedup")
 class Dedup(Mitigation):
     """Keep the first occurrence of every distinct sample string (reason ``duplicate``)."""
 

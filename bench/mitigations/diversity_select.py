@@ -12,9 +12,10 @@ from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from bench.metrics import tokens_as_chars
-from bench.mitigations.base import Mitigation, MitigationContext, Selection
+from bench.mitigations.base import MITIGATIONS, Mitigation, MitigationContext, Selection
 
 
+@MITIGATIONS.register("diversity_select")
 class DiversitySelect(Mitigation):
     """Farthest-point selection over distinct samples (reason ``diversity_select`` for every drop).
 

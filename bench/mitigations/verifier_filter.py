@@ -7,9 +7,10 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from bench.mitigations.base import Mitigation, MitigationContext, Selection
+from bench.mitigations.base import MITIGATIONS, Mitigation, MitigationContext, Selection
 
 
+@MITIGATIONS.register("verifier_filter")
 class VerifierFilter(Mitigation):
     """Drop every sample whose verdict is not ``correct`` (reasons ``incorrect`` and ``invalid``)."""
 

@@ -28,10 +28,6 @@ class Task(Protocol):
         """``n`` samples (tokens joined by single spaces), seeded, none of them in ``exclude``."""
         ...
 
-    def split(self, n: int, seed: int, validation_fraction: float) -> tuple[list[str], list[str]]:
-        """The real data R: a train and a validation list, disjoint, from ``n`` samples."""
-        ...
-
     def verify(self, text: str) -> Verdict:
         """Judge one sample without evaluating it as code."""
         ...
@@ -47,3 +43,8 @@ class Task(Protocol):
     def max_tokens(self) -> int:
         """An upper bound on the number of tokens in one generated sample (without specials)."""
         ...
+
+
+# Optional, beside the protocol: ``meaning(text) -> str | None``, a canonical key of what a *correct* sample means
+# (``None`` otherwise). A task that defines it gets the semantic metrics; ``logic`` does not (every correct sample
+# means True). See ``bench.tasks.task_meaning``.

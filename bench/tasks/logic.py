@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import random
 import re
-from collections import Counter
 from dataclasses import dataclass
 
 from tokenizers import Tokenizer
@@ -485,33 +484,6 @@ class LogicTask:
             else:
                 raise ValueError(f"{MAX_DRAWS} draws in a row were all in `exclude`")
         return samples
-
-    def split(self, n: int, seed: int, validation_fraction: float) -> tuple[list[str], list[str]]:
-        """``generate(n, seed)`` split into train and validation with no string on both sides.
-
-        The distinct strings are shuffled with a seed derived from ``seed``; walking that order, each string
-        goes (with all its copies) to validation if it still fits in ``round(n * validation_fraction)``
-        samples, else to train. Singletons fill the remainder, so validation hits its size unless duplicates
-        make that impossible. Both lists keep generation order.
-        """
-        if isinstance(validation_fraction, bool) or not 0.0 <= validation_fraction < 1.0:
-            raise ValueError(f"validation_fraction must be in [0, 1), got {validation_fraction!r}")
-        samples = self.generate(n, seed)
-        counts = Counter(samples)
-        distinct = list(counts)  # first-appearance order: deterministic before shuffling
-        random.Random(f"logic-split-{seed}").shuffle(distinct)
-        budget = round(n * validation_fraction)
-        validation_strings: set[str] = set()
-        taken = 0
-        for text in distinct:
-            if taken + counts[text] <= budget:
-                validation_strings.add(text)
-                taken += counts[text]
-            if taken == budget:
-                break
-        train = [s for s in samples if s not in validation_strings]
-        validation = [s for s in samples if s in validation_strings]
-        return train, validation
 
     def verify(self, text: str) -> Verdict:
         """See :func:`verify`."""
