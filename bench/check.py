@@ -6,7 +6,7 @@ Everything here is a pure function over leaderboard rows (plain dicts, as ``benc
 Baseline file (JSON, written by ``bench check --write-baseline PATH``)::
 
     {
-      "format_version": 1,
+      "format_version": 2,
       "suite": "nightly",
       "tolerances": {"correct": {"absolute": 0.05}, "unique_ratio": {"absolute": 0.05, "relative": 0.1}},
       "rows": [{"scenario": "replace", "n_seeds": 3, "correct_final": 0.91, "correct_auc": 0.88, ...}, ...]
@@ -165,12 +165,15 @@ def validate_baseline(data: Any) -> dict[str, Any]:
     """Check a baseline's structure and return it with defaults filled in (a new dict)."""
     if not isinstance(data, dict):
         raise ValueError(f"expected a JSON object at the top, got {type(data).__name__}")
+    version = data.get("format_version", FORMAT_VERSION)
+    if version != FORMAT_VERSION:
+        raise ValueError(
+            f"format_version {version!r} is not supported (this bench reads {FORMAT_VERSION}); "
+            "write a new baseline with `bench check --write-baseline FILE`"
+        )
     unknown = sorted(set(data) - _TOP_KEYS)
     if unknown:
         raise ValueError(f"unknown key(s) {unknown}; allowed: {sorted(_TOP_KEYS)}")
-    version = data.get("format_version", FORMAT_VERSION)
-    if version != FORMAT_VERSION:
-        raise ValueError(f"format_version {version!r} is not supported (this bench reads {FORMAT_VERSION})")
     suite = data.get("suite")
     if not isinstance(suite, str) or not suite:
         raise ValueError("'suite' must be a non-empty string")
@@ -301,7 +304,7 @@ def format_check(report: CheckReport) -> str:
 
 
 def run_check(current_rows: Sequence[Mapping[str, Any]], baseline_path: str | Path) -> tuple[int, str]:
-    """The whole of ``bench check --baseline PATH``: (exit code, text to print).
+    """The whole of ``bench check --against PATH``: (exit code, text to print).
 
     Exit 0 pass, 1 regression, 2 bad input (missing or malformed baseline, malformed rows).
     """

@@ -105,9 +105,11 @@ def _suggest(name: str, known: Sequence[str]) -> str:
 def collect_curves(rows: Sequence[MetricRow], metrics: Sequence[str]) -> dict[str, ScenarioCurves]:
     """Group ``rows`` into per-scenario, per-seed curves of ``metrics``, scenarios in order of appearance.
 
-    A seed *has* generation g when it has a row for every one of ``metrics`` at g. Per scenario we keep the
-    generations 0..n-1 that every seed has (an interrupted seed shortens the whole scenario, so that means
-    over seeds always average the same seeds), and report n as ``n_generations``.
+    A scenario *carries* the metrics of ``metrics`` that any of its rows has (a learner that cannot score held-out
+    text has no ``real_nll``; a task without meaning no semantic metrics); ``values`` holds only those. A seed
+    *has* generation g when it has a row for every carried metric at g. Per scenario we keep the generations
+    0..n-1 that every seed has (an interrupted seed shortens the whole scenario, so that means over seeds always
+    average the same seeds), and report n as ``n_generations``.
 
     Raises ``ValueError`` for no rows, a metric no row carries, a non-finite value, or two rows for the
     same (scenario, seed, generation, metric) with different values (e.g. two runs of one suite: filter
@@ -138,18 +140,22 @@ def collect_curves(rows: Sequence[MetricRow], metrics: Sequence[str]) -> dict[st
         table[key] = value
 
     present: dict[tuple[str, int], dict[int, set[str]]] = {}
+    carried: dict[str, set[str]] = {}
     for scenario, seed, generation, metric in table:
         present.setdefault((scenario, seed), {}).setdefault(generation, set()).add(metric)
+        carried.setdefault(scenario, set()).add(metric)
 
     curves: dict[str, ScenarioCurves] = {}
     for scenario in order:
         seeds = sorted(seed for (s, seed) in present if s == scenario)
-        n = _common_prefix([{g for g, ms in present[(scenario, seed)].items() if ms >= wanted} for seed in seeds])
+        mine = carried.get(scenario, set())
+        n = _common_prefix([{g for g, ms in present[(scenario, seed)].items() if ms >= mine} for seed in seeds])
         values = {
             m: np.array(
                 [[table[(scenario, seed, g, m)] for g in range(n)] for seed in seeds], dtype=np.float64
             ).reshape(len(seeds), n)
             for m in metrics
+            if m in mine
         }
         curves[scenario] = ScenarioCurves(scenario, tuple(seeds), n, values)
     return curves
@@ -314,11 +320,13 @@ def build_leaderboard(
             n_paired_seeds=None if is_base else len(shared) if paired else 0,
         )
         for m in metrics:
+            if m not in cur.values:
+                continue
             if cur.n_generations > 0:
                 finals, aucs = _summaries(cur.values[m], cur.n_generations)
                 row.estimates[(m, "final")] = estimate(finals)
                 row.estimates[(m, "auc")] = estimate(aucs)
-            if paired:
+            if paired and m in base.values:
                 # Same seeds, same generations: difference per seed first, then the interval and the test.
                 mine = cur.values[m][[cur.seeds.index(s) for s in shared]]
                 theirs = base.values[m][[base.seeds.index(s) for s in shared]]
@@ -328,6 +336,8 @@ def build_leaderboard(
                     row.comparisons[(m, summary)] = Comparison(estimate(diff), sign_flip_pvalue(diff.tolist()))
         if cur.n_generations > 0:
             for event, metric in events.items():
+                if metric not in cur.values:
+                    continue
                 times, observed = _collapse_times(cur.values[metric][:, : cur.n_generations], event)
                 row.collapse[event] = kaplan_meier_median(times, observed)
         board.append(row)

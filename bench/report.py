@@ -5,7 +5,7 @@ Figures (PNG, written next to ``index.html``):
 - ``verdicts.png``: the reference study's stacked bars of correct / incorrect / invalid share per generation,
   one panel per scenario, mean over seeds;
 - ``diversity.png``, ``unique_ratio.png``, ``correct.png``: the metric vs generation, one line per scenario
-  (mean over seeds) with a shaded bootstrap confidence band over seeds at each generation.
+  (mean over seeds) with a shaded confidence band over seeds at each generation (``bench.stats.interval``).
 
 Like the leaderboard, every figure shows per scenario only the generations every seed finished (see
 :func:`bench.leaderboard.collect_curves`), so a mean never mixes different sets of seeds. Rendering uses
@@ -130,7 +130,7 @@ def plot_metric(
     fig = Figure(figsize=(8.0, 4.8), layout="constrained")
     ax = fig.subplots()
     for scenario, c in curves.items():
-        if c.n_generations == 0:
+        if c.n_generations == 0 or metric not in c.values:
             continue
         estimates = [interval(col.tolist(), confidence=confidence, seed=seed) for col in c.values[metric].T]
         # One seed has no interval: the band collapses onto the line.
@@ -255,7 +255,7 @@ def write_report(
             continue
         curves = collect_curves(rows, [metric])
         written.append(plot_metric(curves, metric, out_dir / name, ylabel, confidence=confidence, seed=seed))
-        figures.append((name, f"{metric} per generation, {confidence:.0%} bootstrap CI band over seeds"))
+        figures.append((name, f"{metric} per generation, {confidence:.0%} CI band over seeds"))
 
     metrics = [m for m in DEFAULT_METRICS if m in known] or sorted(known)[:1]
     if board is None:

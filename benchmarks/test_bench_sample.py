@@ -25,7 +25,8 @@ import pytest
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
-from bench.config import ModelConfig, TrainingConfig
+from bench.config import SamplingConfig, TrainingConfig
+from bench.learners.transformer import TransformerConfig
 from bench.model import build_model
 from bench.sample import sample
 from bench.tasks import get_task
@@ -69,7 +70,8 @@ def hf_generate(
 def ours(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, n: int, seed: int, max_new_tokens: int, batch: int
 ) -> list[str]:
-    return sample(model, tokenizer, n, seed, temperature=TEMPERATURE, max_new_tokens=max_new_tokens, batch_size=batch)
+    settings = SamplingConfig(temperature=TEMPERATURE, batch_size=batch)
+    return sample(model, tokenizer, n, seed, settings=settings, max_new_tokens=max_new_tokens)
 
 
 def side_by_side(benchmark, model, tokenizer, n: int, batch: int, rounds: int, synchronize) -> dict:
@@ -130,7 +132,7 @@ def trained_tiny(tokenizer, device: torch.device) -> PreTrainedModel:
     from bench.train import train
 
     task = get_task("logic")
-    model = build_model(ModelConfig(preset="tiny"), tokenizer, 256, SEED)
+    model = build_model(TransformerConfig(preset="tiny"), tokenizer, 256, SEED)
     settings = TrainingConfig(
         max_iters=TINY_TRAIN_STEPS,
         batch_size=8,
@@ -152,7 +154,7 @@ def test_sample_vs_hf_generate(benchmark, trained_tiny, tokenizer, device_info, 
 
 
 def test_sample_vs_hf_generate_paper_untrained(benchmark, tokenizer, device, device_info, synchronize) -> None:
-    model = build_model(ModelConfig(preset="paper"), tokenizer, 256, SEED).to(device).eval()
+    model = build_model(TransformerConfig(preset="paper"), tokenizer, 256, SEED).to(device).eval()
     info = side_by_side(benchmark, model, tokenizer, PAPER_N, PAPER_BATCH, PAPER_ROUNDS, synchronize)
     info["sample_vs_hf_generate_paper_untrained"] = info.pop("sample_vs_hf_generate")
     benchmark.extra_info.update(device_info, preset="paper", train_steps=0, **info)

@@ -35,7 +35,8 @@ import pytest
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
-from bench.config import ModelConfig, TrainingConfig
+from bench.config import SamplingConfig, TrainingConfig
+from bench.learners.transformer import TransformerConfig
 from bench.model import build_model
 from bench.tasks import get_task
 from bench.train import IGNORE_INDEX, PackedBlocks, batch_schedule, encode_samples, pack, train
@@ -167,7 +168,7 @@ def data() -> TrainData:
 
 def fresh_model(data: TrainData) -> PreTrainedModel:
     """The paper preset with the same initial weights every time."""
-    return build_model(ModelConfig(preset=PRESET), data.tokenizer, BLOCK_SIZE, SEED)
+    return build_model(TransformerConfig(preset=PRESET), data.tokenizer, BLOCK_SIZE, SEED)
 
 
 @pytest.fixture(scope="module")

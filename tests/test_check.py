@@ -13,29 +13,40 @@ from bench.check import (
     EXIT_BAD_INPUT,
     EXIT_PASS,
     EXIT_REGRESSION,
+    FORMAT_VERSION,
     CheckReport,
     compare,
     format_check,
+    gated_direction,
     load_baseline,
     make_baseline,
     run_check,
     write_baseline,
 )
+from bench.leaderboard import build_leaderboard
+from bench.records import MetricRow
 
 METRICS = ("diversity_levenshtein", "correct", "unique_ratio")
 
 
 def row(scenario: str, **values: float | None) -> dict:
-    """A leaderboard row: every gated value 0.5 unless given, with CI and diff columns like the real one."""
-    out: dict = {"scenario": scenario, "n_seeds": 3, "n_generations": 5}
+    """A leaderboard row (``BoardRow.to_dict()``): every gated value 0.5 unless given, with CI, interval-method,
+    diff and p-value columns like the real one."""
+    out: dict = {"scenario": scenario, "n_seeds": 3, "n_generations": 5, "baseline": "replace", "confidence": 0.95}
     for m in METRICS:
         for kind in ("final", "auc"):
             out[f"{m}_{kind}"] = 0.5
             out[f"{m}_{kind}_ci_low"] = 0.4
             out[f"{m}_{kind}_ci_high"] = 0.6
+            out[f"{m}_{kind}_ci"] = "t"
             out[f"{m}_{kind}_diff"] = None
             out[f"{m}_{kind}_diff_ci_low"] = None
             out[f"{m}_{kind}_diff_ci_high"] = None
+            out[f"{m}_{kind}_diff_ci"] = None
+            out[f"{m}_{kind}_diff_p"] = None
+            out[f"{m}_{kind}_diff_p_holm"] = None
+    out["collapse_one_output_median"] = None
+    out["collapse_one_output_events"] = 0
     out.update(values)
     return out
 
@@ -127,18 +138,124 @@ def test_relative_tolerance_and_per_metric_override() -> None:
 
 
 def test_lower_is_better_metric_is_direction_aware() -> None:
+    # invalid is lower-is-better in the metric registry; the baseline file does not (and cannot) say so.
     base = make_baseline(
         [{"scenario": "replace", "invalid_final": 0.10, "invalid_auc": 0.10}],
         suite="s",
         tolerances={"invalid": {"absolute": 0.02}},
-        higher_is_better={"invalid": False},
     )
+    assert "higher_is_better" not in base
     report = compare([{"scenario": "replace", "invalid_final": 0.15, "invalid_auc": 0.05}], base)
     assert statuses(report) == {
         ("replace", "invalid_final"): "regressed",
         ("replace", "invalid_auc"): "improved",
     }
+    assert all(not f.higher_is_better for f in report.findings)
     assert "lower is better" in format_check(report)
+
+
+def invalid_baseline() -> dict:
+    """Gate only ``invalid`` (lower is better): 0.10 at both summaries, 0.02 allowed."""
+    return make_baseline(
+        [{"scenario": "replace", "invalid_final": 0.10, "invalid_auc": 0.10}],
+        suite="s",
+        tolerances={"invalid": {"absolute": 0.02}},
+    )
+
+
+def test_gating_invalid_fails_when_it_rises(tmp_path: Path) -> None:
+    # The bug this guards against: a baseline without a direction for `invalid` gated it as higher-is-better, so
+    # a rise in invalid output (a regression) passed as an improvement. Directions now come from the registry.
+    rising = [{"scenario": "replace", "invalid_final": 0.13, "invalid_auc": 0.125}]  # +0.03, +0.025 > 0.02
+    report = compare(rising, invalid_baseline())
+    assert not report.passed and report.exit_code == EXIT_REGRESSION
+    assert {f.field for f in report.by_status("regressed")} == {"invalid_final", "invalid_auc"}
+    path = tmp_path / "b.json"
+    write_baseline(path, invalid_baseline())
+    code, text = run_check(rising, path)
+    assert code == EXIT_REGRESSION and "FAILED" in text and "lower is better" in text
+
+
+def test_gating_invalid_passes_when_it_falls(tmp_path: Path) -> None:
+    falling = [{"scenario": "replace", "invalid_final": 0.05, "invalid_auc": 0.09}]  # -0.05 improved, -0.01 ok
+    report = compare(falling, invalid_baseline())
+    assert report.passed and report.exit_code == EXIT_PASS
+    assert statuses(report) == {("replace", "invalid_final"): "improved", ("replace", "invalid_auc"): "ok"}
+    path = tmp_path / "b.json"
+    write_baseline(path, invalid_baseline())
+    assert run_check(falling, path)[0] == EXIT_PASS
+    # A rise within the tolerance (exactly 0.02) passes too.
+    assert compare([{"scenario": "replace", "invalid_final": 0.12, "invalid_auc": 0.12}], invalid_baseline()).passed
+
+
+def test_gated_direction_comes_from_the_metric_registry() -> None:
+    assert gated_direction("correct") is True
+    assert gated_direction("unique_ratio") is True
+    assert gated_direction("invalid") is False
+    assert gated_direction("compression_ratio") is False
+    with pytest.raises(ValueError, match="cannot gate 'length_mean'.*descriptive"):
+        gated_direction("length_mean")
+    with pytest.raises(ValueError, match="cannot gate 'invalidd'.*did you mean 'invalid'"):
+        gated_direction("invalidd")
+
+
+@pytest.mark.parametrize(("metric", "message"), [("length_mean", "descriptive"), ("no_such_metric", "unknown")])
+def test_gating_a_metric_without_direction_is_bad_input(tmp_path: Path, metric: str, message: str) -> None:
+    base = make_baseline([{"scenario": "a", f"{metric}_final": 3.0}], suite="s", tolerances={metric: {"absolute": 1.0}})
+    with pytest.raises(ValueError, match=message):
+        compare([{"scenario": "a", f"{metric}_final": 3.0}], base)
+    path = tmp_path / "b.json"
+    write_baseline(path, base)
+    code, text = run_check([{"scenario": "a", f"{metric}_final": 3.0}], path)
+    assert code == EXIT_BAD_INPUT and text.startswith("bench check: ") and metric in text
+
+
+def test_compare_direction_can_be_injected(baseline: dict) -> None:
+    # A custom direction callable replaces the registry (e.g. for a plugin's metric): here everything is
+    # lower-is-better, so a rise of correct_final by 0.06 regresses and a drop improves.
+    lower = {m: False for m in DEFAULT_TOLERANCES}
+    report = compare(
+        [row("replace", correct_final=0.56), row("balanced", correct_final=0.44)], baseline, direction=lower.__getitem__
+    )
+    assert statuses(report)[("replace", "correct_final")] == "regressed"
+    assert statuses(report)[("balanced", "correct_final")] == "improved"
+
+
+def test_real_leaderboard_rows_gate_end_to_end(tmp_path: Path) -> None:
+    """BoardRow.to_dict() rows (what `bench check` passes) write a baseline and gate against it."""
+
+    def rows(correct_final_shift: float) -> list[MetricRow]:
+        out = []
+        for scenario, div in (("replace", 0.3), ("balanced", 0.6)):
+            for seed in (0, 1, 2):
+                for g in range(3):
+                    values = {
+                        "diversity_levenshtein": div - 0.05 * g + 0.01 * seed,
+                        "correct": 0.7 + 0.05 * g + (correct_final_shift if g == 2 else 0.0),
+                        "unique_ratio": 0.9 - 0.1 * g,
+                        "invalid": 0.1,
+                        "unique_count": 100.0 - 10 * g,
+                    }
+                    for metric, value in values.items():
+                        out.append(MetricRow("r", "nightly", scenario, seed, g, metric, value, None))
+        return out
+
+    good = [r.to_dict() for r in build_leaderboard(rows(0.0))]
+    assert any(isinstance(v, str) and k.endswith("_ci") for k, v in good[0].items())  # interval-method columns
+    path = tmp_path / "baselines" / "nightly.json"
+    write_baseline(path, make_baseline(good, suite="nightly"))
+    stored = json.loads(path.read_text())
+    assert "higher_is_better" not in stored and stored["format_version"] == 2
+    assert load_baseline(path)["rows"] == good  # strings, None and floats survive the JSON round trip
+    code, text = run_check(good, path)
+    assert code == EXIT_PASS, text
+    worse = [r.to_dict() for r in build_leaderboard(rows(-0.1))]  # correct at the last generation drops by 0.1
+    report = compare(worse, load_baseline(path), suite="nightly")
+    assert {(f.scenario, f.field) for f in report.by_status("regressed")} == {
+        ("replace", "correct_final"),
+        ("balanced", "correct_final"),
+    }
+    assert report.notes == []
 
 
 def test_notes_on_different_seeds_and_suite(baseline: dict) -> None:
@@ -177,7 +294,8 @@ def test_hand_written_minimal_baseline_gets_defaults(tmp_path: Path) -> None:
     path.write_text(json.dumps({"suite": "x", "rows": [{"scenario": "a", "correct_final": 0.9}]}))
     base = load_baseline(path)
     assert base["tolerances"] == DEFAULT_TOLERANCES
-    assert base["higher_is_better"]["correct"] is True
+    assert base["format_version"] == FORMAT_VERSION == 2
+    assert "higher_is_better" not in base  # directions come from the metric registry
     report = compare([{"scenario": "a", "correct_final": 0.84}], base)
     assert [f.status for f in report.findings] == ["regressed"]
 
@@ -196,7 +314,8 @@ def test_hand_written_minimal_baseline_gets_defaults(tmp_path: Path) -> None:
         ('{"suite": "s", "rows": [], "tolerances": {"correct": {"absolute": -1}}}', ">= 0"),
         ('{"suite": "s", "rows": [], "tolerances": {"correct": {"abs": 0.1}}}', "unknown key"),
         ('{"suite": "s", "rows": [], "tolerances": {"correct": 0.1}}', "must be an object"),
-        ('{"suite": "s", "rows": [], "higher_is_better": {"correct": "yes"}}', "higher_is_better"),
+        ('{"suite": "s", "rows": [], "higher_is_better": {"correct": true}}', r"unknown key.*higher_is_better"),
+        ('{"suite": "s", "rows": [], "format_version": 1}', "format_version 1 is not supported"),
         ('{"suite": "s", "rows": [], "extra": 1}', "unknown key"),
         ('{"suite": "s", "rows": [], "format_version": 99}', "format_version"),
         ('{"suite": "s", "rows": [{"scenario": "a", "correct_final": NaN}]}', "NaN"),

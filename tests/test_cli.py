@@ -99,7 +99,7 @@ def test_bad_shard_exits_2(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-@pytest.mark.parametrize("command", [["leaderboard"], ["report", "--out", "out"], ["check", "--baseline", "b.json"]])
+@pytest.mark.parametrize("command", [["leaderboard"], ["report", "--out", "out"], ["check", "--against", "b.json"]])
 def test_reading_commands_on_missing_or_empty_results_exit_2(command, tmp_path):
     assert_clean_failure(bench(*command, "--results", str(tmp_path / "absent"), cwd=tmp_path), "no results")
     (tmp_path / "empty").mkdir()
@@ -135,8 +135,20 @@ def test_smoke_suite_end_to_end(tmp_path):
         assert (tmp_path / "report" / name).stat().st_size > 0
     baseline = tmp_path / "baseline.json"
     assert bench("check", "--results", str(results), "--write-baseline", str(baseline)).returncode == 0
-    check = bench("check", "--results", str(results), "--baseline", str(baseline))
+    check = bench("check", "--results", str(results), "--against", str(baseline))
     assert check.returncode == 0, check.stdout + check.stderr
+    # The numbers are pinned: a refactor that changes any metric row (timing aside) fails here.
+    import duckdb
+
+    with duckdb.connect(str(results / "bench.duckdb"), read_only=True) as con:
+        got = {
+            tuple(r[:4]): r[4]
+            for r in con.execute("SELECT scenario, seed, generation, metric, value FROM metrics").fetchall()
+        }
+    pinned = {tuple(r[:4]): r[4] for r in json.loads((ROOT / "tests" / "data" / "smoke_metrics.json").read_text())}
+    assert set(got) >= set(pinned)
+    changed = [(key, pinned[key], got[key]) for key in pinned if got[key] != pytest.approx(pinned[key], rel=1e-9)]
+    assert not changed, changed[:5]
     # Rerunning the finished suite does no work and adds no rows.
     again = bench("run", "suites/smoke.yaml", "--results", str(results), "--quiet")
     assert again.returncode == 0 and "0 generation(s) run, 18 already done" in again.stdout

@@ -148,3 +148,45 @@ def test_missing_file_and_directory(tmp_path):
         load_suite(tmp_path / "absent.yaml")
     with pytest.raises(SuiteError, match="is a directory"):
         load_suite(tmp_path)
+
+
+def test_run_id_covers_defaults_and_the_schema_version(monkeypatch):
+    import bench.config as config
+
+    explicit = parse_suite(with_changes(training={"weight_decay": 0.1}))  # the default, written out
+    assert explicit.run_id() == parse_suite(MINIMAL).run_id()
+    resolved = parse_suite(MINIMAL).resolved_config()
+    assert resolved["schema_version"] == config.SCHEMA_VERSION
+    assert resolved["scenarios"][0]["training"]["weight_decay"] == 0.1  # defaults are part of what is hashed
+    before = parse_suite(MINIMAL).run_id()
+    monkeypatch.setattr(config, "SCHEMA_VERSION", config.SCHEMA_VERSION + 1)
+    assert parse_suite(MINIMAL).run_id() != before
+
+
+def test_precision_cannot_differ_per_scenario():
+    data = with_changes(scenarios=[{"name": "a", "regime": {"kind": "replace"}, "training": {"precision": "bf16"}}])
+    with pytest.raises(SuiteError, match="training.precision cannot be overridden per scenario"):
+        parse_suite(data)
+    same = with_changes(scenarios=[{"name": "a", "regime": {"kind": "replace"}, "training": {"precision": "auto"}}])
+    assert parse_suite(same).resolved_scenarios()[0].training.precision == "auto"
+
+
+def test_learner_kind_defaults_to_transformer_and_a_scenario_may_switch_it():
+    (resolved,) = parse_suite(MINIMAL).resolved_scenarios()
+    assert resolved.model.kind == "transformer"
+    data = with_changes(
+        model={"preset": "tiny"},
+        scenarios=[{"name": "oracle", "regime": {"kind": "replace"}, "model": {"kind": "empirical"}}],
+    )
+    (oracle,) = parse_suite(data).resolved_scenarios()
+    assert oracle.model.kind == "empirical"  # the suite's transformer settings are replaced, not merged
+
+
+def test_first_difference_names_the_field():
+    from bench.config import first_difference
+
+    old = {"data": {"size": 10}, "scenarios": [{"name": "a", "training": {"lr": 1}}]}
+    assert first_difference(old, old) is None
+    assert first_difference(old, {**old, "data": {"size": 11}}) == "data.size"
+    new = {**old, "scenarios": [{"name": "a", "training": {"lr": 2}}]}
+    assert first_difference(old, new) == "scenarios[a].training.lr"

@@ -180,7 +180,7 @@ def test_nightly_workflow_runs_suite_gate_and_uploads() -> None:
     text = (ROOT / ".github" / "workflows" / "nightly-gpu.yml").read_text()
     assert "--gpus all" in text and "suites/nightly.yaml" in text
     assert "leaderboard --format md" in text and "GITHUB_STEP_SUMMARY" in text
-    assert "check --baseline baselines/nightly.json --results results" in text
+    assert "check --against baselines/nightly.json --results results" in text
     upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
     assert upload["if"] == "always()"
     assert "results/bench.duckdb" in upload["with"]["path"]

@@ -272,7 +272,11 @@ BASE_KEYS = {
 
 
 def test_registry_declares_every_metric() -> None:
-    assert set(METRICS.names()) == BASE_KEYS | {"novelty", "js_divergence_length", "memorized"}
+    computed = {name for name in METRICS if METRICS.get(name).compute is not None}
+    assert computed == BASE_KEYS | {"novelty", "js_divergence_length", "memorized"}
+    declared = set(METRICS.names()) - computed
+    assert {"val_loss", "kept_share", "data_size", "data_real_share", "data_synthetic_share"} <= declared
+    assert METRICS.get("val_loss").higher_is_better is False
     for name in METRICS:
         metric = METRICS.get(name)
         assert isinstance(metric, Metric) and metric.name == name and metric.description
@@ -287,7 +291,7 @@ def test_registry_declares_every_metric() -> None:
 def test_score_samples_hand_computed() -> None:
     samples = ["True", "True and True", "bad ("]
     labels = ["correct", "correct", "invalid"]
-    depths = {"True": 1, "True and True": 2}.get
+    depths = [1, 2, None]
     scores = score_samples(samples, labels, depths)
     assert set(scores) == BASE_KEYS
     assert next(iter(scores)) == "n"
@@ -308,7 +312,9 @@ def test_score_samples_hand_computed() -> None:
 
 
 def test_score_samples_empty_and_mismatch() -> None:
-    scores = score_samples([], [], lambda s: None)
+    scores = score_samples([], [], [])
     assert scores["n"] == 0.0 and scores["diversity_levenshtein"] == 0.0
     with pytest.raises(ValueError, match="verdicts"):
-        score_samples(["True"], [], lambda s: 1)
+        score_samples(["True"], [], [1])
+    with pytest.raises(ValueError, match="depths"):
+        score_samples(["True"], ["correct"], [])

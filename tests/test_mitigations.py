@@ -7,16 +7,11 @@ import random
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from bench.mitigations import (
-    MITIGATIONS,
-    Dedup,
-    DiversitySelect,
-    MitigationContext,
-    Selection,
-    VerifierFilter,
-    apply_mitigations,
-    mitigation_union,
-)
+from bench.config import Mitigation
+from bench.mitigations import MITIGATIONS, MitigationContext, Selection, apply_mitigations
+from bench.mitigations.dedup import Dedup
+from bench.mitigations.diversity_select import DiversitySelect
+from bench.mitigations.verifier_filter import VerifierFilter
 from bench.tasks.base import Verdict
 
 LABELS = {"True": "correct", "False": "incorrect", "True and True": "correct", "( True": "invalid"}
@@ -170,7 +165,7 @@ def test_registry_names() -> None:
 
 
 def test_union_parses_and_rejects() -> None:
-    adapter = TypeAdapter(mitigation_union())
+    adapter = TypeAdapter(Mitigation)
     assert adapter.validate_python({"name": "dedup"}) == Dedup()
     assert adapter.validate_python({"name": "verifier_filter"}) == VerifierFilter()
     assert adapter.validate_python({"name": "diversity_select", "keep_count": 3}) == DiversitySelect(keep_count=3)

@@ -1,4 +1,4 @@
-"""Each regime's data-set composition matches its formula in DESIGN.md (sizes and real/synthetic shares)."""
+"""Each regime's data-set composition matches its formula in docs/design.md (sizes and real/synthetic shares)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,17 @@ import random
 
 import pytest
 
-from bench.config import (
+from bench.regimes import (
     AccumulateRegime,
     AccumulateSubsampleRegime,
+    DataSet,
     FixedRealRegime,
     IncrementalRegime,
+    RegimeInputs,
     ReplaceRegime,
+    draw,
+    split,
 )
-from bench.regimes import DataSet, RegimeInputs, draw, next_data_set, split
 
 N = 100
 
@@ -36,14 +39,14 @@ def inputs(previous: DataSet | None = None, samples: int = N) -> RegimeInputs:
 
 
 def test_replace_is_all_synthetic():
-    out = next_data_set(ReplaceRegime(kind="replace"), inputs())
+    out = ReplaceRegime(kind="replace").next_data_set(inputs())
     assert len(out) == N and out.share("synthetic") == 1.0
     assert sorted(out.texts) == sorted(f"syn {i}" for i in range(N))  # |S| = N: every sample once
 
 
 @pytest.mark.parametrize("rho", [0.0, 0.25, 0.5, 1.0])
 def test_fixed_real_original(rho):
-    out = next_data_set(FixedRealRegime(kind="fixed_real", fraction=rho), inputs())
+    out = FixedRealRegime(kind="fixed_real", fraction=rho).next_data_set(inputs())
     assert len(out) == N
     assert out.share("real") == pytest.approx(rho)
     assert out.share("synthetic") == pytest.approx(1 - rho)
@@ -52,14 +55,14 @@ def test_fixed_real_original(rho):
 
 
 def test_fixed_real_fresh_source():
-    out = next_data_set(FixedRealRegime(kind="fixed_real", fraction=0.3, source="fresh"), inputs())
+    out = FixedRealRegime(kind="fixed_real", fraction=0.3, source="fresh").next_data_set(inputs())
     assert out.share("fresh") == pytest.approx(0.3) and out.share("real") == 0.0
 
 
 @pytest.mark.parametrize("lam", [0.5, 0.9])
 def test_incremental_mixes_previous_and_new(lam):
     previous = DataSet.of([f"prev {i}" for i in range(N)], "real")
-    out = next_data_set(IncrementalRegime(kind="incremental", synthetic_fraction=lam), inputs(previous))
+    out = IncrementalRegime(kind="incremental", synthetic_fraction=lam).next_data_set(inputs(previous))
     assert len(out) == N
     assert out.share("synthetic") == pytest.approx(lam)
     assert sum(t.startswith("prev") for t in out.texts) == round((1 - lam) * N)
@@ -67,9 +70,9 @@ def test_incremental_mixes_previous_and_new(lam):
 
 def test_accumulate_grows_by_samples_and_fresh():
     previous = DataSet.of([f"prev {i}" for i in range(N)], "real")
-    plain = next_data_set(AccumulateRegime(kind="accumulate"), inputs(previous))
+    plain = AccumulateRegime(kind="accumulate").next_data_set(inputs(previous))
     assert len(plain) == 2 * N and plain.share("synthetic") == 0.5 and plain.share("fresh") == 0.0
-    fresh = next_data_set(AccumulateRegime(kind="accumulate", fresh_fraction=0.25), inputs(previous))
+    fresh = AccumulateRegime(kind="accumulate", fresh_fraction=0.25).next_data_set(inputs(previous))
     # |F| = φ/(1-φ)·|S| = 0.25/0.75·100 ≈ 33: fresh data is a quarter of what is added.
     assert len(fresh) == 2 * N + 33
     assert fresh.origins.count("fresh") == 33
@@ -77,7 +80,7 @@ def test_accumulate_grows_by_samples_and_fresh():
 
 def test_accumulate_subsample_keeps_size():
     previous = DataSet.of([f"prev {i}" for i in range(N)], "real")
-    out = next_data_set(AccumulateSubsampleRegime(kind="accumulate_subsample"), inputs(previous))
+    out = AccumulateSubsampleRegime(kind="accumulate_subsample").next_data_set(inputs(previous))
     assert len(out) == N and len(set(out.texts)) == N
     assert 0.3 < out.share("synthetic") < 0.7
 
@@ -94,7 +97,7 @@ def test_draw_from_nothing_is_a_clear_error():
 
 
 def test_replace_with_few_surviving_samples_still_has_size_n():
-    out = next_data_set(ReplaceRegime(kind="replace"), inputs(samples=10))
+    out = ReplaceRegime(kind="replace").next_data_set(inputs(samples=10))
     assert len(out) == N and set(out.texts) == {f"syn {i}" for i in range(10)}
 
 

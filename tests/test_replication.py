@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import math
 import sys
 from pathlib import Path
 
 import pytest
 
-from bench.config import AccumulateRegime, FixedRealRegime, IncrementalRegime, ReplaceRegime, load_suite
-from bench.leaderboard import MetricRow
-from bench.store import GenerationRecord, Store
+from bench.config import load_suite
+from bench.records import GenerationRecord, MetricRow
+from bench.regimes import AccumulateRegime, FixedRealRegime, IncrementalRegime, ReplaceRegime
+from bench.stats import Interval, bootstrap_interval, interval
+from bench.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE_PATH = ROOT / "suites" / "replication_cpu.yaml"
@@ -29,6 +32,9 @@ def _load_builder():
 
 
 bt = _load_builder()
+
+# Student-t quantile t_{0.975, 1} (two seeds), from tables: 12.706205.
+T975_1 = 12.706205
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -124,11 +130,15 @@ def test_cycle_summary_hand_computed() -> None:
     assert a["correct_last"] == pytest.approx(0.99)
     assert a["diversity_gen0"] == pytest.approx(0.45)
     assert a["diversity_last"] == pytest.approx(0.275)
-    # Per seed -50% and -25%: mean -37.5%. Two values: the bootstrap means are -50, -37.5 or -25 with
-    # probabilities 1/4, 1/2, 1/4, so the 2.5% and 97.5% quantiles are the two seeds' values.
+    # Per seed -50% and -25%: mean -37.5%. Two seeds get the Student-t interval: s = 25/√2, s/√2 = 12.5,
+    # half-width 12.706205 · 12.5 = 158.83: [-196.33, 121.33] (honestly wide for two seeds).
     assert a["diversity_decline_pct"] == pytest.approx(-37.5)
-    assert a["diversity_decline_pct_ci_low"] == pytest.approx(-50.0)
-    assert a["diversity_decline_pct_ci_high"] == pytest.approx(-25.0)
+    assert a["diversity_decline_pct_ci_low"] == pytest.approx(-37.5 - T975_1 * 12.5, abs=1e-4)
+    assert a["diversity_decline_pct_ci_high"] == pytest.approx(-37.5 + T975_1 * 12.5, abs=1e-4)
+    assert a["diversity_decline_pct_ci_low"] == pytest.approx(-196.33, abs=0.01)
+    # correct at generation 0: .9 and .5 -> mean .7, s/√2 = .2, .7 ± 12.706205 · .2.
+    assert a["correct_gen0_ci_low"] == pytest.approx(0.7 - T975_1 * 0.2, abs=1e-6)
+    assert a["correct_gen0_ci_high"] == pytest.approx(0.7 + T975_1 * 0.2, abs=1e-6)
     assert (a["unique_gen0"], a["unique_last"]) == (pytest.approx(95.0), pytest.approx(45.0))
     assert a["first_gen_correct_099"] == "1;never"
 
@@ -152,6 +162,10 @@ def test_cycle_summary_single_generation_and_selection() -> None:
         bt.cycle_summary(rows, scenarios=["a", "zzz"])
 
 
+def _bounds(estimate: Interval) -> tuple[float, float | None, float | None]:
+    return estimate.mean, estimate.low, estimate.high
+
+
 def test_per_generation_table() -> None:
     table = bt.per_generation_table(hand_rows(), metrics=("correct", "unique_count"))
     assert [(r["scenario"], r["generation"], r["metric"]) for r in table[:4]] == [
@@ -163,20 +177,60 @@ def test_per_generation_table() -> None:
     assert len(table) == 2 * (3 + 2)  # "a": 3 generations, "b": 2
     a1 = table[2]
     assert a1["mean"] == pytest.approx(0.795) and a1["n_seeds"] == 2
-    assert (a1["ci_low"], a1["ci_high"]) == (pytest.approx(0.6), pytest.approx(0.99))
+    # correct at generation 1: .99 and .6, s/√2 = .195, half-width 12.706205 · .195 = 2.47771 (Student-t, 2 seeds).
+    assert a1["ci_low"] == pytest.approx(0.795 - T975_1 * 0.195, abs=1e-6)
+    assert a1["ci_high"] == pytest.approx(0.795 + T975_1 * 0.195, abs=1e-6)
+    assert (a1["mean"], a1["ci_low"], a1["ci_high"]) == _bounds(interval([0.99, 0.6]))
+
+
+def test_intervals_use_the_auto_method() -> None:
+    # 10 seeds: the percentile bootstrap (seed 0), the same numbers as bench.stats.bootstrap_interval.
+    values = [0.31, 0.42, 0.27, 0.55, 0.38, 0.61, 0.12, 0.47, 0.33, 0.29]
+    rows = rows_from({("x", seed): {"correct": [v]} for seed, v in enumerate(values)})
+    (row,) = bt.per_generation_table(rows, metrics=("correct",))
+    assert (row["mean"], row["ci_low"], row["ci_high"]) == _bounds(bootstrap_interval(values, seed=0))
+    nine = rows_from({("x", seed): {"correct": [v]} for seed, v in enumerate(values[:9])})
+    (row,) = bt.per_generation_table(nine, metrics=("correct",))
+    assert (row["mean"], row["ci_low"], row["ci_high"]) == _bounds(interval(values[:9], method="t"))
+
+
+def test_one_seed_has_no_interval() -> None:
+    rows = [r for r in hand_rows() if r.seed == 0]
+    a, _ = bt.cycle_summary(rows)
+    assert a["n_seeds"] == 1 and a["diversity_decline_pct"] == pytest.approx(-50.0)
+    for prefix in ("correct_gen0", "correct_gen1", "correct_last", "diversity_decline_pct", "unique_last"):
+        assert a[f"{prefix}_ci_low"] is None and a[f"{prefix}_ci_high"] is None
+        assert a[prefix] is not None and math.isfinite(a[prefix])
+    table = bt.per_generation_table(rows, metrics=("correct",))
+    assert all(r["ci_low"] is None and r["ci_high"] is None for r in table)
 
 
 def test_temperature_table_and_config() -> None:
+    # What the store keeps now: Suite.resolved_config(), whose "scenarios" are resolved.
     config = {
-        "resolved": [{"name": "a", "sampling": {"temperature": 0.6}}, {"name": "b", "sampling": {"temperature": 1}}]
+        "scenarios": [{"name": "a", "sampling": {"temperature": 0.6}}, {"name": "b", "sampling": {"temperature": 1}}]
     }
     temperatures = bt.scenario_temperatures(config)
     assert temperatures == {"a": 0.6, "b": 1.0}
+    # Runs recorded before: the suite's own (unresolved) scenarios, and the resolved ones under "resolved".
+    old = {"scenarios": [{"name": "a", "sampling": None}], "resolved": config["scenarios"]}
+    assert bt.scenario_temperatures(old) == temperatures
     summary = bt.cycle_summary(hand_rows())
     table = bt.temperature_table(summary, temperatures, scenarios=("b", "missing", "a"))
     assert [(r["scenario"], r["temperature"]) for r in table] == [("b", 1.0), ("a", 0.6)]
     assert list(table[0])[:3] == ["scenario", "temperature", "n_seeds"]
     assert table[1]["diversity_decline_pct"] == pytest.approx(-37.5)
+
+
+def test_scenario_temperatures_of_the_real_suite_config() -> None:
+    config = load_suite(SUITE_PATH).resolved_config()  # what the runner stores for a run
+    temperatures = bt.scenario_temperatures(config)
+    assert {name: temperatures[name] for name in bt.TEMPERATURE_SCENARIOS} == {
+        "full_synthetic_t0.6": 0.6,
+        "full_synthetic": 0.8,
+        "full_synthetic_t1.0": 1.0,
+    }
+    assert set(temperatures) == set(bt.CYCLE_SCENARIOS) | set(bt.TEMPERATURE_SCENARIOS)
 
 
 def test_select_run() -> None:
@@ -238,8 +292,8 @@ def test_main_other_suite_only_exits_2(tmp_path: Path, capsys: pytest.CaptureFix
 def test_main_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A tiny store with two scenarios of the ablation: every table and figure is written."""
     store = Store(tmp_path / "results")
-    config = {
-        "resolved": [
+    config = {  # the shape of Suite.resolved_config(), cut to what the builder reads
+        "scenarios": [
             {"name": "full_synthetic", "sampling": {"temperature": 0.8}},
             {"name": "full_synthetic_t1.0", "sampling": {"temperature": 1.0}},
         ]
@@ -273,6 +327,26 @@ def test_main_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         cycles = list(csv.DictReader(handle))
     assert [r["scenario"] for r in cycles] == ["full_synthetic", "full_synthetic_t1.0"]
     assert cycles[0]["first_gen_correct_099"] == "2;2"
+    assert list(cycles[0]) == list(bt.CYCLE_COLUMNS)  # the column names are unchanged
+    assert float(cycles[0]["correct_last_ci_low"]) == float(cycles[0]["correct_last"]) == 1.0  # same at both seeds
+    with open(out / "per_generation.csv", newline="") as handle:
+        assert csv.DictReader(handle).fieldnames == [
+            "scenario",
+            "generation",
+            "metric",
+            "n_seeds",
+            "mean",
+            "ci_low",
+            "ci_high",
+        ]
+    with open(out / "leaderboard.csv", newline="") as handle:
+        board = list(csv.DictReader(handle))
+    assert {r["scenario"] for r in board} == {"full_synthetic", "full_synthetic_t1.0"}
+    (other,) = [r for r in board if r["scenario"] == "full_synthetic_t1.0"]
+    assert other["baseline"] == "full_synthetic" and other["diversity_levenshtein_final_ci"] == "t"
+    # Final diversity differs by .1 at both seeds: 2 of the 4 sign patterns reach |sum| = .2, p = .5 (one row: Holm
+    # leaves it).
+    assert float(other["diversity_levenshtein_final_diff_p_holm"]) == 0.5
     with open(out / "temperature.csv", newline="") as handle:
         temperature = list(csv.DictReader(handle))
     assert [(r["scenario"], r["temperature"]) for r in temperature] == [

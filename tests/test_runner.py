@@ -210,3 +210,33 @@ def test_fresh_data_policy(tmp_path, policy):
     overlap = sum(t in real for t in fresh)
     # Short expressions recur, so independent draws meet R often; disjoint ones never do.
     assert overlap == 0 if policy == "disjoint" else overlap > 10
+
+
+def test_a_changed_setting_is_refused_in_the_same_results_directory(clean_run, tmp_path):
+    """A results directory holding this suite under other settings (e.g. an old code default) refuses the run."""
+    import json
+    import shutil
+
+    import duckdb
+
+    suite_path, results, _ = clean_run
+    copy = tmp_path / "results"
+    shutil.copytree(results, copy)
+    with duckdb.connect(str(copy / "bench.duckdb")) as con:
+        (config,) = con.execute("SELECT config FROM runs").fetchone()
+        old = json.loads(config)
+        old["data"]["validation_fraction"] = 0.2  # as if the code default had been 0.2 when it ran
+        con.execute("UPDATE runs SET config = ?, run_id = 'micro-old'", [json.dumps(old)])
+    before = Store(copy).count_rows()
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "run", str(suite_path), "--results", str(copy), "--quiet"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+        timeout=300,
+    )
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "data.validation_fraction" in lines[0] and "new --results directory" in lines[0]
+    assert "Traceback" not in result.stderr
+    assert Store(copy).count_rows() == before  # nothing written

@@ -7,7 +7,8 @@ import math
 import pytest
 import torch
 
-from bench.config import ModelConfig
+from bench.config import SamplingConfig
+from bench.learners.transformer import TransformerConfig
 from bench.model import build_model
 from bench.sample import decode, filter_logits, sample, sample_batch
 from bench.tasks import get_task
@@ -34,15 +35,15 @@ def test_top_p_always_keeps_the_most_likely_token():
 def setup():
     task = get_task("logic", max_depth=3)
     tokenizer = task.build_tokenizer()
-    model = build_model(ModelConfig(preset="tiny"), tokenizer, context_length=64, seed=3)
+    model = build_model(TransformerConfig(preset="tiny"), tokenizer, context_length=64, seed=3)
     return task, tokenizer, model
 
 
 def test_same_seed_same_samples(setup):
     _, tokenizer, model = setup
-    a = sample(model, tokenizer, 50, seed=11, max_new_tokens=20, batch_size=16)
-    b = sample(model, tokenizer, 50, seed=11, max_new_tokens=20, batch_size=16)
-    c = sample(model, tokenizer, 50, seed=12, max_new_tokens=20, batch_size=16)
+    a = sample(model, tokenizer, 50, seed=11, settings=SamplingConfig(batch_size=16), max_new_tokens=20)
+    b = sample(model, tokenizer, 50, seed=11, settings=SamplingConfig(batch_size=16), max_new_tokens=20)
+    c = sample(model, tokenizer, 50, seed=12, settings=SamplingConfig(batch_size=16), max_new_tokens=20)
     assert a == b and a != c and len(a) == 50
 
 
@@ -71,7 +72,7 @@ def test_decode_joins_tokens_with_single_spaces(setup):
     assert decode(tokenizer, [tokenizer.bos_token_id, *ids]) == "not ( True and False )"
 
 
-def test_temperature_must_be_positive(setup):
+def test_sampling_settings_max_new_tokens_wins(setup):
     _, tokenizer, model = setup
-    with pytest.raises(ValueError, match="temperature"):
-        sample(model, tokenizer, 1, seed=0, temperature=0.0)
+    texts = sample(model, tokenizer, 20, seed=1, settings=SamplingConfig(max_new_tokens=3), max_new_tokens=20)
+    assert all(len(t.split()) <= 3 for t in texts)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import multiprocessing
 
-from bench.store import GenerationRecord, Store
+from bench.records import GenerationRecord
+from bench.store import Store
 
 
 def record(scenario: str, seed: int, generation: int, value: float = 0.5, run_id: str = "r1") -> GenerationRecord:

@@ -6,7 +6,8 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from bench.config import ModelConfig, TrainingConfig
+from bench.config import SamplingConfig, TrainingConfig
+from bench.learners.transformer import TransformerConfig
 from bench.model import build_model, count_parameters, save_checkpoint
 from bench.sample import sample
 from bench.tasks import get_task
@@ -28,6 +29,9 @@ def task():
 @pytest.fixture(scope="module")
 def tokenizer(task):
     return task.build_tokenizer()
+
+
+SETTINGS = SamplingConfig()
 
 
 def test_pack_keeps_samples_whole_and_restarts_positions():
@@ -60,7 +64,7 @@ def test_shard_splits_a_global_batch_between_processes():
 
 def test_packed_attention_stays_inside_each_sample(tokenizer):
     """Logits of a sample packed after another equal the logits of that sample alone."""
-    model = build_model(ModelConfig(preset="tiny"), tokenizer, context_length=32, seed=0).eval()
+    model = build_model(TransformerConfig(preset="tiny"), tokenizer, context_length=32, seed=0).eval()
     a, b = [1, 4, 5, 6, 2], [1, 7, 8, 2]
     blocks = pack([a, b], block_size=12, pad_id=tokenizer.pad_token_id)
     with torch.no_grad():
@@ -70,18 +74,18 @@ def test_packed_attention_stays_inside_each_sample(tokenizer):
 
 
 def test_paper_preset_has_the_reference_size(tokenizer):
-    model = build_model(ModelConfig(preset="paper"), tokenizer, context_length=256, seed=0)
+    model = build_model(TransformerConfig(preset="paper"), tokenizer, context_length=256, seed=0)
     assert 10.4e6 < count_parameters(model) < 10.9e6
 
 
 def test_llama_architecture_is_selectable(tokenizer):
-    model = build_model(ModelConfig(preset="tiny", architecture="llama"), tokenizer, context_length=64, seed=0)
+    model = build_model(TransformerConfig(preset="tiny", architecture="llama"), tokenizer, context_length=64, seed=0)
     assert model.config.model_type == "llama"
 
 
 def test_unknown_override_is_a_clear_error(tokenizer):
     with pytest.raises(ValueError, match="no field 'n_layerz'"):
-        build_model(ModelConfig(preset="tiny", overrides={"n_layerz": 3}), tokenizer, 64, seed=0)
+        build_model(TransformerConfig(preset="tiny", overrides={"n_layerz": 3}), tokenizer, 64, seed=0)
 
 
 TINY = TrainingConfig(
@@ -101,14 +105,14 @@ def test_tiny_model_learns_the_task_and_is_reproducible(task, tokenizer, tmp_pat
     train_texts, val_texts = data[:720], data[720:]
 
     def run():
-        model = build_model(ModelConfig(preset="tiny"), tokenizer, context_length=128, seed=0)
+        model = build_model(TransformerConfig(preset="tiny"), tokenizer, context_length=128, seed=0)
         result = train(model, tokenizer, train_texts, val_texts, TINY, seed=0)
         return model, result
 
-    untrained = build_model(ModelConfig(preset="tiny"), tokenizer, context_length=128, seed=0)
-    before = sample(untrained, tokenizer, 200, seed=5, max_new_tokens=task.max_tokens() + 1)
+    untrained = build_model(TransformerConfig(preset="tiny"), tokenizer, context_length=128, seed=0)
+    before = sample(untrained, tokenizer, 200, seed=5, settings=SETTINGS, max_new_tokens=task.max_tokens() + 1)
     model, result = run()
-    after = sample(model, tokenizer, 200, seed=5, max_new_tokens=task.max_tokens() + 1)
+    after = sample(model, tokenizer, 200, seed=5, settings=SETTINGS, max_new_tokens=task.max_tokens() + 1)
     share = lambda texts: sum(task.verify(t).label == "correct" for t in texts) / len(texts)  # noqa: E731
     assert share(before) < 0.2
     assert share(after) > 0.6, f"only {share(after):.2f} correct after training"
@@ -116,17 +120,19 @@ def test_tiny_model_learns_the_task_and_is_reproducible(task, tokenizer, tmp_pat
 
     # Same seed -> identical weights -> identical samples.
     again, _ = run()
-    assert sample(again, tokenizer, 200, seed=5, max_new_tokens=task.max_tokens() + 1) == after
+    assert sample(again, tokenizer, 200, seed=5, settings=SETTINGS, max_new_tokens=task.max_tokens() + 1) == after
 
     # A checkpoint round-trips through the standard loaders.
     save_checkpoint(model, tokenizer, tmp_path / "ckpt")
     loaded = AutoModelForCausalLM.from_pretrained(tmp_path / "ckpt")
     loaded_tokenizer = AutoTokenizer.from_pretrained(tmp_path / "ckpt")
-    assert sample(loaded, loaded_tokenizer, 200, seed=5, max_new_tokens=task.max_tokens() + 1) == after
+    assert (
+        sample(loaded, loaded_tokenizer, 200, seed=5, settings=SETTINGS, max_new_tokens=task.max_tokens() + 1) == after
+    )
 
 
 def test_nan_loss_stops_with_a_clear_error(task, tokenizer):
-    model = build_model(ModelConfig(preset="tiny"), tokenizer, context_length=128, seed=0)
+    model = build_model(TransformerConfig(preset="tiny"), tokenizer, context_length=128, seed=0)
     with torch.no_grad():
         model.transformer.wte.weight.fill_(float("nan"))
     data = task.generate(40, seed=2)
@@ -138,8 +144,8 @@ def test_nan_loss_stops_with_a_clear_error(task, tokenizer):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_training_and_sampling_on_cuda(task, tokenizer):
     data = task.generate(400, seed=1)
-    model = build_model(ModelConfig(preset="tiny"), tokenizer, context_length=128, seed=0).to("cuda")
+    model = build_model(TransformerConfig(preset="tiny"), tokenizer, context_length=128, seed=0).to("cuda")
     result = train(model, tokenizer, data[:360], data[360:], TINY, seed=0)
     assert result.iterations > 0 and next(model.parameters()).device.type == "cuda"
-    texts = sample(model, tokenizer, 100, seed=0, max_new_tokens=task.max_tokens() + 1)
+    texts = sample(model, tokenizer, 100, seed=0, settings=SETTINGS, max_new_tokens=task.max_tokens() + 1)
     assert len(texts) == 100

@@ -7,14 +7,19 @@ which respects the database lock) and writes:
 
 - ``cycles.csv``: one row per scenario: correctness at generation 1 and at the last generation, the diversity
   decline from generation 0 to the last generation in %, unique outputs at generation 0 and last (each a mean over
-  seeds with a 95% bootstrap CI), and per seed the first generation whose correctness reaches 0.99;
+  seeds with a 95% CI), and per seed the first generation whose correctness reaches 0.99;
 - ``per_generation.csv``: scenario, generation, metric, mean, CI, for the verdict shares and diversity metrics;
 - ``temperature.csv``: the rows of ``cycles.csv`` for the temperature ablation, with the temperature;
 - ``leaderboard.csv``: :func:`bench.leaderboard.build_leaderboard` as CSV;
 - ``figures/*.png``: :func:`bench.report.write_report` for the four cycles, and the same figures for the
   temperature ablation under ``figures/temperature_*.png``.
 
-The summaries are pure functions of :class:`bench.leaderboard.MetricRow` lists (tested in
+Every CI (the ``*_ci_low``/``*_ci_high`` columns) is :func:`bench.stats.interval` with ``method="auto"``, as in the
+leaderboard: the Student-t interval below 10 seeds (so the suite's 3 seeds get t intervals), the percentile bootstrap
+(10,000 resamples, seed 0) from 10 seeds up, and no interval (blank bounds) for a single seed. Tables built before
+this switch used the percentile bootstrap at every n, which is too narrow at 3 seeds; rebuild them to compare.
+
+The summaries are pure functions of :class:`bench.records.MetricRow` lists (tested in
 ``tests/test_replication.py``); only :func:`main` touches the disk. Like the leaderboard, a scenario is summarized
 over the generations *every* one of its seeds finished, so a partial run gives consistent (shorter) numbers.
 """
@@ -32,14 +37,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.leaderboard import (
-    MetricRow,
-    bootstrap_ci,
-    build_leaderboard,
-    collect_curves,
-    format_leaderboard,
-)
+from bench.leaderboard import build_leaderboard, collect_curves, format_leaderboard
+from bench.records import MetricRow
 from bench.report import write_report
+from bench.stats import interval
 from bench.store import Store, StoreError
 
 SUITE = "replication_cpu"
@@ -117,9 +118,10 @@ def first_generation_at_least(values: Sequence[float], threshold: float = CORREC
     return next((g for g, v in enumerate(values) if v >= threshold), None)
 
 
-def _ci(values: Sequence[float], prefix: str, confidence: float, seed: int) -> dict[str, float]:
-    mean, low, high = bootstrap_ci(list(values), confidence=confidence, seed=seed)
-    return {prefix: mean, f"{prefix}_ci_low": low, f"{prefix}_ci_high": high}
+def _ci(values: Sequence[float], prefix: str, confidence: float, seed: int) -> dict[str, float | None]:
+    """``prefix``, ``prefix_ci_low``, ``prefix_ci_high``: the mean over seeds and its ``interval`` (auto method)."""
+    estimate = interval(list(values), confidence=confidence, method="auto", seed=seed)
+    return {prefix: estimate.mean, f"{prefix}_ci_low": estimate.low, f"{prefix}_ci_high": estimate.high}
 
 
 def _blank(prefix: str) -> dict[str, None]:
@@ -137,7 +139,8 @@ def cycle_summary(
 
     "last" is the last generation every seed of the scenario finished (``n_generations - 1``). Per seed the
     diversity decline is ``decline_percent(div_gen0, div_last)``; means and CIs are over seeds
-    (:func:`bench.leaderboard.bootstrap_ci`). ``seeds`` and ``first_gen_correct_099`` are ``;``-joined per seed,
+    (:func:`bench.stats.interval`, auto: Student-t below 10 seeds, percentile bootstrap from 10, no bounds for one
+    seed). ``seeds`` and ``first_gen_correct_099`` are ``;``-joined per seed,
     in seed order, with ``never`` where a seed's correctness never reached ``threshold`` within the horizon.
     Values that need a generation the scenario does not have are ``None``. ``scenarios`` picks and orders the
     rows (default: every scenario, in order of appearance); a name without rows raises ``ValueError``.
@@ -184,25 +187,27 @@ def per_generation_table(
     confidence: float = 0.95,
     seed: int = 0,
 ) -> list[dict[str, Any]]:
-    """Rows ``scenario, generation, metric, n_seeds, mean, ci_low, ci_high``: mean over seeds with a bootstrap CI.
+    """Rows ``scenario, generation, metric, n_seeds, mean, ci_low, ci_high``: mean over seeds with its CI.
 
-    Per scenario only the generations every seed finished (as in the leaderboard and the figures).
+    The CI is :func:`bench.stats.interval` (auto: Student-t below 10 seeds, percentile bootstrap from 10, no bounds for
+    one seed), the same as the report's figure bands. Per scenario only the generations every seed finished (as in
+    the leaderboard and the figures).
     """
     curves = collect_curves(rows, metrics)
     table = []
     for name, c in curves.items():
         for g in range(c.n_generations):
             for m in metrics:
-                mean, low, high = bootstrap_ci(c.values[m][:, g].tolist(), confidence=confidence, seed=seed)
+                estimate = interval(c.values[m][:, g].tolist(), confidence=confidence, method="auto", seed=seed)
                 table.append(
                     {
                         "scenario": name,
                         "generation": g,
                         "metric": m,
                         "n_seeds": len(c.seeds),
-                        "mean": mean,
-                        "ci_low": low,
-                        "ci_high": high,
+                        "mean": estimate.mean,
+                        "ci_low": estimate.low,
+                        "ci_high": estimate.high,
                     }
                 )
     return table
@@ -227,8 +232,14 @@ def temperature_table(
 
 
 def scenario_temperatures(config: Mapping[str, Any]) -> dict[str, float]:
-    """Scenario name -> sampling temperature, from a run's stored config (its ``resolved`` scenarios)."""
-    return {s["name"]: float(s["sampling"]["temperature"]) for s in config.get("resolved", [])}
+    """Scenario name -> sampling temperature, from a run's stored config.
+
+    The store keeps ``Suite.resolved_config()``, whose ``scenarios`` are resolved (every setting filled in). Runs
+    recorded before that kept the suite's own, unresolved ``scenarios`` and the resolved ones under ``resolved``,
+    which is read when present.
+    """
+    scenarios = config["resolved"] if "resolved" in config else config.get("scenarios", [])
+    return {s["name"]: float(s["sampling"]["temperature"]) for s in scenarios}
 
 
 def select_run(runs: Sequence[Mapping[str, Any]], suite: str = SUITE) -> Mapping[str, Any] | None:

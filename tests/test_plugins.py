@@ -1,0 +1,126 @@
+"""Plugins: a mitigation and a metric registered from outside the package, through entry points, used in a suite.
+
+The plugin is a real distribution on ``sys.path`` (a package plus its ``.dist-info`` with ``entry_points.txt``), so
+``importlib.metadata`` finds it exactly as it finds a pip-installed one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from conftest import MICRO, ROOT, write_suite
+
+LENGTH_CAP = '''
+from typing import Literal
+
+from pydantic import Field
+
+from bench.mitigations.base import MITIGATIONS, Mitigation, MitigationContext, Selection
+
+
+@MITIGATIONS.register("length_cap")
+class LengthCap(Mitigation):
+    """Drop samples longer than ``max_tokens`` tokens (reason ``too_long``)."""
+
+    name: Literal["length_cap"] = "length_cap"
+    max_tokens: int = Field(ge=1, description="Longest sample kept, in tokens.")
+
+    def select(self, samples: list[str], context: MitigationContext) -> Selection:
+        kept = [s for s in samples if len(s.split()) <= self.max_tokens]
+        n = len(samples) - len(kept)
+        return Selection(kept=kept, dropped={"too_long": n} if n else {})
+'''
+
+SHORT_SHARE = """
+from bench.metrics import metric
+
+
+@metric("short_share", True, "share of samples of at most three tokens")
+def short_share(s):
+    return sum(len(t.split()) <= 3 for t in s.samples) / len(s.samples) if s.samples else 0.0
+"""
+
+
+def make_plugin(root: Path) -> Path:
+    package = root / "cb_plugin"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "length_cap.py").write_text(LENGTH_CAP)
+    (package / "short_share.py").write_text(SHORT_SHARE)
+    info = root / "cb_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: cb-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        textwrap.dedent(
+            """
+            [collapse_bench.mitigations]
+            length_cap = cb_plugin.length_cap
+
+            [collapse_bench.metrics]
+            short_share = cb_plugin.short_share
+            """
+        )
+    )
+    return root
+
+
+def bench(*args: str, plugin_path: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugin_path), str(ROOT)])}
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600
+    )
+
+
+@pytest.mark.slow
+def test_plugin_mitigation_and_metric_are_used_in_a_suite(tmp_path):
+    plugin = make_plugin(tmp_path / "plugin")
+    suite = {
+        **MICRO,
+        "seeds": [0],
+        "generations": 2,
+        "scenarios": [
+            {"name": "replace", "regime": {"kind": "replace"}},
+            {"name": "capped", "regime": {"kind": "replace"}, "mitigations": [{"name": "length_cap", "max_tokens": 3}]},
+        ],
+    }
+    path = write_suite(tmp_path / "plugin_suite.yaml", suite)
+    results = tmp_path / "results"
+
+    # Without the plugin the suite is invalid, and the error names the mitigation.
+    env_less = subprocess.run(
+        [sys.executable, "-m", "bench", "validate", str(path)], capture_output=True, text=True, cwd=ROOT
+    )
+    assert env_less.returncode == 2 and "length_cap" in env_less.stderr
+
+    run = bench("run", str(path), "--results", str(results), "--quiet", plugin_path=plugin)
+    assert run.returncode == 0, run.stderr
+    board = json.loads(
+        bench(
+            "leaderboard",
+            "--results",
+            str(results),
+            "--format",
+            "json",
+            "--metrics",
+            "short_share",
+            plugin_path=plugin,
+        ).stdout
+    )
+    capped = next(r for r in board if r["scenario"] == "capped")
+    assert 0.0 <= capped["short_share_final"] <= 1.0
+
+    import duckdb
+
+    with duckdb.connect(str(results / "bench.duckdb"), read_only=True) as con:
+        (direction,) = con.execute(
+            "SELECT DISTINCT higher_is_better FROM metrics WHERE metric = 'short_share'"
+        ).fetchone()
+        drops = con.execute("SELECT DISTINCT reason FROM drops WHERE scenario = 'capped'").fetchall()
+    assert direction is True  # declared once, by the plugin's registration
+    assert ("length_cap:too_long",) in drops
