@@ -43,11 +43,18 @@ class DataConfig(Strict):
     size: int = Field(10_000, ge=10, le=10_000_000)
     """N: real samples generated for generation 0, and the size of each later generation's data set."""
     validation_fraction: float = Field(0.1, gt=0.0, lt=0.5)
-    """Share of each generation's data set held out for validation and early stopping."""
-    fresh: Literal["disjoint", "independent"] = "disjoint"
-    """Fresh real data F_g: ``disjoint`` excludes every string of generation 0's data (DESIGN.md); ``independent``
-    draws new samples from the generator as they come. Disjoint fresh data skews long, since the short common
-    expressions are all in R already (docs/replication.md measures the effect)."""
+    """Share of each generation's data set held out for validation and early stopping (``early_stopping: own``), or
+    the size of the held-out real validation set as a share of N (``early_stopping: real``)."""
+    fresh: Literal["independent", "disjoint"] = "independent"
+    """Fresh real data F_g: ``independent`` (default) draws new samples from the task's generator, as the study and
+    Gerstgrasser et al. mean by fresh data; ``disjoint`` excludes every string of generation 0's data, which skews
+    fresh data long, since the short common samples are all in R already (docs/replication.md measures it)."""
+    test_size: int | None = Field(None, ge=1, le=1_000_000)
+    """|T*|: the fixed held-out real test set drawn once per seed (own seed, independent of R) on which ``real_nll``
+    is measured every generation; default min(1,000, N/10)."""
+
+    def resolved_test_size(self) -> int:
+        return self.test_size if self.test_size is not None else max(1, min(1000, self.size // 10))
 
 
 class TrainingConfig(Strict):
@@ -71,6 +78,12 @@ class TrainingConfig(Strict):
     """Validate every this many steps (and at the end)."""
     patience: int = Field(5, ge=1)
     """Stop after this many validations without improvement; the best checkpoint is kept."""
+    beta2: float = Field(0.95, gt=0.0, lt=1.0)
+    """AdamW's second-moment decay (β1 is 0.9); nanoGPT uses 0.99 for its small character models."""
+    early_stopping: Literal["own", "real"] = "own"
+    """What the validation loss (early stopping, best checkpoint) is measured on. ``own``: the study's 10% split of
+    each generation's own data set, every distinct string on one side only; ``real``: a held-out real validation
+    set drawn once per seed, and the generation trains on all of its data set."""
     precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
     """Mixed precision for Accelerate; ``auto`` is bf16 on CUDA and full precision on CPU."""
 

@@ -429,8 +429,8 @@ def caption(board: Sequence[BoardRow]) -> str:
     return (
         f"cells: mean over seeds [{confidence:.0%} CI; {methods}]. final: last generation all seeds reached. "
         f"AUC: normalized area under the curve. Δ final: paired difference vs {baseline!r} on shared seeds, "
-        "p: exact sign-flip permutation test, Holm-corrected across rows. gens to …: Kaplan–Meier median "
-        "generation of the event (seeds with the event / seeds)."
+        "p: sign-flip permutation test (exact up to 20 seeds), Holm-corrected across rows. "
+        "gens to …: Kaplan–Meier median generation of the event (seeds with the event / seeds)."
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -20,8 +21,9 @@ from bench.metrics import higher_is_better, score_samples
 from bench.mitigations import apply_mitigations
 from bench.mitigations.base import MitigationContext
 from bench.records import GenerationRecord
-from bench.regimes import DataSet, RegimeInputs, split
+from bench.regimes import DataSet, RegimeInputs
 from bench.seeding import derive_rng, derive_seed
+from bench.splits import own_split
 from bench.store import Store, read_parquet, write_parquet
 from bench.tasks import Task, Verdict
 
@@ -50,6 +52,11 @@ class Cell:
     store: Store
     setup: LearnerSetup
     hooks: Hooks = field(default_factory=Hooks)
+    # What the last generation run in this process left for the next one: (generation, T_g, S_g), and every S so
+    # far. The same values are read back from the store after a resume; keeping them saves the fast learners a
+    # Parquet round trip per generation.
+    carried: tuple[int, DataSet, DataSet] | None = None
+    history: list[DataSet] = field(default_factory=list)
 
     @property
     def task(self) -> Task:
@@ -70,20 +77,62 @@ class Cell:
 # -- mix -------------------------------------------------------------------------------------------------------
 
 
-def real_data(cell: Cell) -> DataSet:
-    """Generation 0's data set R: task samples seeded by the suite seed alone."""
-    texts = cell.task.generate(cell.scenario.data.size, seed=derive_seed(cell.seed, "real"))
-    return DataSet.of(texts, "real")
+@dataclass(frozen=True)
+class RealData:
+    """What a cell draws from the task's generator once, each with its own derived seed.
+
+    ``train`` is R, generation 0's data set. ``test`` is T*, the fixed held-out real test set of ``real_nll``
+    (independent of R: new draws from the same source, which may repeat some of R's strings, as any sample would).
+    ``validation`` is the held-out real validation set for ``training.early_stopping: real``, else empty.
+    """
+
+    train: DataSet
+    test: list[str]
+    validation: list[str]
+
+
+def real_data(cell: Cell) -> RealData:
+    """R, T* and (when early stopping is on real data) the real validation set of this cell's seed."""
+    s = cell.scenario
+    task = cell.task
+    validation: list[str] = []
+    if s.training.early_stopping == "real":
+        size = max(1, round(s.data.validation_fraction * s.data.size))
+        validation = task.generate(size, seed=derive_seed(cell.seed, "real-validation"))
+    return RealData(
+        train=DataSet.of(task.generate(s.data.size, seed=derive_seed(cell.seed, "real")), "real"),
+        test=task.generate(s.data.resolved_test_size(), seed=derive_seed(cell.seed, "test")),
+        validation=validation,
+    )
+
+
+def stored_selection(cell: Cell, generation: int) -> DataSet:
+    """S_g as stored: the generation's samples that passed the mitigations."""
+    return DataSet.of(read_parquet(cell.directory(generation) / "selected.parquet")["text"], "synthetic")
+
+
+def selected_history(cell: Cell, generation: int) -> DataSet:
+    """S_0 ∪ … ∪ S_{generation}: every earlier generation's selected samples."""
+    if len(cell.history) != generation + 1:  # after a resume: read them back
+        cell.history = [stored_selection(cell, g) for g in range(generation + 1)]
+    return DataSet(
+        tuple(t for part in cell.history for t in part.texts), tuple(o for part in cell.history for o in part.origins)
+    )
+
+
+def previous_generation(cell: Cell, generation: int) -> tuple[DataSet, DataSet]:
+    """T_{g-1} and S_{g-1}: kept in memory from the generation just run, else read from the store."""
+    if cell.carried is not None and cell.carried[0] == generation - 1:
+        return cell.carried[1], cell.carried[2]
+    stored = read_parquet(cell.directory(generation - 1) / "data.parquet")
+    return DataSet(tuple(stored["text"]), tuple(stored["origin"])), stored_selection(cell, generation - 1)
 
 
 def data_set_for(cell: Cell, generation: int, real: DataSet) -> DataSet:
-    """T_g: the real data for generation 0, else the regime applied to generation g-1's stored outputs."""
+    """T_g: the real data for generation 0, else the regime applied to generation g-1's outputs."""
     if generation == 0:
         return real
-    previous_dir = cell.directory(generation - 1)
-    stored = read_parquet(previous_dir / "data.parquet")
-    previous = DataSet(tuple(stored["text"]), tuple(stored["origin"]))
-    selected = DataSet.of(read_parquet(previous_dir / "selected.parquet")["text"], "synthetic")
+    previous, selected = previous_generation(cell, generation)
     exclude = frozenset(real.texts) if cell.scenario.data.fresh == "disjoint" else frozenset()
 
     def fresh(k: int) -> DataSet:
@@ -95,10 +144,19 @@ def data_set_for(cell: Cell, generation: int, real: DataSet) -> DataSet:
         samples=selected,
         real=real,
         fresh=fresh,
+        history=lambda: selected_history(cell, generation - 1),
         size=cell.scenario.data.size,
         rng=derive_rng(cell.seed, "regime", generation),
     )
     return cell.scenario.regime.next_data_set(inputs)
+
+
+def fit_split(cell: Cell, generation: int, data: DataSet, real: RealData) -> tuple[list[str], list[str]]:
+    """What the learner trains and early-stops on: the own split of T_g, or all of T_g and the real validation set."""
+    if cell.scenario.training.early_stopping == "real":
+        return list(data.texts), real.validation
+    rng = derive_rng(cell.seed, "split", generation)
+    return own_split(data, cell.scenario.data.validation_fraction, rng)
 
 
 # -- fit -------------------------------------------------------------------------------------------------------
@@ -195,11 +253,21 @@ class GenerationOutcome:
     learner: Learner
 
 
-def step(cell: Cell, generation: int, real: DataSet) -> GenerationOutcome | None:
+def held_out_metrics(learner: Learner, test: list[str]) -> dict[str, float]:
+    """Fit to held-out real data (Shumailov et al. 2024; Gerstgrasser et al. 2404.01413; Kazdan et al. 2410.16713):
+    the mean per-token NLL of T* under this generation's model, and its exponential. Absent when the learner cannot
+    score text."""
+    nll = learner.nll(test)
+    if nll is None:
+        return {}
+    return {"real_nll": nll, "real_ppl": math.exp(min(nll, 700.0))}  # exp overflows past ~709
+
+
+def step(cell: Cell, generation: int, real: RealData) -> GenerationOutcome | None:
     """Mix, fit, sample, verify, select and score one generation; writes nothing (``None`` off the main process)."""
     s = cell.scenario
-    data = data_set_for(cell, generation, real)
-    train, validation = split(data, s.data.validation_fraction, derive_rng(cell.seed, "split", generation))
+    data = data_set_for(cell, generation, real.train)
+    train, validation = fit_split(cell, generation, data, real)
     learner, fit = fitted_learner(cell, generation, train, validation)
     if not cell.is_main_process:  # data-parallel helpers only fit; the main process samples, scores and stores
         return None
@@ -221,8 +289,9 @@ def step(cell: Cell, generation: int, real: DataSet) -> GenerationOutcome | None
     selected, drops = apply_mitigations(s.mitigations, samples, context)
 
     metrics = score_samples(
-        samples, labels, [analysis.depths[text] for text in samples], reference=real.texts, training=train
+        samples, labels, [analysis.depths[text] for text in samples], reference=real.train.texts, training=train
     )
+    metrics.update(held_out_metrics(learner, real.test))
     metrics.update(composition_metrics(data))
     if fit.best_val_loss is not None:
         metrics["val_loss"] = fit.best_val_loss
@@ -244,11 +313,14 @@ def step(cell: Cell, generation: int, real: DataSet) -> GenerationOutcome | None
 # -- store -----------------------------------------------------------------------------------------------------
 
 
-def persist(cell: Cell, generation: int, outcome: GenerationOutcome) -> None:
-    """Write one generation's artifacts, then its numbers and done marker in one transaction."""
+def persist(cell: Cell, generation: int, outcome: GenerationOutcome) -> GenerationRecord:
+    """Write one generation's artifacts and return its record; storing the record marks the generation done."""
     s = cell.scenario
     store = cell.store
     directory = cell.directory(generation)
+    selected = DataSet.of(outcome.selected, "synthetic")
+    cell.carried = (generation, outcome.data, selected)
+    cell.history = [*cell.history, selected] if len(cell.history) == generation else []
     write_parquet(directory / "data.parquet", {"text": outcome.data.texts, "origin": outcome.data.origins})
     write_parquet(
         directory / "samples.parquet", {"text": outcome.samples, "label": outcome.labels, "reason": outcome.reasons}
@@ -258,35 +330,41 @@ def persist(cell: Cell, generation: int, outcome: GenerationOutcome) -> None:
     if cell.checkpoints != "none" or s.model.warm_start:
         outcome.learner.save(directory / "model")
         checkpoint = store.relative(directory / "model")
-    store.record_generation(
-        GenerationRecord(
-            run_id=cell.run_id,
-            suite=cell.suite,
-            scenario=s.name,
-            seed=cell.seed,
-            generation=generation,
-            metrics=outcome.metrics,
-            higher_is_better={name: higher_is_better(name) for name in outcome.metrics},
-            drops=outcome.drops,
-            samples_path=store.relative(directory / "samples.parquet"),
-            data_path=store.relative(directory / "data.parquet"),
-            checkpoint_path=checkpoint,
-            train_iterations=outcome.fit.iterations,
-            best_val_loss=outcome.fit.best_val_loss,
-            train_seconds=outcome.fit.seconds,
-            sample_seconds=outcome.sample_seconds,
-            useful_tokens_per_second=outcome.fit.useful_tokens_per_second,
-        )
+    return GenerationRecord(
+        run_id=cell.run_id,
+        suite=cell.suite,
+        scenario=s.name,
+        seed=cell.seed,
+        generation=generation,
+        metrics=outcome.metrics,
+        higher_is_better={name: higher_is_better(name) for name in outcome.metrics},
+        drops=outcome.drops,
+        samples_path=store.relative(directory / "samples.parquet"),
+        data_path=store.relative(directory / "data.parquet"),
+        checkpoint_path=checkpoint,
+        train_iterations=outcome.fit.iterations,
+        best_val_loss=outcome.fit.best_val_loss,
+        train_seconds=outcome.fit.seconds,
+        sample_seconds=outcome.sample_seconds,
+        useful_tokens_per_second=outcome.fit.useful_tokens_per_second,
     )
-    # Keep only the newest checkpoint when asked: it is all that resume and warm starts need.
+
+
+def prune_checkpoints(cell: Cell, generation: int) -> None:
+    """Keep only the newest checkpoint when asked: it is all that resume and warm starts need.
+
+    Called once generation ``generation`` is recorded, never before: until then a resume redoes it from the
+    previous checkpoint.
+    """
     previous_model = cell.directory(generation - 1) / "model"
     if cell.checkpoints in ("last", "none") and generation > 0 and previous_model.exists():
         shutil.rmtree(previous_model)
 
 
-def run_generation(cell: Cell, generation: int, real: DataSet) -> None:
-    """Run and store one generation (every process fits; the main process samples, scores and stores)."""
+def run_generation(cell: Cell, generation: int, real: RealData) -> GenerationRecord | None:
+    """Run one generation and write its artifacts (every process fits; the main process samples, scores and
+    writes); return the record that marks it done once stored (``None`` off the main process)."""
     outcome = step(cell, generation, real)
-    if outcome is not None:
-        persist(cell, generation, outcome)
+    record = None if outcome is None else persist(cell, generation, outcome)
     cell.setup.accelerator.wait_for_everyone()
+    return record

@@ -130,11 +130,11 @@ def distinct_n(samples: Sequence[str], n: int) -> float:
         raise ValueError(f"n must be >= 1, got {n}")
     seen: set[tuple[str, ...]] = set()
     total = 0
-    for sample in samples:
+    # Each distinct sample once, weighted by its count: the same value, and collapsed generations are cheap.
+    for sample, count in Counter(samples).items():
         tokens = sample.split()
-        grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
-        total += len(grams)
-        seen.update(grams)
+        total += count * max(0, len(tokens) - n + 1)
+        seen.update(zip(*(tokens[i:] for i in range(n)), strict=False))  # the n-grams, without slicing each
     return len(seen) / total if total else 0.0
 
 
@@ -176,9 +176,9 @@ def ngram_diversity(samples: Sequence[str], num_n: int = 4) -> float:
     tokens = " ".join(samples).split(" ")
     score = 0.0
     for n in range(1, num_n + 1):
-        grams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
-        if grams:
-            score += len(set(grams)) / len(grams)
+        count = len(tokens) - n + 1
+        if count > 0:
+            score += len(set(zip(*(tokens[i:] for i in range(n)), strict=False))) / count
     return round(score, 3)
 
 
@@ -376,6 +376,11 @@ metric("js_divergence_length", False, "Jensen-Shannon divergence (base 2) of sam
 metric("memorized", False, "share of samples found verbatim in this generation's training set")(
     lambda s: None if s.training is None else memorized(s.samples, s.training)
 )
+metric(
+    "simpson_diversity",
+    True,
+    "Gini-Simpson index 1 - sum p_i^2 of the sample strings (decays as (1-1/N)^g under pure resampling)",
+)(lambda s: gini_simpson(s.samples))
 
 
 # Numbers the loop and the learner measure themselves: declared for their direction and meaning.
@@ -385,6 +390,8 @@ declare("data_size", None, "size of this generation's data set T_g")
 declare("data_real_share", None, "share of T_g that is generation 0's real data R")
 declare("data_fresh_share", None, "share of T_g that is fresh real data")
 declare("data_synthetic_share", None, "share of T_g that is model output")
+declare("real_nll", False, "mean per-token NLL (nats) of the held-out real test set T* under this generation's model")
+declare("real_ppl", False, "perplexity exp(real_nll) of the held-out real test set T*")
 
 
 def score_samples(

@@ -1,8 +1,9 @@
 """Data regimes: how generation g+1's data set T_{g+1} is made from T_g, the samples S_g and real data.
 
-Pure functions of (T_g, S_g, R, F_g, rng), one per row of the table in DESIGN.md. Every item carries its
-origin (``real``: generation 0's data, ``fresh``: new task samples, ``synthetic``: model output) so that each data
-set's composition is measured, not assumed.
+Each regime is a config class (the suite's ``regime:`` section) with its behaviour beside it: a pure function of
+(T_g, S_g, R, F_g, the history S_0..S_g, rng), one per row of the table in docs/design.md, with its source paper.
+Every item carries its origin (``real``: generation 0's data, ``fresh``: new task samples, ``synthetic``: model
+output) so that each data set's composition is measured, not assumed.
 
 N is the data set size. When fewer than the needed samples survive the mitigations, ``draw`` takes all of them and
 fills the rest by sampling with replacement (documented; the alternative — a smaller data set — would change the
@@ -62,12 +63,13 @@ def draw(items: DataSet, k: int, rng: random.Random) -> DataSet:
 
 @dataclass(frozen=True)
 class RegimeInputs:
-    """Everything a regime may use. ``fresh(k)`` returns k new real samples disjoint from ``real``."""
+    """Everything a regime may use to make T_{g+1}; the expensive parts are read on demand."""
 
     previous: DataSet  # T_g
     samples: DataSet  # S_g, after mitigations
     real: DataSet  # R: generation 0's data set
-    fresh: Callable[[int], DataSet]  # F_g on demand (seeded by the caller)
+    fresh: Callable[[int], DataSet]  # F_g: k new real samples (seeded by the caller; data.fresh says how)
+    history: Callable[[], DataSet]  # S_0 ∪ … ∪ S_g: every generation's selected samples so far, S_g included
     size: int  # N
     rng: random.Random
 
@@ -139,19 +141,14 @@ class AccumulateRegime(Regime):
 
 @REGIMES.register("accumulate_subsample")
 class AccumulateSubsampleRegime(Regime):
-    """Kazdan et al. (2410.16713): a uniform subsample of T_g ∪ S_g of size N."""
+    """Accumulate-subsample (Kazdan et al. 2410.16713, their ``src/fit_gaussians/fit_gaussians.py``).
+
+    T_{g+1} is a uniform subsample, without replacement, of size N of everything accumulated so far:
+    P_{g+1} = R ∪ S_0 ∪ … ∪ S_g (the whole pool, not T_g, which is itself a subsample). With |S_g| = N its real share
+    is 1/(g+2) at generation g+1.
+    """
 
     kind: Literal["accumulate_subsample"]
 
     def next_data_set(self, inputs: RegimeInputs) -> DataSet:
-        return draw(inputs.previous + inputs.samples, inputs.size, inputs.rng)
-
-
-def split(data: DataSet, validation_fraction: float, rng: random.Random) -> tuple[list[str], list[str]]:
-    """A seeded train/validation split of a data set (at least one item on each side)."""
-    order = list(range(len(data)))
-    rng.shuffle(order)
-    n_val = min(max(1, round(validation_fraction * len(data))), len(data) - 1)
-    val = [data.texts[i] for i in order[:n_val]]
-    train = [data.texts[i] for i in order[n_val:]]
-    return train, val
+        return draw(inputs.real + inputs.history(), inputs.size, inputs.rng)

@@ -21,11 +21,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench.config import Suite, first_difference, suite_hash
+from bench.device import make_accelerator
 from bench.learners import LearnerSetup
-from bench.loop import Cell, Hooks, real_data, run_generation
+from bench.loop import Cell, Hooks, prune_checkpoints, real_data, run_generation
+from bench.records import GenerationRecord
 from bench.store import Store
 from bench.tasks import get_task
-from bench.train import make_accelerator
 
 PACKAGES = (
     "torch",
@@ -59,6 +60,34 @@ class Shard:
 
     def owns(self, position: int) -> bool:
         return position % self.count == self.index - 1
+
+
+class Recorder:
+    """Stores finished generations in batches: at most one transaction every ``interval`` seconds.
+
+    A generation of a neural learner takes seconds or more, so each is stored as soon as it ends; the empirical
+    learner finishes hundreds a second, and one DuckDB connection per generation would dominate its run. A crash
+    loses at most ``interval`` seconds of finished generations, which resume redoes with identical numbers.
+    """
+
+    def __init__(self, store: Store, interval: float = 2.0) -> None:
+        self.store = store
+        self.interval = interval
+        self.pending: list[tuple[GenerationRecord, Cell]] = []
+        self.last_flush = time.perf_counter()
+
+    def add(self, record: GenerationRecord, cell: Cell) -> None:
+        self.pending.append((record, cell))
+        if time.perf_counter() - self.last_flush >= self.interval:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            self.store.record_generations([record for record, _ in self.pending])
+            for record, cell in self.pending:  # only now may older checkpoints go
+                prune_checkpoints(cell, record.generation)
+            self.pending = []
+        self.last_flush = time.perf_counter()
 
 
 class SettingsMismatchError(ValueError):
@@ -167,40 +196,49 @@ def run_suite(
         disable=not (show_progress and accelerator.is_main_process),
         transient=False,
     )
-    with progress:
-        cell_bar = progress.add_task("cells", total=len(cells))
-        generation_bar = progress.add_task("generations", total=suite.generations)
-        step_bar = progress.add_task("  fitting", total=1)
-        hooks = Hooks(
-            on_fit=lambda done, total: progress.update(step_bar, completed=done, total=total, description="  fitting"),
-            on_sample=lambda done, total: progress.update(
-                step_bar, completed=done, total=total, description="  sampling"
-            ),
-        )
-        for scenario, seed in cells:
-            task = get_task(scenario.task.name, **scenario.task.params)
-            cell = Cell(
-                run_id=run_id,
-                suite=suite.suite,
-                scenario=scenario,
-                seed=seed,
-                checkpoints=suite.checkpoints,
-                store=store,
-                setup=LearnerSetup(task=task, training=scenario.training, accelerator=accelerator),
-                hooks=hooks,
+    done_by_cell = store.finished_cells(run_id)
+    recorder = Recorder(store)
+    try:
+        with progress:
+            cell_bar = progress.add_task("cells", total=len(cells))
+            generation_bar = progress.add_task("generations", total=suite.generations)
+            step_bar = progress.add_task("  fitting", total=1)
+            hooks = Hooks(
+                on_fit=lambda done, total: progress.update(
+                    step_bar, completed=done, total=total, description="  fitting"
+                ),
+                on_sample=lambda done, total: progress.update(
+                    step_bar, completed=done, total=total, description="  sampling"
+                ),
             )
-            progress.update(cell_bar, description=f"cells ({scenario.name}, seed {seed})")
-            progress.reset(generation_bar, total=suite.generations)
-            done = store.finished_generations(run_id, scenario.name, seed)
-            real = real_data(cell) if len(done) < suite.generations else None
-            for generation in range(suite.generations):
-                if generation in done:
-                    skipped += 1
-                else:
-                    run_generation(cell, generation, real)
-                    ran += 1
-                progress.advance(generation_bar)
-            progress.advance(cell_bar)
+            for scenario, seed in cells:
+                task = get_task(scenario.task.name, **scenario.task.params)
+                cell = Cell(
+                    run_id=run_id,
+                    suite=suite.suite,
+                    scenario=scenario,
+                    seed=seed,
+                    checkpoints=suite.checkpoints,
+                    store=store,
+                    setup=LearnerSetup(task=task, training=scenario.training, accelerator=accelerator),
+                    hooks=hooks,
+                )
+                progress.update(cell_bar, description=f"cells ({scenario.name}, seed {seed})")
+                progress.reset(generation_bar, total=suite.generations)
+                done = done_by_cell.get((scenario.name, seed), set())
+                real = real_data(cell) if len(done) < suite.generations else None
+                for generation in range(suite.generations):
+                    if generation in done:
+                        skipped += 1
+                    else:
+                        record = run_generation(cell, generation, real)
+                        if record is not None:
+                            recorder.add(record, cell)
+                        ran += 1
+                    progress.advance(generation_bar)
+                progress.advance(cell_bar)
+    finally:
+        recorder.flush()  # what finished is kept, also on Ctrl-C or an error in a later cell
 
     finished = False
     if accelerator.is_main_process:

@@ -19,6 +19,8 @@ import torch
 from accelerate import Accelerator
 from transformers import PreTrainedModel, PreTrainedTokenizerFast, get_cosine_with_min_lr_schedule_with_warmup
 
+from bench.device import make_accelerator
+
 if TYPE_CHECKING:
     from bench.config import TrainingConfig
 
@@ -122,15 +124,6 @@ def shard(batch: list[int], process_index: int, num_processes: int) -> list[int]
     return batch[process_index::num_processes]
 
 
-def make_accelerator(precision: str = "auto") -> Accelerator:
-    """One Accelerator per process: CPU here, CUDA when present, DDP under ``accelerate launch``."""
-    cuda = torch.cuda.is_available()
-    if precision == "auto":
-        precision = "bf16" if cuda else "no"
-    # cpu=True lets several CPU processes (torchrun / mpirun) form a gloo process group: Accelerate's MULTI_CPU.
-    return Accelerator(mixed_precision=precision, cpu=not cuda)
-
-
 @torch.no_grad()
 def validation_loss(model: torch.nn.Module, blocks: PackedBlocks, batch_size: int, device: torch.device) -> float:
     """Mean token loss over all validation blocks (weighted by supervised tokens)."""
@@ -176,7 +169,7 @@ def train(
     optimizer = torch.optim.AdamW(
         [{"params": decay, "weight_decay": settings.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
         lr=settings.learning_rate,
-        betas=(0.9, 0.95),
+        betas=(0.9, settings.beta2),
     )
     scheduler = get_cosine_with_min_lr_schedule_with_warmup(
         optimizer, settings.warmup_iters, settings.max_iters, min_lr_rate=settings.min_lr_ratio

@@ -35,7 +35,7 @@ import pytest
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
-from bench.config import SamplingConfig, TrainingConfig
+from bench.config import TrainingConfig
 from bench.learners.transformer import TransformerConfig
 from bench.model import build_model
 from bench.tasks import get_task

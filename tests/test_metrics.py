@@ -19,6 +19,7 @@ from bench.metrics import (
     depth_stats,
     distinct_n,
     diversity_levenshtein,
+    gini_simpson,
     js_divergence_lengths,
     length_stats,
     memorized,
@@ -268,6 +269,7 @@ BASE_KEYS = {
     "length_var",
     "depth_mean",
     "depth_var",
+    "simpson_diversity",
 }
 
 
@@ -318,3 +320,20 @@ def test_score_samples_empty_and_mismatch() -> None:
         score_samples(["True"], [], [1])
     with pytest.raises(ValueError, match="depths"):
         score_samples(["True"], ["correct"], [])
+
+
+def test_gini_simpson_hand_computed() -> None:
+    assert gini_simpson([]) == 0.0
+    assert gini_simpson(["a"] * 4) == 0.0
+    assert gini_simpson(["a", "b"]) == pytest.approx(0.5)
+    assert gini_simpson(["a", "a", "b", "c"]) == pytest.approx(1 - (0.25 + 0.0625 + 0.0625))
+
+
+def test_loop_numbers_declare_their_direction_once() -> None:
+    from bench.metrics import higher_is_better
+
+    assert higher_is_better("real_nll") is False and higher_is_better("real_ppl") is False
+    assert higher_is_better("simpson_diversity") is True
+    assert higher_is_better("kept_share") is None
+    with pytest.raises(UnknownNameError):
+        higher_is_better("no_such_metric")

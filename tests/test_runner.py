@@ -240,3 +240,45 @@ def test_a_changed_setting_is_refused_in_the_same_results_directory(clean_run, t
     assert len(lines) == 1 and "data.validation_fraction" in lines[0] and "new --results directory" in lines[0]
     assert "Traceback" not in result.stderr
     assert Store(copy).count_rows() == before  # nothing written
+
+
+def test_held_out_real_metrics_are_recorded(clean_run):
+    import math
+
+    _, results, _ = clean_run
+    values = {(r[2], r[3], r[4], r[5]): r[6] for r in metric_table(results)}
+    for (scenario, seed, generation, metric), nll in values.items():
+        if metric == "real_nll":
+            assert nll > 0
+            assert values[(scenario, seed, generation, "real_ppl")] == pytest.approx(math.exp(nll))
+    # Generation 0 is shared, so its held-out fit is identical across scenarios.
+    assert values[("replace", 0, 0, "real_nll")] == values[("filtered", 0, 0, "real_nll")]
+
+
+def test_test_set_is_drawn_apart_from_the_real_data():
+    from conftest import MICRO
+
+    from bench.config import parse_suite
+    from bench.learners import LearnerSetup
+    from bench.loop import Cell, real_data
+
+    suite = parse_suite({**MICRO, "training": {**MICRO["training"], "early_stopping": "real"}})
+    scenario = suite.resolved_scenarios()[0]
+    task = __import__("bench.tasks", fromlist=["get_task"]).get_task(scenario.task.name, **scenario.task.params)
+    cell = Cell("r", "micro", scenario, 0, "last", Store("/nonexistent"), LearnerSetup(task, scenario.training, None))
+    real = real_data(cell)
+    assert len(real.train) == 120 and len(real.test) == 12  # default |T*| = min(1000, N/10)
+    assert len(real.validation) == 12  # early_stopping: real holds out validation_fraction * N real samples
+    assert real_data(cell) == real  # seeded
+    assert list(real.train.texts[:12]) != real.test  # its own seed, not a slice of R
+
+
+def test_early_stopping_on_real_data_runs(tmp_path):
+    from conftest import MICRO, write_suite
+
+    data = {**MICRO, "seeds": [0], "generations": 2, "training": {**MICRO["training"], "early_stopping": "real"}}
+    path = write_suite(tmp_path / "real.yaml", data)
+    summary = run_suite(load_suite(path), path, tmp_path / "results", show_progress=False)
+    assert summary.finished
+    metrics = {r[5] for r in metric_table(tmp_path / "results")}
+    assert {"val_loss", "real_nll"} <= metrics

@@ -11,16 +11,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
-from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 from bench.learners.base import LEARNERS, FitResult, LearnerConfig, LearnerSetup, Progress
-from bench.model import build_model, load_model, save_checkpoint
-from bench.sample import sample
-from bench.train import encode_samples, pack, train, validation_loss
 
 if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerFast
+
     from bench.config import SamplingConfig
     from bench.tasks import Task
+
+# The network code (bench.model, bench.train, bench.sample) is imported where it is used: loading transformers'
+# modelling code takes seconds, which `bench validate` and runs of other learners should not pay.
 
 
 @LEARNERS.register("transformer")
@@ -46,6 +47,8 @@ class TransformerConfig(LearnerConfig):
         return self.init == "warm"
 
     def create(self, setup: LearnerSetup, seed: int, warm_from: Path | None = None) -> TransformerLearner:
+        from bench.model import build_model, load_model
+
         tokenizer = setup.task.build_tokenizer()
         if warm_from is not None:
             model = load_model(warm_from)
@@ -54,6 +57,8 @@ class TransformerConfig(LearnerConfig):
         return TransformerLearner(model, tokenizer, setup)
 
     def load(self, setup: LearnerSetup, path: Path) -> TransformerLearner:
+        from bench.model import load_model
+
         return TransformerLearner(load_model(path), setup.task.build_tokenizer(), setup)
 
     def check(self, task: Task, block_size: int) -> None:
@@ -72,6 +77,8 @@ class TransformerLearner:
         self.setup = setup
 
     def fit(self, train_texts: Sequence[str], validation: Sequence[str], seed: int, progress: Progress | None):
+        from bench.train import train
+
         total = self.setup.training.max_iters
         result = train(
             self.model,
@@ -94,6 +101,8 @@ class TransformerLearner:
         )
 
     def sample(self, n: int, seed: int, settings: SamplingConfig, progress: Progress | None) -> list[str]:
+        from bench.sample import sample
+
         done = 0
 
         def advance(count: int) -> None:
@@ -114,6 +123,8 @@ class TransformerLearner:
 
     def nll(self, texts: Sequence[str]) -> float | None:
         """Mean per-token NLL of ``<bos> text <eos>`` sequences, the same definition as the validation loss."""
+        from bench.train import encode_samples, pack, validation_loss
+
         if not texts:
             return None
         blocks = pack(
@@ -123,6 +134,8 @@ class TransformerLearner:
         return validation_loss(self.model, blocks, self.setup.training.batch_size * 4, device)
 
     def save(self, path: Path) -> None:
+        from bench.model import save_checkpoint
+
         save_checkpoint(self.model, self.tokenizer, path)
 
     def to(self, device: Any) -> TransformerLearner:

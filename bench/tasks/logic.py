@@ -15,6 +15,7 @@ it would only make the verifier disagree with the tokenizer.
 
 from __future__ import annotations
 
+import functools
 import random
 import re
 from dataclasses import dataclass
@@ -291,6 +292,17 @@ def verify(text: str) -> Verdict:
     return Verdict("correct" if evaluate(node) else "incorrect")
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _judged(text: str) -> tuple[Verdict, int | None]:
+    """Verdict and depth from one parse, cached by string: a collapsing loop sees the same strings again and again
+    (bounded, so memory stays bounded whatever the input)."""
+    try:
+        node = parse(text)
+    except ParseError as error:
+        return Verdict("invalid", str(error)), None
+    return Verdict("correct" if evaluate(node) else "incorrect"), depth(node)
+
+
 # ----------------------------------------------------------------------------------------------------
 # Generator
 
@@ -487,14 +499,11 @@ class LogicTask:
 
     def verify(self, text: str) -> Verdict:
         """See :func:`verify`."""
-        return verify(text)
+        return _judged(text)[0]
 
     def depth(self, text: str) -> int | None:
         """Depth of the parsed tree, ``None`` if ``text`` is not well-formed."""
-        try:
-            return depth(parse(text))
-        except ParseError:
-            return None
+        return _judged(text)[1]
 
     def build_tokenizer(self) -> PreTrainedTokenizerFast:
         """See :func:`build_tokenizer`; ``model_max_length`` leaves room for ``<bos>`` and ``<eos>``."""
