@@ -113,11 +113,13 @@ def cmd_score(args: argparse.Namespace) -> int:
             raise BadInput(f"--reference {ref_path}: no such file")
         reference = _read_lines(ref_path.open(encoding="utf-8"))
     from bench.loop import Analysis
-    from bench.metrics import score_samples
+    from bench.tasks import task_meaning
 
     analysis = Analysis.of(task, samples)
-    labels = [analysis.verdict(s).label for s in samples]
-    scores = score_samples(samples, labels, [analysis.depths[s] for s in samples], reference=reference)
+    reference_meanings = None
+    if reference is not None and analysis.meanings is not None:
+        reference_meanings = frozenset(m for m in (task_meaning(task, t) for t in set(reference)) if m is not None)
+    scores = analysis.scores(samples, reference, reference_meanings)
     print(json.dumps(scores, indent=2))
     return 0
 
@@ -173,7 +175,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise BadInput(f"--out {out}: exists and is not a directory")
     board = build_leaderboard(rows, baseline=run["baseline"], ci=args.ci)
-    written = write_report(rows, out, run["suite"], json.loads(run["config"]), board=board)
+    written = write_report(rows, out, run["suite"], json.loads(run["config"]), board=board, ci=args.ci)
     for path in written:
         print(path)
     return 0
@@ -314,9 +316,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BadInput as error:
         return _fail(str(error))
     except RuntimeError as error:
+        from bench.regimes import NoSamplesLeftError
         from bench.train import TrainingDivergedError
 
-        if isinstance(error, TrainingDivergedError):
+        # A run that cannot go on (diverged training, nothing left to train on): one line, exit 1.
+        if isinstance(error, TrainingDivergedError | NoSamplesLeftError):
             print(f"bench: error: {error}", file=sys.stderr)
             return 1
         raise

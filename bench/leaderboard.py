@@ -39,7 +39,17 @@ from bench.metrics import METRICS
 from bench.records import MetricRow
 from bench.stats import Interval, KMResult, holm, interval, kaplan_meier_median, sign_flip_pvalue
 
-DEFAULT_METRICS: tuple[str, ...] = ("diversity_levenshtein", "correct", "unique_ratio", "real_nll")
+# Metrics a run does not carry are skipped: real_nll needs a learner that scores text, the semantic metrics a task
+# with a meaning key.
+DEFAULT_METRICS: tuple[str, ...] = (
+    "diversity_levenshtein",
+    "correct",
+    "unique_ratio",
+    "real_nll",
+    "semantic_unique",
+    "semantic_entropy",
+    "semantic_novelty",
+)
 DEFAULT_PRIMARY = "diversity_levenshtein"
 # Preferred baselines, in order: an explicit "baseline" scenario, else the paper's full-synthetic regime.
 BASELINE_NAMES: tuple[str, ...] = ("baseline", "replace")

@@ -1,6 +1,7 @@
 """One generation of one cell (scenario × seed): mix → fit → sample → verify → select → score → store.
 
-:func:`step` is the generation's story and writes nothing; :func:`persist` stores what it made. Each generation reads
+:func:`step` is the generation's story and writes nothing (but the shared generation-0 cache); :func:`persist`
+writes what it made. Each generation reads
 what it needs from the store (the previous generation's data set and selected samples), so an uninterrupted run and a
 resumed one follow the same path and produce the same numbers.
 """
@@ -25,7 +26,7 @@ from bench.regimes import DataSet, RegimeInputs
 from bench.seeding import derive_rng, derive_seed
 from bench.splits import own_split
 from bench.store import Store, read_parquet, write_parquet
-from bench.tasks import Task, Verdict
+from bench.tasks import Task, Verdict, has_meaning, task_meaning
 
 
 def _ignore(done: int, total: int) -> None:
@@ -89,6 +90,7 @@ class RealData:
     train: DataSet
     test: list[str]
     validation: list[str]
+    meanings: frozenset[str] | None = None  # R's meanings, for tasks that define them
 
 
 def real_data(cell: Cell) -> RealData:
@@ -99,10 +101,15 @@ def real_data(cell: Cell) -> RealData:
     if s.training.early_stopping == "real":
         size = max(1, round(s.data.validation_fraction * s.data.size))
         validation = task.generate(size, seed=derive_seed(cell.seed, "real-validation"))
+    train = task.generate(s.data.size, seed=derive_seed(cell.seed, "real"))
+    meanings = None
+    if has_meaning(task):
+        meanings = frozenset(m for m in (task_meaning(task, text) for text in dict.fromkeys(train)) if m is not None)
     return RealData(
-        train=DataSet.of(task.generate(s.data.size, seed=derive_seed(cell.seed, "real")), "real"),
+        train=DataSet.of(train, "real"),
         test=task.generate(s.data.resolved_test_size(), seed=derive_seed(cell.seed, "test")),
         validation=validation,
+        meanings=meanings,
     )
 
 
@@ -214,18 +221,35 @@ def fitted_learner(cell: Cell, generation: int, train: list[str], validation: li
 
 @dataclass(frozen=True)
 class Analysis:
-    """Each sample judged once: its verdict and depth, looked up by every metric and mitigation."""
+    """Each distinct sample judged once: its verdict, depth and (for tasks with meaning) meaning, looked up by every
+    metric and mitigation."""
 
     verdicts: dict[str, Verdict]
     depths: dict[str, int | None]
+    meanings: dict[str, str | None] | None
 
     @classmethod
     def of(cls, task: Task, samples: list[str]) -> Analysis:
         distinct = list(dict.fromkeys(samples))  # collapsed generations repeat samples: judge each string once
-        return cls({s: task.verify(s) for s in distinct}, {s: task.depth(s) for s in distinct})
+        meanings = {s: task_meaning(task, s) for s in distinct} if has_meaning(task) else None
+        return cls({s: task.verify(s) for s in distinct}, {s: task.depth(s) for s in distinct}, meanings)
 
     def verdict(self, text: str) -> Verdict:
         return self.verdicts[text]
+
+    def scores(
+        self, samples: list[str], reference: list[str] | None, reference_meanings: frozenset[str] | None, training=None
+    ) -> dict[str, float]:
+        """Every sample metric, from what was judged once."""
+        return score_samples(
+            samples,
+            [self.verdicts[t].label for t in samples],
+            [self.depths[t] for t in samples],
+            reference=reference,
+            training=training,
+            meanings=None if self.meanings is None else [self.meanings[t] for t in samples],
+            reference_meanings=reference_meanings,
+        )
 
 
 def composition_metrics(data: DataSet) -> dict[str, float]:
@@ -264,7 +288,10 @@ def held_out_metrics(learner: Learner, test: list[str]) -> dict[str, float]:
 
 
 def step(cell: Cell, generation: int, real: RealData) -> GenerationOutcome | None:
-    """Mix, fit, sample, verify, select and score one generation; writes nothing (``None`` off the main process)."""
+    """Mix, fit, sample, verify, select and score one generation (``None`` off the main process).
+
+    It writes nothing of its own; only a newly fitted generation 0 is published to the store's shared cache.
+    """
     s = cell.scenario
     data = data_set_for(cell, generation, real.train)
     train, validation = fit_split(cell, generation, data, real)
@@ -288,9 +315,7 @@ def step(cell: Cell, generation: int, real: RealData) -> GenerationOutcome | Non
     context = MitigationContext(verify=analysis.verdict, seed=derive_seed(cell.seed, "mitigate", generation))
     selected, drops = apply_mitigations(s.mitigations, samples, context)
 
-    metrics = score_samples(
-        samples, labels, [analysis.depths[text] for text in samples], reference=real.train.texts, training=train
-    )
+    metrics = analysis.scores(samples, list(real.train.texts), real.meanings, training=train)
     metrics.update(held_out_metrics(learner, real.test))
     metrics.update(composition_metrics(data))
     if fit.best_val_loss is not None:

@@ -253,6 +253,16 @@ def semantic_counts(verdicts: Sequence[str], meanings: Sequence[str | None]) -> 
     return Counter(m for v, m in zip(verdicts, meanings, strict=True) if v == "correct" and m is not None)
 
 
+def semantic_novelty(s: ScoreInput) -> float:
+    """Share of the correct samples whose meaning is not among R's meanings (0 when no sample is correct)."""
+    counts = semantic_counts(s.verdicts, s.meanings or [])
+    total = sum(counts.values())
+    if total == 0:
+        return 0.0
+    reference = s.reference_meanings or frozenset()
+    return sum(c for m, c in counts.items() if m not in reference) / total
+
+
 def shannon_entropy_bits(counts: Counter[str]) -> float:
     """Shannon entropy, in bits, of the distribution given by ``counts`` (0 for no counts)."""
     total = sum(counts.values())
@@ -376,10 +386,19 @@ metric("js_divergence_length", False, "Jensen-Shannon divergence (base 2) of sam
 metric("memorized", False, "share of samples found verbatim in this generation's training set")(
     lambda s: None if s.training is None else memorized(s.samples, s.training)
 )
+metric("semantic_unique", True, "distinct meanings among correct samples (tasks with a meaning key)")(
+    lambda s: None if s.meanings is None else float(len(semantic_counts(s.verdicts, s.meanings)))
+)
+metric(
+    "semantic_entropy", True, "Shannon entropy (bits) of the meanings of correct samples (tasks with a meaning key)"
+)(lambda s: None if s.meanings is None else shannon_entropy_bits(semantic_counts(s.verdicts, s.meanings)))
+metric("semantic_novelty", True, "share of correct samples whose meaning is not in the real data R")(
+    lambda s: None if s.meanings is None or s.reference_meanings is None else semantic_novelty(s)
+)
 metric(
     "simpson_diversity",
     True,
-    "Gini-Simpson index 1 - sum p_i^2 of the sample strings (decays as (1-1/N)^g under pure resampling)",
+    "Gini-Simpson index 1 - sum p_i^2 of the sample strings (x (1-1/N) per generation under pure resampling)",
 )(lambda s: gini_simpson(s.samples))
 
 

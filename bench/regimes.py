@@ -48,12 +48,16 @@ class DataSet:
         return self.origins.count(origin) / len(self) if len(self) else 0.0
 
 
+class NoSamplesLeftError(RuntimeError):
+    """The mitigations left nothing to train the next generation on."""
+
+
 def draw(items: DataSet, k: int, rng: random.Random) -> DataSet:
     """``k`` items without replacement; if there are fewer, all of them plus draws with replacement."""
     if k <= 0:
         return DataSet((), ())
     if len(items) == 0:
-        raise ValueError("no samples left to build the next data set (did a mitigation drop them all?)")
+        raise NoSamplesLeftError("no samples left to build the next data set (did a mitigation drop them all?)")
     if k <= len(items):
         index = rng.sample(range(len(items)), k)
     else:

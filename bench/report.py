@@ -124,6 +124,7 @@ def plot_metric(
     ylabel: str,
     confidence: float = 0.95,
     seed: int = 0,
+    ci: str = "auto",
 ) -> Path:
     """``metric`` vs generation: a line per scenario (mean over seeds), a CI band per generation (bench.stats)."""
     colors = _scenario_colors(list(curves))
@@ -132,7 +133,7 @@ def plot_metric(
     for scenario, c in curves.items():
         if c.n_generations == 0 or metric not in c.values:
             continue
-        estimates = [interval(col.tolist(), confidence=confidence, seed=seed) for col in c.values[metric].T]
+        estimates = [interval(col.tolist(), confidence=confidence, method=ci, seed=seed) for col in c.values[metric].T]
         # One seed has no interval: the band collapses onto the line.
         stats = np.array(
             [(e.mean, e.mean if e.low is None else e.low, e.mean if e.high is None else e.high) for e in estimates]
@@ -233,6 +234,7 @@ def write_report(
     board: list[BoardRow] | None = None,
     confidence: float = 0.95,
     seed: int = 0,
+    ci: str = "auto",
 ) -> list[Path]:
     """Write the figures and ``index.html`` into ``out_dir`` (created if needed); return the files written.
 
@@ -254,12 +256,12 @@ def write_report(
         if metric not in known:
             continue
         curves = collect_curves(rows, [metric])
-        written.append(plot_metric(curves, metric, out_dir / name, ylabel, confidence=confidence, seed=seed))
+        written.append(plot_metric(curves, metric, out_dir / name, ylabel, confidence=confidence, seed=seed, ci=ci))
         figures.append((name, f"{metric} per generation, {confidence:.0%} CI band over seeds"))
 
     metrics = [m for m in DEFAULT_METRICS if m in known] or sorted(known)[:1]
     if board is None:
-        board = build_leaderboard(rows, primary=metrics[0], metrics=metrics, confidence=confidence, seed=seed)
+        board = build_leaderboard(rows, primary=metrics[0], metrics=metrics, confidence=confidence, seed=seed, ci=ci)
     page = _html_page(suite_name, figures, board, metrics, resolved_config, caption(board))
     index = out_dir / "index.html"
     index.write_text(page, encoding="utf-8")

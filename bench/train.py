@@ -20,6 +20,7 @@ from accelerate import Accelerator
 from transformers import PreTrainedModel, PreTrainedTokenizerFast, get_cosine_with_min_lr_schedule_with_warmup
 
 from bench.device import make_accelerator
+from bench.learners.base import FitResult
 
 if TYPE_CHECKING:
     from bench.config import TrainingConfig
@@ -42,23 +43,6 @@ class PackedBlocks:
 
     def __len__(self) -> int:
         return self.input_ids.shape[0]
-
-
-@dataclass(frozen=True)
-class TrainResult:
-    """What one generation's training did."""
-
-    iterations: int
-    best_val_loss: float
-    best_iteration: int
-    stopped_early: bool
-    seconds: float
-    useful_tokens: int
-    padded_tokens: int
-
-    @property
-    def useful_tokens_per_second(self) -> float:
-        return self.useful_tokens / self.seconds if self.seconds > 0 else 0.0
 
 
 def encode_samples(texts: Sequence[str], tokenizer: PreTrainedTokenizerFast) -> list[list[int]]:
@@ -154,7 +138,7 @@ def train(
     seed: int,
     accelerator: Accelerator | None = None,
     progress: callable | None = None,  # type: ignore[valid-type]
-) -> TrainResult:
+) -> FitResult:
     """Train ``model`` in place for ``settings.max_iters`` steps (or until early stopping); keep the best weights."""
     accelerator = accelerator or make_accelerator(settings.precision)
     torch.manual_seed(seed)
@@ -231,7 +215,7 @@ def train(
     if best_state is not None:
         unwrapped.load_state_dict(best_state)
     accelerator.free_memory()
-    return TrainResult(
+    return FitResult(
         iterations=iteration,
         best_val_loss=best_loss,
         best_iteration=best_iteration,

@@ -153,3 +153,20 @@ def test_smoke_suite_end_to_end(tmp_path):
     # Rerunning the finished suite does no work and adds no rows.
     again = bench("run", "suites/smoke.yaml", "--results", str(results), "--quiet")
     assert again.returncode == 0 and "0 generation(s) run, 18 already done" in again.stdout
+
+
+@pytest.mark.slow
+def test_identities_smoke_suite_end_to_end(tmp_path):
+    """The identities task through the whole harness: run, leaderboard with the semantic metrics, report."""
+    results = tmp_path / "results"
+    run = bench("run", "suites/identities_smoke.yaml", "--results", str(results), "--quiet")
+    assert run.returncode == 0, run.stderr
+    board = json.loads(bench("leaderboard", "--results", str(results), "--format", "json").stdout)
+    assert {row["scenario"] for row in board} == {"replace", "verifier_filter"}
+    for row in board:
+        assert row["n_seeds"] == 2 and row["n_generations"] == 3
+        for metric in ("semantic_unique", "semantic_entropy", "semantic_novelty", "real_nll"):
+            assert row[f"{metric}_final"] is not None
+        assert row["correct_final_ci"] == "t"  # two seeds: Student-t intervals
+    report = bench("report", "--results", str(results), "--out", str(tmp_path / "report"))
+    assert report.returncode == 0, report.stderr

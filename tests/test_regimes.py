@@ -12,18 +12,20 @@ from bench.regimes import (
     DataSet,
     FixedRealRegime,
     IncrementalRegime,
+    NoSamplesLeftError,
     RegimeInputs,
     ReplaceRegime,
     draw,
-    split,
 )
 
 N = 100
 
 
-def inputs(previous: DataSet | None = None, samples: int = N) -> RegimeInputs:
+def inputs(previous: DataSet | None = None, samples: int = N, history: int = 1) -> RegimeInputs:
+    """R, S_g and a history of ``history`` generations of N synthetic samples each (S_g the last of them)."""
     real = DataSet.of([f"real {i}" for i in range(N)], "real")
     synthetic = DataSet.of([f"syn {i}" for i in range(samples)], "synthetic")
+    earlier = DataSet.of([f"old {g} {i}" for g in range(history - 1) for i in range(N)], "synthetic")
 
     def fresh(k: int) -> DataSet:
         return DataSet.of([f"fresh {i}" for i in range(k)], "fresh")
@@ -33,6 +35,7 @@ def inputs(previous: DataSet | None = None, samples: int = N) -> RegimeInputs:
         samples=synthetic,
         real=real,
         fresh=fresh,
+        history=lambda: earlier + synthetic,
         size=N,
         rng=random.Random(0),
     )
@@ -78,11 +81,19 @@ def test_accumulate_grows_by_samples_and_fresh():
     assert fresh.origins.count("fresh") == 33
 
 
-def test_accumulate_subsample_keeps_size():
-    previous = DataSet.of([f"prev {i}" for i in range(N)], "real")
-    out = AccumulateSubsampleRegime(kind="accumulate_subsample").next_data_set(inputs(previous))
-    assert len(out) == N and len(set(out.texts)) == N
-    assert 0.3 < out.share("synthetic") < 0.7
+def test_accumulate_subsample_draws_from_the_whole_pool():
+    """Kazdan et al.: a size-N subsample of R ∪ S_0 ∪ … ∪ S_g, whatever T_g was."""
+    previous = DataSet.of([f"prev {i}" for i in range(N)], "synthetic")  # T_g: never drawn from directly
+    for generations in (1, 4, 9):
+        out = AccumulateSubsampleRegime(kind="accumulate_subsample").next_data_set(
+            inputs(previous, history=generations)
+        )
+        assert len(out) == N and len(set(out.texts)) == N  # without replacement
+        assert not any(t.startswith("prev") for t in out.texts)
+        pool = N * (generations + 1)
+        expected_real = N * N / pool  # hypergeometric mean: N draws from a pool with N real items
+        sd = (N * (N / pool) * (1 - N / pool) * (pool - N) / (pool - 1)) ** 0.5
+        assert abs(out.origins.count("real") - expected_real) <= 4 * sd
 
 
 def test_draw_fills_with_replacement_when_short():
@@ -92,17 +103,10 @@ def test_draw_fills_with_replacement_when_short():
 
 
 def test_draw_from_nothing_is_a_clear_error():
-    with pytest.raises(ValueError, match="no samples left"):
+    with pytest.raises(NoSamplesLeftError, match="no samples left"):
         draw(DataSet((), ()), 3, random.Random(0))
 
 
 def test_replace_with_few_surviving_samples_still_has_size_n():
     out = ReplaceRegime(kind="replace").next_data_set(inputs(samples=10))
     assert len(out) == N and set(out.texts) == {f"syn {i}" for i in range(10)}
-
-
-def test_split_is_seeded_and_disjoint_in_positions():
-    data = DataSet.of([f"x {i}" for i in range(50)], "real")
-    train, val = split(data, 0.1, random.Random(3))
-    assert len(val) == 5 and len(train) == 45 and set(train).isdisjoint(val)
-    assert split(data, 0.1, random.Random(3)) == (train, val)

@@ -5,7 +5,8 @@ is no training, so nothing needs holding out); it samples strings with probabili
 
 At temperature 1 under the ``replace`` regime the loop is then a neutral Wright–Fisher process with N
 individuals (Wright 1931; Fisher 1930): every generation draws N items with replacement from the previous N. The
-Gini–Simpson index H = 1 − Σ p_i² of the samples then satisfies E[H_g] = H_0·(1 − 1/N)^g (Kimura 1955 for the
+Gini–Simpson index H = 1 − Σ p_i² then loses a factor (1 − 1/N) in expectation with every sampling: with H_0 that of
+the real data R, the samples of generation g satisfy E[H(S_g)] = H_0·(1 − 1/N)^(g+1) (Kimura 1955 for the
 decay of heterozygosity). ``tests/test_oracle.py`` checks the harness against that formula, and users get a
 baseline: does a model collapse faster or slower than pure memorize-and-resample?
 """

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
-from bench.learners.base import LEARNERS, FitResult, LearnerConfig, LearnerSetup, Progress
+from bench.learners.base import LEARNERS, LearnerConfig, LearnerSetup, Progress
 
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerFast
@@ -80,7 +80,7 @@ class TransformerLearner:
         from bench.train import train
 
         total = self.setup.training.max_iters
-        result = train(
+        return train(
             self.model,
             self.tokenizer,
             train_texts,
@@ -89,15 +89,6 @@ class TransformerLearner:
             seed=seed,
             accelerator=self.setup.accelerator,
             progress=None if progress is None else (lambda step: progress(step, total)),
-        )
-        return FitResult(
-            iterations=result.iterations,
-            best_val_loss=result.best_val_loss,
-            best_iteration=result.best_iteration,
-            stopped_early=result.stopped_early,
-            seconds=result.seconds,
-            useful_tokens=result.useful_tokens,
-            padded_tokens=result.padded_tokens,
         )
 
     def sample(self, n: int, seed: int, settings: SamplingConfig, progress: Progress | None) -> list[str]:

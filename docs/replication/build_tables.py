@@ -44,9 +44,9 @@ from bench.stats import interval
 from bench.store import Store, StoreError
 
 SUITE = "replication_cpu"
-# Companion suite: the expanding cycle with fresh data drawn independently of R (data.fresh: independent).
+# Companion suite: the expanding cycle with fresh data disjoint from R (data.fresh: disjoint).
 FRESH_SUITE = "replication_fresh_cpu"
-FRESH_SCENARIOS: tuple[str, ...] = ("expanding", "expanding_fresh_0.25", "expanding_fresh_0.25_independent")
+FRESH_SCENARIOS: tuple[str, ...] = ("expanding", "expanding_fresh_0.25", "expanding_fresh_0.25_disjoint")
 CYCLE_SCENARIOS: tuple[str, ...] = (
     "full_synthetic",
     "balanced",
