@@ -22,6 +22,7 @@ from bench.learners.transformer import TransformerConfig
 from bench.mitigations import MITIGATIONS
 from bench.regimes import REGIMES
 from bench.schema import Strict, tagged_union
+from bench.settings import SamplingConfig, TrainingConfig
 
 # Bump when a change to the schema or to the loop changes what a setting means: the run id covers it, so old
 # results are never resumed under new meanings.
@@ -55,58 +56,6 @@ class DataConfig(Strict):
 
     def resolved_test_size(self) -> int:
         return self.test_size if self.test_size is not None else max(1, min(1000, self.size // 10))
-
-
-class TrainingConfig(Strict):
-    max_iters: int = Field(5000, ge=1, le=10_000_000)
-    """Optimizer steps per generation (the study: 5,000)."""
-    batch_size: int = Field(16, ge=1, le=4096)
-    """Packed blocks per step (per process)."""
-    block_size: int = Field(256, ge=16, le=8192)
-    """Tokens per packed block; whole samples are packed, never split."""
-    learning_rate: float = Field(6e-4, gt=0.0, le=1.0)
-    """Peak learning rate of AdamW."""
-    min_lr_ratio: float = Field(0.1, ge=0.0, le=1.0)
-    """The cosine decay ends at ``learning_rate * min_lr_ratio``."""
-    warmup_iters: int = Field(100, ge=0)
-    """Linear warm-up steps."""
-    weight_decay: float = Field(0.1, ge=0.0, le=1.0)
-    """AdamW weight decay."""
-    grad_clip: float = Field(1.0, gt=0.0)
-    """Gradient-norm clip."""
-    eval_interval: int = Field(250, ge=1)
-    """Validate every this many steps (and at the end)."""
-    patience: int = Field(5, ge=1)
-    """Stop after this many validations without improvement; the best checkpoint is kept."""
-    beta2: float = Field(0.95, gt=0.0, lt=1.0)
-    """AdamW's second-moment decay (β1 is 0.9); nanoGPT uses 0.99 for its small character models."""
-    early_stopping: Literal["own", "real"] = "own"
-    """What the validation loss (early stopping, best checkpoint) is measured on. ``own``: the study's 10% split of
-    each generation's own data set, every distinct string on one side only; ``real``: a held-out real validation
-    set drawn once per seed, and the generation trains on all of its data set."""
-    precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
-    """Mixed precision for Accelerate; ``auto`` is bf16 on CUDA and full precision on CPU."""
-
-    @model_validator(mode="after")
-    def _warmup_fits(self) -> TrainingConfig:
-        if self.warmup_iters > self.max_iters:
-            raise ValueError(f"warmup_iters ({self.warmup_iters}) must not exceed max_iters ({self.max_iters})")
-        return self
-
-
-class SamplingConfig(Strict):
-    n: int | None = Field(None, ge=1, le=10_000_000)
-    """Samples drawn per generation; default: ``data.size``."""
-    temperature: float = Field(0.8, gt=0.0, le=10.0)
-    """Softmax temperature (the study: 0.8)."""
-    top_k: int | None = Field(None, ge=1)
-    """Keep only the k most likely tokens (off by default)."""
-    top_p: float | None = Field(None, gt=0.0, le=1.0)
-    """Nucleus sampling mass (off by default)."""
-    max_new_tokens: int | None = Field(None, ge=1, le=8192)
-    """Longest sample; default: the task's bound on sample length plus one."""
-    batch_size: int = Field(1000, ge=1, le=100_000)
-    """Sequences decoded at once."""
 
 
 class Scenario(Strict):

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerFast
 
-if TYPE_CHECKING:
-    from bench.learners.transformer import TransformerConfig
+
+class ModelSettings(Protocol):
+    """What the network is built from (``bench.learners.transformer.TransformerConfig`` provides it)."""
+
+    preset: str
+    architecture: str
+    overrides: dict[str, Any]
+    context_length: int | None
+
 
 # Architecture sizes per preset, in each model family's own config names. "paper" is the reference study's
 # 6 layers / 6 heads / 384 dims (≈10.6M parameters with GPT-2's tied embeddings and 256 positions).
@@ -54,7 +61,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
 _CONTEXT_KEYS = ("n_positions", "max_position_embeddings")
 
 
-def model_config(settings: TransformerConfig, tokenizer: PreTrainedTokenizerFast, context_length: int):
+def model_config(settings: ModelSettings, tokenizer: PreTrainedTokenizerFast, context_length: int):
     """A transformers config for ``settings.architecture`` with the preset and the overrides applied."""
     preset = {} if settings.preset == "custom" else PRESETS[settings.preset].get(settings.architecture)
     if preset is None:
@@ -82,7 +89,7 @@ def model_config(settings: TransformerConfig, tokenizer: PreTrainedTokenizerFast
 
 
 def build_model(
-    settings: TransformerConfig, tokenizer: PreTrainedTokenizerFast, context_length: int, seed: int
+    settings: ModelSettings, tokenizer: PreTrainedTokenizerFast, context_length: int, seed: int
 ) -> PreTrainedModel:
     """A freshly initialised causal LM; the weights depend only on ``seed``."""
     config = model_config(settings, tokenizer, context_length)

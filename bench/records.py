@@ -5,7 +5,8 @@ They sit apart from both, so that storage never imports analysis and analysis ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import asdict, dataclass
 from typing import NamedTuple
 
 
@@ -42,3 +43,27 @@ class GenerationRecord:
     train_seconds: float
     sample_seconds: float
     useful_tokens_per_second: float
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What one generation's fit did; learners without training leave the training fields at their defaults."""
+
+    iterations: int = 0
+    best_val_loss: float | None = None
+    best_iteration: int = 0
+    stopped_early: bool = False
+    seconds: float = 0.0
+    useful_tokens: int = 0
+    padded_tokens: int = 0
+
+    @property
+    def useful_tokens_per_second(self) -> float:
+        return self.useful_tokens / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> FitResult:
+        return cls(**json.loads(text))

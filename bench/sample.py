@@ -13,7 +13,7 @@ import torch
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerFast
 
 if TYPE_CHECKING:
-    from bench.config import SamplingConfig
+    from bench.settings import SamplingConfig
 
 
 def filter_logits(logits: torch.Tensor, top_k: int | None, top_p: float | None) -> torch.Tensor:

@@ -20,10 +20,10 @@ from accelerate import Accelerator
 from transformers import PreTrainedModel, PreTrainedTokenizerFast, get_cosine_with_min_lr_schedule_with_warmup
 
 from bench.device import make_accelerator
-from bench.learners.base import FitResult
+from bench.records import FitResult
 
 if TYPE_CHECKING:
-    from bench.config import TrainingConfig
+    from bench.settings import TrainingConfig
 
 IGNORE_INDEX = -100  # labels the loss skips: padding and each sample's <bos>
 

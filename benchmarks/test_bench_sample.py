@@ -25,10 +25,10 @@ import pytest
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
-from bench.config import SamplingConfig, TrainingConfig
 from bench.learners.transformer import TransformerConfig
 from bench.model import build_model
 from bench.sample import sample
+from bench.settings import SamplingConfig, TrainingConfig
 from bench.tasks import get_task
 
 TEMPERATURE = 0.8

@@ -35,9 +35,9 @@ import pytest
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
-from bench.config import TrainingConfig
 from bench.learners.transformer import TransformerConfig
 from bench.model import build_model
+from bench.settings import TrainingConfig
 from bench.tasks import get_task
 from bench.train import IGNORE_INDEX, PackedBlocks, batch_schedule, encode_samples, pack, train
 

@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 
-from bench.config import SamplingConfig
 from bench.learners.transformer import TransformerConfig
 from bench.model import build_model
 from bench.sample import decode, filter_logits, sample, sample_batch
+from bench.settings import SamplingConfig
 from bench.tasks import get_task
 
 

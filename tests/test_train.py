@@ -6,10 +6,10 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from bench.config import SamplingConfig, TrainingConfig
 from bench.learners.transformer import TransformerConfig
 from bench.model import build_model, count_parameters, save_checkpoint
 from bench.sample import sample
+from bench.settings import SamplingConfig, TrainingConfig
 from bench.tasks import get_task
 from bench.train import (
     IGNORE_INDEX,

@@ -15,47 +15,23 @@ A learner is built from its config, which is also the suite's ``model`` section:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bench.records import FitResult
 from bench.registry import Registry
 from bench.schema import Strict
 
 if TYPE_CHECKING:
     from accelerate import Accelerator
 
-    from bench.config import SamplingConfig, TrainingConfig
+    from bench.settings import SamplingConfig, TrainingConfig
     from bench.tasks import Task
 
 # progress(done, total): how far a fit (steps) or a sampling pass (samples) has come.
 Progress = Callable[[int, int], None]
-
-
-@dataclass(frozen=True)
-class FitResult:
-    """What one generation's fit did; learners without training leave the training fields at their defaults."""
-
-    iterations: int = 0
-    best_val_loss: float | None = None
-    best_iteration: int = 0
-    stopped_early: bool = False
-    seconds: float = 0.0
-    useful_tokens: int = 0
-    padded_tokens: int = 0
-
-    @property
-    def useful_tokens_per_second(self) -> float:
-        return self.useful_tokens / self.seconds if self.seconds > 0 else 0.0
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> FitResult:
-        return cls(**json.loads(text))
 
 
 @dataclass(frozen=True)

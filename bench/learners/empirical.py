@@ -24,7 +24,7 @@ import numpy as np
 from bench.learners.base import LEARNERS, FitResult, LearnerConfig, LearnerSetup, Progress
 
 if TYPE_CHECKING:
-    from bench.config import SamplingConfig
+    from bench.settings import SamplingConfig
 
 STATE_FILE = "empirical.json"
 

@@ -17,7 +17,7 @@ from bench.learners.base import LEARNERS, LearnerConfig, LearnerSetup, Progress
 if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
-    from bench.config import SamplingConfig
+    from bench.settings import SamplingConfig
     from bench.tasks import Task
 
 # The network code (bench.model, bench.train, bench.sample) is imported where it is used: loading transformers'
