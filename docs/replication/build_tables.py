@@ -63,8 +63,10 @@ PER_GENERATION_METRICS: tuple[str, ...] = (
     "diversity_levenshtein",
     "unique_count",
     "unique_ratio",
+    "real_nll",
 )
 SUMMARY_METRICS: tuple[str, ...] = ("correct", "diversity_levenshtein", "unique_count")
+HELD_OUT_METRIC = "real_nll"  # summarized when the rows carry it (runs before it existed do not)
 CORRECT_THRESHOLD = 0.99
 NEVER = "never"
 DIGITS = 4  # CSV values are rounded to this many decimals: the tables are for reading, the database keeps all
@@ -97,6 +99,12 @@ CYCLE_COLUMNS: tuple[str, ...] = (
     "unique_last",
     "unique_last_ci_low",
     "unique_last_ci_high",
+    "real_nll_gen0",
+    "real_nll_gen0_ci_low",
+    "real_nll_gen0_ci_high",
+    "real_nll_last",
+    "real_nll_last_ci_low",
+    "real_nll_last_ci_high",
     "seeds",
     "first_gen_correct_099",
 )
@@ -145,7 +153,8 @@ def cycle_summary(
     Values that need a generation the scenario does not have are ``None``. ``scenarios`` picks and orders the
     rows (default: every scenario, in order of appearance); a name without rows raises ``ValueError``.
     """
-    curves = collect_curves(rows, SUMMARY_METRICS)
+    carried = {r.metric for r in rows}
+    curves = collect_curves(rows, [*SUMMARY_METRICS, *([HELD_OUT_METRIC] if HELD_OUT_METRIC in carried else [])])
     names = list(curves) if scenarios is None else list(scenarios)
     missing = [s for s in names if s not in curves]
     if missing:
@@ -155,6 +164,7 @@ def cycle_summary(
         c = curves[name]
         n = c.n_generations
         correct, diversity, unique = (c.values[m] for m in SUMMARY_METRICS)
+        real_nll = c.values.get(HELD_OUT_METRIC)
         row: dict[str, Any] = {"scenario": name, "n_seeds": len(c.seeds), "n_generations": n}
         if n >= 1:
             row |= _ci(correct[:, 0], "correct_gen0", confidence, seed)
@@ -170,11 +180,16 @@ def cycle_summary(
             row |= _ci(declines, "diversity_decline_pct", confidence, seed)
             row |= _ci(unique[:, 0], "unique_gen0", confidence, seed)
             row |= _ci(unique[:, n - 1], "unique_last", confidence, seed)
+            if real_nll is not None:
+                row |= _ci(real_nll[:, 0], "real_nll_gen0", confidence, seed)
+                row |= _ci(real_nll[:, n - 1], "real_nll_last", confidence, seed)
+            else:
+                row |= _blank("real_nll_gen0") | _blank("real_nll_last")
             row["first_gen_correct_099"] = ";".join(NEVER if f is None else str(f) for f in firsts)
         else:
             for prefix in ("correct_last", "diversity_gen0", "diversity_last", "diversity_decline_pct"):
                 row |= _blank(prefix)
-            row |= _blank("unique_gen0") | _blank("unique_last")
+            row |= _blank("unique_gen0") | _blank("unique_last") | _blank("real_nll_gen0") | _blank("real_nll_last")
             row["first_gen_correct_099"] = None
         row["seeds"] = ";".join(str(s) for s in c.seeds)
         table.append({k: row[k] for k in CYCLE_COLUMNS})
@@ -193,6 +208,8 @@ def per_generation_table(
     one seed), the same as the report's figure bands. Per scenario only the generations every seed finished (as in
     the leaderboard and the figures).
     """
+    carried = {r.metric for r in rows}
+    metrics = [m for m in metrics if m in carried or m != HELD_OUT_METRIC]
     curves = collect_curves(rows, metrics)
     table = []
     for name, c in curves.items():
