@@ -84,6 +84,17 @@ def _no_interval(arr: np.ndarray) -> Interval:
 # Intervals of a mean
 
 
+def _degenerate(arr: np.ndarray, method: str) -> Interval | None:
+    """One value: no interval. Identical values: the zero-width interval at the value, exact (no float noise from
+    averaging; there is no spread, so no uncertainty to estimate). Otherwise ``None``."""
+    if arr.size == 1:
+        return _no_interval(arr)
+    if np.all(arr == arr[0]):
+        v = float(arr[0])
+        return Interval(mean=v, low=v, high=v, method=method, n=int(arr.size))
+    return None
+
+
 def t_interval(values: Sequence[float], confidence: float = 0.95) -> Interval:
     """Student-t confidence interval of the mean of ``values``.
 
@@ -98,12 +109,9 @@ def t_interval(values: Sequence[float], confidence: float = 0.95) -> Interval:
     arr = _finite_values(values, "t_interval")
     _check_confidence(confidence)
     n = int(arr.size)
-    if n == 1:
-        return _no_interval(arr)
-    if np.all(arr == arr[0]):
-        # Exact, without float noise from averaging (s would be ~0 anyway; this also keeps mean == value).
-        v = float(arr[0])
-        return Interval(mean=v, low=v, high=v, method="t", n=n)
+    degenerate = _degenerate(arr, "t")
+    if degenerate is not None:
+        return degenerate
     mean = float(arr.mean())
     sem = float(arr.std(ddof=1)) / math.sqrt(n)
     half = float(sps.t.ppf((1.0 + confidence) / 2.0, n - 1)) * sem
@@ -130,12 +138,9 @@ def bootstrap_interval(
     if resamples < 1:
         raise ValueError(f"resamples must be at least 1, got {resamples}")
     n = int(arr.size)
-    if n == 1:
-        return _no_interval(arr)
-    if np.all(arr == arr[0]):
-        # Exact, without float noise from averaging: no spread means no uncertainty to resample.
-        v = float(arr[0])
-        return Interval(mean=v, low=v, high=v, method="bootstrap", n=n)
+    degenerate = _degenerate(arr, "bootstrap")
+    if degenerate is not None:
+        return degenerate
     mean = float(arr.mean())
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, n, size=(resamples, n))
