@@ -48,6 +48,9 @@ LINE_FIGURES: tuple[tuple[str, str, str], ...] = (
     ("diversity_levenshtein", "diversity.png", "diversity (mean normalized Levenshtein distance)"),
     ("unique_ratio", "unique_ratio.png", "unique samples / all samples"),
     ("correct", "correct.png", "share of correct samples"),
+    ("real_nll", "real_nll.png", "NLL per token of the held-out real test set"),
+    ("semantic_unique", "semantic_unique.png", "distinct meanings among correct samples"),
+    ("semantic_entropy", "semantic_entropy.png", "entropy of meanings among correct samples (bits)"),
 )
 DPI = 120
 # No software version or timestamp in the PNG: identical rows give identical files across matplotlib builds.
