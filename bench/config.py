@@ -26,7 +26,7 @@ from bench.settings import SamplingConfig, TrainingConfig
 
 # Bump when a change to the schema or to the loop changes what a setting means: the run id covers it, so old
 # results are never resumed under new meanings.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 Regime = tagged_union(REGIMES, "kind")
 Mitigation = tagged_union(MITIGATIONS, "name")

@@ -169,7 +169,7 @@ def fit_split(cell: Cell, generation: int, data: DataSet, real: RealData) -> tup
 # -- fit -------------------------------------------------------------------------------------------------------
 
 # Part of the generation-0 cache key: bump when what a cached generation 0 holds changes.
-GENERATION_ZERO_FORMAT = 2
+GENERATION_ZERO_FORMAT = 3
 
 
 def generation_zero_key(cell: Cell) -> str:
