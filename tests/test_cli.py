@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,12 +16,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def bench(*args: str, stdin: str | None = None, cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    # Two torch threads, as the pinned smoke metrics were made with: the thread count can change float sums.
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
     return subprocess.run(
         [sys.executable, "-m", "bench", *args],
         input=stdin,
         capture_output=True,
         text=True,
         cwd=cwd,
+        env=env,
         timeout=600,
     )
 
