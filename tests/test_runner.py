@@ -86,18 +86,22 @@ def test_resume_after_a_crash_gives_identical_tables(clean_run, tmp_path, monkey
     suite_path, clean_results, _ = clean_run
     results = tmp_path / "results"
     calls = {"n": 0}
-    original = Store.record_generation
+    original = Store.record_generations
 
-    def crash_on_fifth(self, record):
-        calls["n"] += 1
-        if calls["n"] == 5:  # artifacts of this generation are written, its database rows are not
+    def crash_on_fifth(self, records):
+        # Records arrive in batches: store the first four generations, then crash on the fifth (its artifacts are
+        # written, its database rows are not).
+        if calls["n"] + len(records) >= 5:
+            original(self, records[: max(0, 4 - calls["n"])])
+            calls["n"] = 4
             raise RuntimeError("simulated crash")
-        return original(self, record)
+        calls["n"] += len(records)
+        return original(self, records)
 
-    monkeypatch.setattr(Store, "record_generation", crash_on_fifth)
+    monkeypatch.setattr(Store, "record_generations", crash_on_fifth)
     with pytest.raises(RuntimeError, match="simulated crash"):
         run_suite(load_suite(suite_path), suite_path, results, show_progress=False)
-    monkeypatch.setattr(Store, "record_generation", original)
+    monkeypatch.setattr(Store, "record_generations", original)
     assert len(generation_keys(results)) == 4
     summary = run_suite(load_suite(suite_path), suite_path, results, show_progress=False)
     assert summary.generations_run == 8 and summary.finished
