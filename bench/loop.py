@@ -238,7 +238,11 @@ class Analysis:
         return self.verdicts[text]
 
     def scores(
-        self, samples: list[str], reference: list[str] | None, reference_meanings: frozenset[str] | None, training=None
+        self,
+        samples: list[str],
+        reference: list[str] | None,
+        reference_meanings: frozenset[str] | None,
+        training: list[str] | None = None,
     ) -> dict[str, float]:
         """Every sample metric, from what was judged once."""
         return score_samples(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import inspect
 from collections.abc import Callable, Iterator
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
@@ -85,7 +86,7 @@ class Registry(Generic[T]):
                 raise PluginError(
                     f"{self.group} plugin {point.name!r} ({point.value}) failed to load: {error}"
                 ) from None
-            if point.name not in self._items and not _is_module(obj):
+            if point.name not in self._items and not inspect.ismodule(obj):
                 self.add(point.name, obj)
 
     def get(self, name: str) -> T:
@@ -115,7 +116,3 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
-
-
-def _is_module(obj: object) -> bool:
-    return type(obj).__name__ == "module"
