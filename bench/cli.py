@@ -29,6 +29,8 @@ def _task(name: str):
         return get_task(name)
     except UnknownNameError as error:
         raise BadInput(str(error)) from None
+    except TypeError:  # the text task needs a corpus and a tokenizer: it exists only inside a suite
+        raise BadInput(f"task {name!r} needs parameters (a corpus); use it in a suite") from None
 
 
 def _load(path: str):
@@ -77,6 +79,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"run {summary.run_id}: {summary.cells} cell(s), {summary.generations_run} generation(s) run, "
         f"{summary.generations_skipped} already done, {summary.seconds:.1f} s — {state}; results in {results}"
     )
+    return 0
+
+
+def cmd_pretrain(args: argparse.Namespace) -> int:
+    from bench.pretrain import PretrainSettings, pretrain
+    from bench.tasks.text import CorpusError
+
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise BadInput(f"--out {out}: exists and is not an empty directory")
+    settings = PretrainSettings(vocab_size=args.vocab_size, steps=args.steps, preset=args.preset, seed=args.seed)
+    try:
+        summary = pretrain(args.corpus, out, settings)
+    except (CorpusError, ValueError) as error:
+        raise BadInput(str(error)) from None
+    print(f"pretrained {out}: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
     return 0
 
 
@@ -283,6 +301,15 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("sources", nargs="+", help="results directories to merge in")
     merge.add_argument("--into", default="results", help="target results directory (default: results/)")
     merge.set_defaults(handler=cmd_merge)
+
+    pre = sub.add_parser("pretrain", help="train a small GPT-2 + byte-level BPE tokenizer on a corpus (offline)")
+    pre.add_argument("--corpus", required=True, help="corpus file (.txt, .jsonl or .parquet)")
+    pre.add_argument("--out", required=True, help="new save_pretrained folder")
+    pre.add_argument("--vocab-size", type=int, default=2048)
+    pre.add_argument("--steps", type=int, default=300, help="optimizer steps (batch 16 chunks of 64 tokens)")
+    pre.add_argument("--preset", choices=("tiny", "paper"), default="tiny")
+    pre.add_argument("--seed", type=int, default=0)
+    pre.set_defaults(handler=cmd_pretrain)
 
     check = sub.add_parser("check", help="regression gate: compare the latest run with a baseline file (--against)")
     _results_options(check)

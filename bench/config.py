@@ -124,6 +124,7 @@ class Suite(Strict):
             task = get_task(self.task.name, **self.task.params)
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"task: {error}") from None
+        self._check_corpus_sizes(task)
         for index, scenario in enumerate(self.scenarios):
             merged = self._merged(scenario)
             try:
@@ -141,6 +142,7 @@ class Suite(Strict):
                 )
             try:
                 resolved.model.check(task, block)
+                _check_text_settings(task, resolved)
             except ValueError as error:
                 raise ValueError(f"scenarios[{index}] ({scenario.name}): {error}") from None
             # One Accelerator serves a process, and its precision is fixed when it starts: a per-cell precision
@@ -152,6 +154,18 @@ class Suite(Strict):
                     "run a separate suite for another precision"
                 )
         return self
+
+    def _check_corpus_sizes(self, task: Any) -> None:
+        check_sizes = getattr(task, "check_sizes", None)
+        if check_sizes is None:
+            return
+        validation = 0
+        if self.training.early_stopping == "real":
+            validation = max(1, round(self.data.validation_fraction * self.data.size))
+        try:
+            check_sizes(train=self.data.size, test=self.data.resolved_test_size(), validation=validation)
+        except ValueError as error:
+            raise ValueError(f"task: {error}") from None
 
     def _merged(self, scenario: Scenario) -> dict[str, Any]:
         """The scenario's settings as a plain document: shared sections with its overrides merged in."""
@@ -225,6 +239,26 @@ class ResolvedScenario(Strict):
     """Training settings."""
     sampling: SamplingConfig
     """Sampling settings."""
+
+
+def _check_text_settings(task: Any, scenario: ResolvedScenario) -> None:
+    """Settings that only free text supports, and what text cannot do (it has no verdicts)."""
+    from bench.tasks import has_verdicts
+
+    text = not has_verdicts(task)
+    sampling = scenario.sampling
+    if text:
+        for mitigation in scenario.mitigations:
+            if mitigation.name == "verifier_filter":
+                raise ValueError(f"mitigations: verifier_filter needs verdicts, and task {task.name!r} has none")
+        if scenario.model.kind != "transformer":
+            raise ValueError(f"task {task.name!r} needs model.kind 'transformer' (got {scenario.model.kind!r})")
+        return
+    if sampling.mode == "continue":
+        raise ValueError(f"sampling.mode 'continue' needs a text task (task {task.name!r} has no prompts)")
+    for name, default in (("num_beams", 1), ("repetition_penalty", 1.0), ("do_sample", True)):
+        if getattr(sampling, name) != default:
+            raise ValueError(f"sampling.{name} applies to the text task only (task {task.name!r})")
 
 
 def _with_default_learner(data: Any) -> Any:

@@ -26,7 +26,8 @@ from bench.regimes import DataSet, RegimeInputs
 from bench.seeding import derive_rng, derive_seed
 from bench.splits import own_split
 from bench.store import Store, read_parquet, write_parquet
-from bench.tasks import Task, Verdict, has_meaning, task_meaning
+from bench.tasks import Task, Verdict, has_meaning, has_verdicts, task_meaning
+from bench.text_metrics import text_metrics
 
 
 def _ignore(done: int, total: int) -> None:
@@ -58,6 +59,7 @@ class Cell:
     # Parquet round trip per generation.
     carried: tuple[int, DataSet, DataSet] | None = None
     history: list[DataSet] = field(default_factory=list)
+    reference: Learner | None = None  # generation 0's learner, loaded once for the text metrics
 
     @property
     def task(self) -> Task:
@@ -97,17 +99,21 @@ def real_data(cell: Cell) -> RealData:
     """R, T* and (when early stopping is on real data) the real validation set of this cell's seed."""
     s = cell.scenario
     task = cell.task
+    # A corpus task draws T* and the validation set from its own held-out parts; a generator draws new samples.
+    held_out = getattr(task, "held_out", None)
     validation: list[str] = []
     if s.training.early_stopping == "real":
         size = max(1, round(s.data.validation_fraction * s.data.size))
-        validation = task.generate(size, seed=derive_seed(cell.seed, "real-validation"))
+        seed = derive_seed(cell.seed, "real-validation")
+        validation = held_out("validation", size, seed) if held_out else task.generate(size, seed=seed)
     train = task.generate(s.data.size, seed=derive_seed(cell.seed, "real"))
     meanings = None
     if has_meaning(task):
         meanings = frozenset(m for m in (task_meaning(task, text) for text in dict.fromkeys(train)) if m is not None)
+    test_size, test_seed = s.data.resolved_test_size(), derive_seed(cell.seed, "test")
     return RealData(
         train=DataSet.of(train, "real"),
-        test=task.generate(s.data.resolved_test_size(), seed=derive_seed(cell.seed, "test")),
+        test=held_out("test", test_size, test_seed) if held_out else task.generate(test_size, seed=test_seed),
         validation=validation,
         meanings=meanings,
     )
@@ -180,6 +186,8 @@ def generation_zero_key(cell: Cell) -> str:
         "task": s.task.model_dump(mode="json"),
         "data": s.data.model_dump(mode="json"),
         "model": s.model.model_dump(mode="json", exclude={"init"}),
+        # scratch and warm share generation 0; pretrained weights (init pretrained, or warm from them) do not
+        **({"start": s.model.init != "scratch"} if getattr(s.model, "pretrained", None) else {}),
         "training": s.training.model_dump(mode="json"),
         "seed": cell.seed,
     }
@@ -224,7 +232,7 @@ class Analysis:
     """Each distinct sample judged once: its verdict, depth and (for tasks with meaning) meaning, looked up by every
     metric and mitigation."""
 
-    verdicts: dict[str, Verdict]
+    verdicts: dict[str, Verdict] | None  # None for tasks without verdicts (text)
     depths: dict[str, int | None]
     meanings: dict[str, str | None] | None
 
@@ -232,9 +240,12 @@ class Analysis:
     def of(cls, task: Task, samples: list[str]) -> Analysis:
         distinct = list(dict.fromkeys(samples))  # collapsed generations repeat samples: judge each string once
         meanings = {s: task_meaning(task, s) for s in distinct} if has_meaning(task) else None
-        return cls({s: task.verify(s) for s in distinct}, {s: task.depth(s) for s in distinct}, meanings)
+        verdicts = {s: task.verify(s) for s in distinct} if has_verdicts(task) else None
+        return cls(verdicts, {s: task.depth(s) for s in distinct}, meanings)
 
     def verdict(self, text: str) -> Verdict:
+        if self.verdicts is None:
+            raise TypeError("this task has no verdicts")
         return self.verdicts[text]
 
     def scores(
@@ -247,7 +258,7 @@ class Analysis:
         """Every sample metric, from what was judged once."""
         return score_samples(
             samples,
-            [self.verdicts[t].label for t in samples],
+            None if self.verdicts is None else [self.verdicts[t].label for t in samples],
             [self.depths[t] for t in samples],
             reference=reference,
             training=training,
@@ -279,6 +290,7 @@ class GenerationOutcome:
     fit: FitResult
     sample_seconds: float
     learner: Learner
+    sample_ppl: list[float] | None = None  # text: each sample's perplexity under generation 0's model
 
 
 def held_out_metrics(learner: Learner, test: list[str]) -> dict[str, float]:
@@ -289,6 +301,25 @@ def held_out_metrics(learner: Learner, test: list[str]) -> dict[str, float]:
     if nll is None:
         return {}
     return {"real_nll": nll, "real_ppl": math.exp(min(nll, 700.0))}  # exp overflows past ~709
+
+
+def sample_prompts(cell: Cell, generation: int, train: list[str]) -> list[str] | None:
+    """Continue mode: one text of the generation's training part per sample, drawn with replacement, seeded (the
+    learner keeps its first k tokens); ``None`` in free mode."""
+    if cell.scenario.sampling.resolved_mode(not has_verdicts(cell.task)) == "free":
+        return None
+    rng = derive_rng(cell.seed, "prompt", generation)
+    return [train[rng.randrange(len(train))] for _ in range(cell.sample_count)]
+
+
+def reference_learner(cell: Cell, generation: int, learner: Learner):
+    """Generation 0's learner (the reference of the text metrics): this one at g = 0, else the shared cache's."""
+    if generation == 0:
+        return learner
+    if cell.reference is None:
+        shared = cell.store.generation_zero_dir(generation_zero_key(cell)) / "model"
+        cell.reference = cell.scenario.model.load(cell.setup, shared).to(cell.setup.accelerator.device)
+    return cell.reference
 
 
 def step(cell: Cell, generation: int, real: RealData) -> GenerationOutcome | None:
@@ -305,22 +336,31 @@ def step(cell: Cell, generation: int, real: RealData) -> GenerationOutcome | Non
     learner = learner.to(cell.setup.accelerator.device)
 
     started = time.perf_counter()
+    prompts = sample_prompts(cell, generation, train)
     samples = learner.sample(
         cell.sample_count,
         seed=derive_seed(cell.seed, "sample", generation),
         settings=s.sampling,
         progress=cell.hooks.on_sample,
+        **({} if prompts is None else {"prompts": prompts}),
     )
     sample_seconds = time.perf_counter() - started
 
     analysis = Analysis.of(cell.task, samples)
-    verdicts = [analysis.verdict(text) for text in samples]
-    labels = [v.label for v in verdicts]
+    # Text has no verdicts: its stored label and reason are empty.
+    verdicts = [analysis.verdict(text) for text in samples] if analysis.verdicts is not None else []
+    labels = [v.label for v in verdicts] if verdicts else [""] * len(samples)
     context = MitigationContext(verify=analysis.verdict, seed=derive_seed(cell.seed, "mitigate", generation))
     selected, drops = apply_mitigations(s.mitigations, samples, context)
 
     metrics = analysis.scores(samples, list(real.train.texts), real.meanings, training=train)
     metrics.update(held_out_metrics(learner, real.test))
+    sample_ppl: list[float] | None = None
+    if not has_verdicts(cell.task):
+        reference = reference_learner(cell, generation, learner)
+        score_seed = derive_seed(cell.seed, "score", generation)
+        text_scores, sample_ppl = text_metrics(reference, samples, real.test, score_seed)
+        metrics.update(text_scores)
     metrics.update(composition_metrics(data))
     if fit.best_val_loss is not None:
         metrics["val_loss"] = fit.best_val_loss
@@ -329,13 +369,14 @@ def step(cell: Cell, generation: int, real: RealData) -> GenerationOutcome | Non
         data=data,
         samples=samples,
         labels=labels,
-        reasons=[v.reason for v in verdicts],
+        reasons=[v.reason for v in verdicts] if verdicts else [""] * len(samples),
         selected=selected,
         drops=drops,
         metrics=metrics,
         fit=fit,
         sample_seconds=sample_seconds,
         learner=learner,
+        sample_ppl=sample_ppl,
     )
 
 
@@ -351,9 +392,10 @@ def persist(cell: Cell, generation: int, outcome: GenerationOutcome) -> Generati
     cell.carried = (generation, outcome.data, selected)
     cell.history = [*cell.history, selected] if len(cell.history) == generation else []
     write_parquet(directory / "data.parquet", {"text": outcome.data.texts, "origin": outcome.data.origins})
-    write_parquet(
-        directory / "samples.parquet", {"text": outcome.samples, "label": outcome.labels, "reason": outcome.reasons}
-    )
+    columns = {"text": outcome.samples, "label": outcome.labels, "reason": outcome.reasons}
+    if outcome.sample_ppl is not None:
+        columns["ppl_ref"] = outcome.sample_ppl
+    write_parquet(directory / "samples.parquet", columns)
     write_parquet(directory / "selected.parquet", {"text": outcome.selected})
     checkpoint = None
     if cell.checkpoints != "none" or s.model.warm_start:

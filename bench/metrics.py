@@ -296,7 +296,7 @@ class ScoreInput:
     """
 
     samples: list[str]
-    verdicts: list[str]
+    verdicts: list[str] | None  # None for tasks without verdicts (text): no correct/incorrect/invalid shares
     depths: list[int | None]
     reference: Sequence[str] | None = None
     training: Sequence[str] | None = None
@@ -343,8 +343,8 @@ def higher_is_better(name: str) -> bool | None:
     return METRICS.get(name).higher_is_better
 
 
-def _share(label: str) -> Callable[[ScoreInput], float]:
-    return lambda s: verdict_shares(s.verdicts)[label]
+def _share(label: str) -> Callable[[ScoreInput], float | None]:
+    return lambda s: None if s.verdicts is None else verdict_shares(s.verdicts)[label]
 
 
 def _distinct(n: int) -> Callable[[ScoreInput], float]:
@@ -375,8 +375,10 @@ metric("ngram_diversity", True, "sum over n=1..4 of unique/all n-grams of the jo
 )
 metric("length_mean", None, "mean tokens per sample")(lambda s: length_stats(s.samples)[0])
 metric("length_var", None, "population variance of tokens per sample")(lambda s: length_stats(s.samples)[1])
-metric("depth_mean", None, "mean depth of valid samples")(lambda s: _valid_depths(s)[0])
-metric("depth_var", None, "population variance of the depth of valid samples")(lambda s: _valid_depths(s)[1])
+metric("depth_mean", None, "mean depth of valid samples")(lambda s: None if s.verdicts is None else _valid_depths(s)[0])
+metric("depth_var", None, "population variance of the depth of valid samples")(
+    lambda s: None if s.verdicts is None else _valid_depths(s)[1]
+)
 metric("novelty", True, "share of samples not in the real data R")(
     lambda s: None if s.reference is None else novelty(s.samples, s.reference)
 )
@@ -411,11 +413,18 @@ declare("data_fresh_share", None, "share of T_g that is fresh real data")
 declare("data_synthetic_share", None, "share of T_g that is model output")
 declare("real_nll", False, "mean per-token NLL (nats) of the held-out real test set T* under this generation's model")
 declare("real_ppl", False, "perplexity exp(real_nll) of the held-out real test set T*")
+# Text (bench/text_metrics.py): measured with generation 0's model and a seed, so the loop computes them.
+declare("sample_ppl_ref_mean", None, "mean perplexity of the samples under generation 0's model (text)")
+for _q in (5, 50, 95):
+    declare(f"sample_ppl_ref_p{_q}", None, f"{_q}th percentile of the samples' perplexity under generation 0's model")
+del _q
+declare("self_bleu", False, "mean sacrebleu sentence BLEU/100 of a seeded 100-sample subsample against itself (text)")
+declare("mauve", True, "MAUVE (mauve-text) of the samples vs the real test part on generation 0's features (text)")
 
 
 def score_samples(
     samples: list[str],
-    verdicts: list[str],
+    verdicts: list[str] | None,
     depths: Sequence[int | None],
     reference: Sequence[str] | None = None,
     training: Sequence[str] | None = None,
@@ -428,13 +437,13 @@ def score_samples(
     ``js_divergence_length`` appear only with a ``reference``, ``memorized`` only with ``training``, the semantic
     metrics only with ``meanings``.
     """
-    if len(verdicts) != len(samples):
+    if verdicts is not None and len(verdicts) != len(samples):
         raise ValueError(f"{len(samples)} samples but {len(verdicts)} verdicts")
     if len(depths) != len(samples):
         raise ValueError(f"{len(samples)} samples but {len(depths)} depths")
     data = ScoreInput(
         list(samples),
-        list(verdicts),
+        None if verdicts is None else list(verdicts),
         list(depths),
         reference,
         training,

@@ -101,7 +101,30 @@ def build_model(
 
 def load_model(path: str | Path) -> PreTrainedModel:
     """Load a checkpoint folder written by ``save_checkpoint`` (safetensors; no pickle)."""
-    return AutoModelForCausalLM.from_pretrained(path, attn_implementation="sdpa", use_safetensors=True)
+    return AutoModelForCausalLM.from_pretrained(
+        path, attn_implementation="sdpa", use_safetensors=True, local_files_only=True
+    )
+
+
+def check_pretrained(path: str | Path) -> None:
+    """Refuse, with a message naming the folder, what is not a local causal-LM folder with safetensors weights."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise ValueError(f"model.pretrained: {folder}: no such folder (a save_pretrained folder is expected)")
+    if not (folder / "config.json").is_file():
+        raise ValueError(f"model.pretrained: {folder}: no config.json; not a save_pretrained model folder")
+    if not any(folder.glob("*.safetensors")):
+        raise ValueError(f"model.pretrained: {folder}: no .safetensors weights (other formats are not loaded)")
+    if not (folder / "tokenizer.json").is_file() and not (folder / "tokenizer_config.json").is_file():
+        raise ValueError(f"model.pretrained: {folder}: no tokenizer (save it with tokenizer.save_pretrained)")
+
+
+def fresh_like(path: str | Path, seed: int) -> PreTrainedModel:
+    """The architecture of the model folder at ``path`` with freshly initialised weights (``init: scratch``)."""
+    config = AutoConfig.from_pretrained(path, local_files_only=True)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return AutoModelForCausalLM.from_config(config, attn_implementation="sdpa")
 
 
 def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, path: str | Path) -> None:

@@ -63,3 +63,20 @@ class SamplingConfig(Strict):
     """Longest sample; default: the task's bound on sample length plus one."""
     batch_size: int = Field(1000, ge=1, le=100_000)
     """Sequences decoded at once."""
+    mode: Literal["auto", "continue", "free"] = "auto"
+    """``continue``: each sample continues a real prompt, the first ``prompt_tokens`` tokens of a chunk of the
+    generation's training data, and the sample is the continuation (Shumailov et al.); ``free``: unconditional
+    samples from ``<bos>``; ``auto``: ``continue`` for the text task, ``free`` otherwise."""
+    prompt_tokens: int = Field(16, ge=1, le=8192)
+    """k, the prompt length of ``continue`` mode, in tokens."""
+    num_beams: int = Field(1, ge=1, le=64)
+    """Beams of transformers' ``generate`` (text task; Shumailov et al.: 5)."""
+    repetition_penalty: float = Field(1.0, gt=0.0, le=100.0)
+    """``generate``'s repetition penalty (text task; Shumailov et al.: 3.0; 1.0 is none)."""
+    do_sample: bool = True
+    """Sample (``True``) or decode greedily / by beam search (``False``; text task)."""
+
+    def resolved_mode(self, has_prompts: bool) -> Literal["continue", "free"]:
+        if self.mode == "auto":
+            return "continue" if has_prompts else "free"
+        return self.mode

@@ -1,4 +1,4 @@
-"""The transformer learner: a transformers causal LM trained from scratch (or warm) each generation.
+"""The transformer learner: a transformers causal LM trained from scratch, warm, or from pretrained weights.
 
 Its parts are readable on their own: ``bench.model`` builds and saves the network, ``bench.train`` packs and trains
 it with Accelerate, ``bench.sample`` draws samples with the KV cache. This module joins them behind the learner seam.
@@ -37,8 +37,14 @@ class TransformerConfig(LearnerConfig):
     """Any transformers causal-LM ``model_type`` (``gpt2``, ``llama``, ``mistral`` ...)."""
     overrides: dict[str, Any] = Field(default_factory=dict)
     """Extra transformers config fields, applied over the preset (e.g. ``{n_layer: 4}``)."""
-    init: Literal["scratch", "warm"] = "scratch"
-    """``scratch``: each generation starts from fresh random weights; ``warm``: from the previous generation's."""
+    init: Literal["scratch", "warm", "pretrained"] = "scratch"
+    """``scratch``: each generation starts from fresh random weights; ``warm``: from the previous generation's;
+    ``pretrained``: from ``pretrained``'s weights every generation (Shumailov et al.'s protocol). With
+    ``pretrained`` set, ``scratch`` builds its architecture with fresh weights and ``warm`` starts generation 0 from
+    its weights."""
+    pretrained: str | None = None
+    """A local ``save_pretrained`` folder of a causal LM with its tokenizer (safetensors only; nothing is
+    downloaded). Its architecture and tokenizer replace ``preset``/``architecture``/``overrides``."""
     context_length: int | None = Field(None, ge=8, le=8192)
     """Positions the model supports; default: the training block size."""
 
@@ -47,11 +53,15 @@ class TransformerConfig(LearnerConfig):
         return self.init == "warm"
 
     def create(self, setup: LearnerSetup, seed: int, warm_from: Path | None = None) -> TransformerLearner:
-        from bench.model import build_model, load_model
+        from bench.model import build_model, fresh_like, load_model
 
         tokenizer = setup.task.build_tokenizer()
         if warm_from is not None:
             model = load_model(warm_from)
+        elif self.pretrained is not None and self.init == "scratch":
+            model = fresh_like(self.pretrained, seed=seed)
+        elif self.pretrained is not None:  # pretrained, or warm's generation 0
+            model = load_model(self.pretrained)
         else:
             model = build_model(self, tokenizer, setup.training.block_size, seed=seed)
         return TransformerLearner(model, tokenizer, setup)
@@ -62,6 +72,20 @@ class TransformerConfig(LearnerConfig):
         return TransformerLearner(load_model(path), setup.task.build_tokenizer(), setup)
 
     def check(self, task: Task, block_size: int) -> None:
+        if self.init == "pretrained" and self.pretrained is None:
+            raise ValueError("model.init 'pretrained' needs model.pretrained (a save_pretrained folder)")
+        if self.pretrained is not None:
+            from bench.model import check_pretrained
+
+            check_pretrained(self.pretrained)
+            tokenizer_path = getattr(task, "tokenizer_path", None)
+            if tokenizer_path is not None and Path(tokenizer_path).resolve() != Path(self.pretrained).resolve():
+                raise ValueError(
+                    f"task.params.tokenizer ({tokenizer_path}) must be the model's folder model.pretrained "
+                    f"({self.pretrained}): the corpus is cut into the model's tokens"
+                )
+        elif getattr(task, "tokenizer_path", None) is not None:
+            raise ValueError("the text task needs model.pretrained (its tokenizer cuts the corpus)")
         if self.context_length is not None and self.context_length < block_size:
             raise ValueError(
                 f"model.context_length ({self.context_length}) is shorter than training.block_size ({block_size})"
@@ -76,9 +100,17 @@ class TransformerLearner:
         self.tokenizer = tokenizer
         self.setup = setup
 
+    @property
+    def is_text(self) -> bool:
+        """Whether the task is free text (no verdicts): it is sampled with ``generate`` and fitted on truncated
+        texts."""
+        return not getattr(self.setup.task, "has_verdicts", True)
+
     def fit(self, train_texts: Sequence[str], validation: Sequence[str], seed: int, progress: Progress | None):
         from bench.train import train
 
+        if self.is_text:  # decoded text may re-encode a few tokens longer than it was generated; cut it back
+            train_texts, validation = self.truncated(train_texts), self.truncated(validation)
         total = self.setup.training.max_iters
         return train(
             self.model,
@@ -91,9 +123,23 @@ class TransformerLearner:
             progress=None if progress is None else (lambda step: progress(step, total)),
         )
 
-    def sample(self, n: int, seed: int, settings: SamplingConfig, progress: Progress | None) -> list[str]:
-        from bench.sample import sample
+    def truncated(self, texts: Sequence[str]) -> list[str]:
+        """Texts of more than ``block_size - 2`` tokens cut to that length (``<bos>``/``<eos>`` take two)."""
+        limit = self.setup.training.block_size - 2
+        out = list(texts)
+        for i, ids in enumerate(self.tokenizer(out, add_special_tokens=False)["input_ids"]):
+            if len(ids) > limit:
+                out[i] = self.tokenizer.decode(ids[:limit], clean_up_tokenization_spaces=False)
+        return out
 
+    def sample(
+        self,
+        n: int,
+        seed: int,
+        settings: SamplingConfig,
+        progress: Progress | None,
+        prompts: Sequence[str] | None = None,
+    ) -> list[str]:
         done = 0
 
         def advance(count: int) -> None:
@@ -101,6 +147,21 @@ class TransformerLearner:
             done += count
             if progress is not None:
                 progress(done, n)
+
+        if self.is_text:
+            from bench.generate import generate_texts
+
+            return generate_texts(
+                self.model,
+                self.tokenizer,
+                n,
+                seed=seed,
+                settings=settings,
+                max_new_tokens=settings.max_new_tokens or self.setup.task.max_tokens(),
+                prompts=prompts,
+                progress=advance,
+            )
+        from bench.sample import sample
 
         return sample(
             self.model,
@@ -112,12 +173,41 @@ class TransformerLearner:
             progress=advance,
         )
 
+    def nll_each(self, texts: Sequence[str]) -> list[float]:
+        """Mean per-token NLL (nats) of each ``<bos> text <eos>`` separately, in order."""
+        import torch
+
+        from bench.train import encode_samples
+
+        sequences = encode_samples(self.truncated(texts), self.tokenizer)
+        device = next(self.model.parameters()).device
+        batch_size = self.setup.training.batch_size * 4
+        out: list[float] = []
+        was_training = self.model.training
+        self.model.eval()
+        with torch.inference_mode():
+            for start in range(0, len(sequences), batch_size):
+                batch = sequences[start : start + batch_size]
+                width = max(len(s) for s in batch)
+                ids = torch.tensor([s + [self.tokenizer.pad_token_id] * (width - len(s)) for s in batch], device=device)
+                mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in batch], device=device)
+                logits = self.model(input_ids=ids, attention_mask=mask, use_cache=False).logits[:, :-1].float()
+                losses = torch.nn.functional.cross_entropy(
+                    logits.transpose(1, 2), ids[:, 1:], reduction="none"
+                )  # (batch, width - 1): token t+1 given tokens up to t
+                scored = mask[:, 1:].float()
+                out.extend(((losses * scored).sum(1) / scored.sum(1)).tolist())
+        self.model.train(was_training)
+        return out
+
     def nll(self, texts: Sequence[str]) -> float | None:
         """Mean per-token NLL of ``<bos> text <eos>`` sequences, the same definition as the validation loss."""
         from bench.train import encode_samples, pack, validation_loss
 
         if not texts:
             return None
+        if self.is_text:
+            texts = self.truncated(texts)
         blocks = pack(
             encode_samples(texts, self.tokenizer), self.setup.training.block_size, self.tokenizer.pad_token_id
         )

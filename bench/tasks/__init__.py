@@ -11,7 +11,9 @@ from typing import Any
 from bench.registry import Registry
 from bench.tasks.base import LABELS, Label, Task, Verdict
 
-TASKS: Registry[Any] = Registry("task", "tasks", builtins=("bench.tasks.logic", "bench.tasks.identities"))
+TASKS: Registry[Any] = Registry(
+    "task", "tasks", builtins=("bench.tasks.logic", "bench.tasks.identities", "bench.tasks.text")
+)
 
 
 def get_task(name: str, **params: Any) -> Task:
@@ -30,4 +32,9 @@ def has_meaning(task: Task) -> bool:
     return callable(getattr(task, "meaning", None))
 
 
-__all__ = ["LABELS", "Label", "TASKS", "Task", "Verdict", "get_task", "has_meaning", "task_meaning"]
+def has_verdicts(task: Task) -> bool:
+    """Whether the task judges samples (``text`` does not: it has no correct/incorrect/invalid)."""
+    return bool(getattr(task, "has_verdicts", True))
+
+
+__all__ = ["LABELS", "Label", "TASKS", "Task", "Verdict", "get_task", "has_meaning", "has_verdicts", "task_meaning"]

@@ -1,0 +1,98 @@
+"""``bench pretrain``: a small GPT-2 and its byte-level BPE tokenizer trained on a local corpus, offline.
+
+The text task fine-tunes a pretrained model; tests and the CPU suites need one that is present on every machine
+without a download. This trains one in seconds to minutes: a byte-level BPE tokenizer (``tokenizers``) on the
+corpus's train part, then a GPT-2 of the ``tiny`` (or any) preset on its chunks with the harness's own training code,
+and saves both as one ``save_pretrained`` folder (safetensors + tokenizer) that ``model.pretrained`` loads.
+The corpus split is the text task's (same ``split_seed``), so the model never sees the test part.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import PreTrainedTokenizerFast
+
+from bench.tasks.text import chunk, read_documents, split_documents
+
+SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>")
+
+
+@dataclass(frozen=True)
+class PretrainSettings:
+    vocab_size: int = 2048
+    preset: str = "tiny"
+    chunk_tokens: int = 64
+    steps: int = 300
+    batch_size: int = 16
+    learning_rate: float = 3e-3
+    seed: int = 0
+    split_seed: int = 0
+    validation_fraction: float = 0.05
+    test_fraction: float = 0.05
+
+
+def train_tokenizer(documents: list[str], vocab_size: int) -> PreTrainedTokenizerFast:
+    """A GPT-2-style byte-level BPE tokenizer with ``<pad>``, ``<bos>``, ``<eos>`` (ids 0-2)."""
+    core = Tokenizer(models.BPE())
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    core.train_from_iterator(documents, trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        pad_token="<pad>",
+        bos_token="<bos>",
+        eos_token="<eos>",
+        clean_up_tokenization_spaces=False,
+    )
+
+
+def pretrain(corpus: str | Path, out: str | Path, settings: PretrainSettings = PretrainSettings()) -> dict[str, float]:
+    """Train and save the tokenizer and model to ``out``; return a summary (also written to ``pretrain.json``)."""
+    from bench.learners.transformer import TransformerConfig
+    from bench.model import build_model, count_parameters, save_checkpoint
+    from bench.settings import TrainingConfig
+    from bench.train import train
+
+    documents = read_documents(corpus)
+    parts = split_documents(documents, settings.validation_fraction, settings.test_fraction, settings.split_seed)
+    tokenizer = train_tokenizer(parts["train"], settings.vocab_size)
+    train_chunks = chunk(parts["train"], tokenizer, settings.chunk_tokens)
+    validation_chunks = chunk(parts["validation"], tokenizer, settings.chunk_tokens)
+    random.Random(settings.seed).shuffle(validation_chunks)
+    block = settings.chunk_tokens + 8  # <bos>, <eos> and a few tokens of re-encoding slack
+    training = TrainingConfig(
+        max_iters=settings.steps,
+        batch_size=settings.batch_size,
+        block_size=block,
+        learning_rate=settings.learning_rate,
+        warmup_iters=min(20, settings.steps),
+        eval_interval=max(1, settings.steps // 4),
+        patience=100,
+        precision="no",
+    )
+    config = TransformerConfig(preset=settings.preset, context_length=max(128, block))  # room for longer blocks
+    model = build_model(config, tokenizer, block, seed=settings.seed)
+    fit = train(model, tokenizer, train_chunks, validation_chunks[:200], training, seed=settings.seed)
+    out = Path(out)
+    save_checkpoint(model, tokenizer, out)
+    summary = {
+        "parameters": count_parameters(model),
+        "vocab_size": len(tokenizer),
+        "train_chunks": len(train_chunks),
+        "steps": fit.iterations,
+        "validation_loss": fit.best_val_loss,
+        "seconds": round(fit.seconds, 2),
+    }
+    (out / "pretrain.json").write_text(json.dumps({"corpus": str(corpus), **summary}, indent=2) + "\n")
+    return summary

@@ -1,0 +1,218 @@
+"""The ``text`` task: a local corpus cut into fixed-length token chunks (Shumailov et al., Nature 2024).
+
+A corpus is a UTF-8 ``.txt`` file (documents separated by blank lines), a ``.jsonl`` file (one object a line with a
+``text`` field) or a ``.parquet`` file (a ``text`` column). Its documents are split into train, validation and test
+parts with ``split_seed``, by document, so no document feeds two parts. Each part is tokenized with the model's
+tokenizer (``tokenizer``: a ``save_pretrained`` folder) and cut into chunks of ``chunk_tokens`` tokens; a chunk is
+stored as its decoded text. The train part's chunks are R: ``generate`` draws them without replacement;
+``held_out`` draws the test part (T*, for ``real_ppl``) and the validation part.
+
+Text has no verdict: there is nothing to call correct, so ``has_verdicts`` is ``False`` and the loop records no
+correct/incorrect/invalid shares (and a ``verifier_filter`` on this task is a validation error).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from transformers import PreTrainedTokenizerFast
+
+from bench.tasks import TASKS
+from bench.tasks.base import Verdict
+
+SUFFIXES = (".txt", ".jsonl", ".parquet")
+Part = Literal["train", "validation", "test"]
+
+
+class CorpusError(ValueError):
+    """A corpus that cannot be used; the message names the file and the problem."""
+
+
+def read_documents(path: str | Path) -> list[str]:
+    """The corpus's non-empty documents, in file order. Raises ``CorpusError`` naming the file and the problem."""
+    path = Path(path)
+    if path.suffix not in SUFFIXES:
+        raise CorpusError(f"{path}: unsupported corpus format {path.suffix!r} (use {', '.join(SUFFIXES)})")
+    if not path.is_file():
+        raise CorpusError(f"{path}: no such corpus file")
+    try:
+        if path.suffix == ".parquet":
+            documents = _parquet_documents(path)
+        else:
+            raw = path.read_bytes()
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise CorpusError(f"{path}: not valid UTF-8 (byte {error.start})") from None
+            documents = _jsonl_documents(path, text) if path.suffix == ".jsonl" else _txt_documents(text)
+    except OSError as error:
+        raise CorpusError(f"{path}: cannot read: {error.strerror or error}") from None
+    documents = [d for d in documents if d.strip()]
+    if not documents:
+        raise CorpusError(f"{path}: the corpus holds no text")
+    return documents
+
+
+def _txt_documents(text: str) -> list[str]:
+    paragraphs: list[str] = []
+    current: list[str] = []
+    for line in text.splitlines():
+        if line.strip():
+            current.append(line.rstrip())
+        elif current:
+            paragraphs.append("\n".join(current))
+            current = []
+    if current:
+        paragraphs.append("\n".join(current))
+    return paragraphs
+
+
+def _jsonl_documents(path: Path, text: str) -> list[str]:
+    documents = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise CorpusError(f"{path}: line {number} is not JSON ({error.msg})") from None
+        if not isinstance(record, dict) or not isinstance(record.get("text"), str):
+            raise CorpusError(f"{path}: line {number} has no string field 'text'")
+        documents.append(record["text"])
+    return documents
+
+
+def _parquet_documents(path: Path) -> list[str]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowInvalid, pa.ArrowException) as error:
+        raise CorpusError(f"{path}: not a readable Parquet file ({str(error).splitlines()[0]})") from None
+    if "text" not in table.column_names:
+        raise CorpusError(f"{path}: no 'text' column (columns: {', '.join(table.column_names)})")
+    column = table.column("text")
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        raise CorpusError(f"{path}: column 'text' is {column.type}, not a string column")
+    return [value for value in column.to_pylist() if value is not None]
+
+
+def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
+    """A model folder's fast tokenizer (``tokenizer.json``; nothing downloaded), with a pad token for packing."""
+    from transformers import AutoTokenizer
+
+    path = Path(path)
+    if not (path / "tokenizer.json").is_file() and not (path / "tokenizer_config.json").is_file():
+        raise CorpusError(f"{path}: not a tokenizer folder (no tokenizer.json; write one with save_pretrained)")
+    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, use_fast=True)
+    if tokenizer.bos_token_id is None or tokenizer.eos_token_id is None:
+        raise CorpusError(f"{path}: the tokenizer defines no bos/eos token")
+    if tokenizer.pad_token_id is None:  # GPT-2-style tokenizers have none; padding is never scored, so eos serves
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def split_documents(documents: list[str], validation: float, test: float, seed: int) -> dict[Part, list[str]]:
+    """Shuffle the documents with ``seed`` and cut them into test, validation and train parts (at least one each)."""
+    order = list(range(len(documents)))
+    random.Random(seed).shuffle(order)
+    n = len(order)
+    n_test = max(1, round(test * n))
+    n_validation = max(1, round(validation * n))
+    if n_test + n_validation >= n:
+        raise ValueError(f"{n} document(s) cannot be split into train, validation and test parts")
+    pick = [documents[i] for i in order]
+    return {
+        "test": pick[:n_test],
+        "validation": pick[n_test : n_test + n_validation],
+        "train": pick[n_test + n_validation :],
+    }
+
+
+def chunk(documents: list[str], tokenizer: PreTrainedTokenizerFast, length: int) -> list[str]:
+    """Each document's tokens cut into consecutive ``length``-token chunks (a shorter tail is dropped), decoded."""
+    ids = tokenizer(documents, add_special_tokens=False)["input_ids"]
+    pieces = [row[start : start + length] for row in ids for start in range(0, len(row) - length + 1, length)]
+    return tokenizer.batch_decode(pieces, clean_up_tokenization_spaces=False)
+
+
+@TASKS.register("text")
+class TextTask:
+    """Chunks of a local corpus; see the module docstring."""
+
+    name = "text"
+    has_verdicts = False
+
+    def __init__(
+        self,
+        corpus: str,
+        tokenizer: str,
+        chunk_tokens: int = 64,
+        validation_fraction: float = 0.05,
+        test_fraction: float = 0.05,
+        split_seed: int = 0,
+    ) -> None:
+        if not isinstance(chunk_tokens, int) or not 4 <= chunk_tokens <= 8192:
+            raise ValueError(f"chunk_tokens must be an integer in [4, 8192], got {chunk_tokens!r}")
+        for label, share in (("validation_fraction", validation_fraction), ("test_fraction", test_fraction)):
+            if not 0.0 < share < 0.5:
+                raise ValueError(f"{label} must be in (0, 0.5), got {share!r}")
+        self.corpus = Path(corpus)
+        self.tokenizer_path = Path(tokenizer)
+        self.chunk_tokens = chunk_tokens
+        documents = read_documents(self.corpus)
+        self.tokenizer = load_tokenizer(self.tokenizer_path)
+        try:
+            parts = split_documents(documents, validation_fraction, test_fraction, split_seed)
+        except ValueError as error:
+            raise CorpusError(f"{self.corpus}: {error}") from None
+        self.parts: dict[Part, list[str]] = {p: chunk(d, self.tokenizer, chunk_tokens) for p, d in parts.items()}
+        for part, chunks in self.parts.items():
+            if not chunks:
+                raise CorpusError(f"{self.corpus}: the {part} part has no chunk of {chunk_tokens} tokens")
+
+    def check_sizes(self, train: int, test: int, validation: int) -> None:
+        """Refuse sizes the corpus cannot supply without repeating chunks (called at validation time)."""
+        for part, needed in (("train", train), ("test", test), ("validation", validation)):
+            have = len(self.parts[part])  # type: ignore[index]
+            if needed > have:
+                raise CorpusError(
+                    f"{self.corpus}: too small: the {part} part has {have} chunks of {self.chunk_tokens} tokens, "
+                    f"{needed} needed"
+                )
+
+    def _draw(self, part: Part, n: int, seed: int, exclude: frozenset[str] = frozenset()) -> list[str]:
+        pool = [c for c in self.parts[part] if c not in exclude]
+        if n > len(pool):
+            raise ValueError(f"{self.corpus}: the {part} part has {len(pool)} usable chunks, {n} needed")
+        return random.Random(seed).sample(pool, n)
+
+    def generate(self, n: int, seed: int, exclude: frozenset[str] = frozenset()) -> list[str]:
+        """``n`` distinct chunks of the train part (R, or fresh real data), seeded."""
+        return self._draw("train", n, seed, exclude)
+
+    def held_out(self, part: Literal["validation", "test"], n: int, seed: int) -> list[str]:
+        """``n`` chunks of the validation or test part, seeded."""
+        return self._draw(part, n, seed)
+
+    def verify(self, text: str) -> Verdict:
+        raise TypeError("the text task has no verdicts")
+
+    def depth(self, text: str) -> int | None:
+        return None
+
+    def build_tokenizer(self) -> PreTrainedTokenizerFast:
+        return self.tokenizer
+
+    def max_tokens(self) -> int:
+        return self.chunk_tokens
+
+    @cached_property
+    def describe(self) -> str:
+        sizes = ", ".join(f"{p} {len(c)}" for p, c in self.parts.items())
+        return f"{self.corpus}: chunks of {self.chunk_tokens} tokens ({sizes})"
