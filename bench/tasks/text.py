@@ -13,9 +13,9 @@ correct/incorrect/invalid shares (and a ``verifier_filter`` on this task is a va
 
 from __future__ import annotations
 
+import functools
 import json
 import random
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -141,6 +141,32 @@ def chunk(documents: list[str], tokenizer: PreTrainedTokenizerFast, length: int)
     return tokenizer.batch_decode(pieces, clean_up_tokenization_spaces=False)
 
 
+@functools.lru_cache(maxsize=4)
+def _chunked_parts(
+    corpus: Path,
+    version: tuple[int, int] | None,
+    tokenizer_path: Path,
+    chunk_tokens: int,
+    validation_fraction: float,
+    test_fraction: float,
+    split_seed: int,
+    shown: Path,
+) -> dict[Part, list[str]]:
+    """The chunks of each part; cached per process (validation and every cell of a run build the same task), keyed
+    by the corpus file's modification time and size so that an edited corpus is read again."""
+    documents = read_documents(shown)
+    try:
+        parts = split_documents(documents, validation_fraction, test_fraction, split_seed)
+    except ValueError as error:
+        raise CorpusError(f"{shown}: {error}") from None
+    tokenizer = load_tokenizer(tokenizer_path)
+    chunked: dict[Part, list[str]] = {p: chunk(d, tokenizer, chunk_tokens) for p, d in parts.items()}
+    for part, chunks in chunked.items():
+        if not chunks:
+            raise CorpusError(f"{shown}: the {part} part has no chunk of {chunk_tokens} tokens")
+    return chunked
+
+
 @TASKS.register("text")
 class TextTask:
     """Chunks of a local corpus; see the module docstring."""
@@ -165,16 +191,19 @@ class TextTask:
         self.corpus = Path(corpus)
         self.tokenizer_path = Path(tokenizer)
         self.chunk_tokens = chunk_tokens
-        documents = read_documents(self.corpus)
         self.tokenizer = load_tokenizer(self.tokenizer_path)
-        try:
-            parts = split_documents(documents, validation_fraction, test_fraction, split_seed)
-        except ValueError as error:
-            raise CorpusError(f"{self.corpus}: {error}") from None
-        self.parts: dict[Part, list[str]] = {p: chunk(d, self.tokenizer, chunk_tokens) for p, d in parts.items()}
-        for part, chunks in self.parts.items():
-            if not chunks:
-                raise CorpusError(f"{self.corpus}: the {part} part has no chunk of {chunk_tokens} tokens")
+        stat = self.corpus.stat() if self.corpus.is_file() else None
+        version = None if stat is None else (stat.st_mtime_ns, stat.st_size)
+        self.parts = _chunked_parts(
+            self.corpus.resolve(),
+            version,
+            self.tokenizer_path.resolve(),
+            chunk_tokens,
+            validation_fraction,
+            test_fraction,
+            split_seed,
+            self.corpus,
+        )
 
     def check_sizes(self, train: int, test: int, validation: int) -> None:
         """Refuse sizes the corpus cannot supply without repeating chunks (called at validation time)."""
@@ -212,7 +241,6 @@ class TextTask:
     def max_tokens(self) -> int:
         return self.chunk_tokens
 
-    @cached_property
     def describe(self) -> str:
         sizes = ", ".join(f"{p} {len(c)}" for p, c in self.parts.items())
         return f"{self.corpus}: chunks of {self.chunk_tokens} tokens ({sizes})"
