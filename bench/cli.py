@@ -193,10 +193,31 @@ def cmd_report(args: argparse.Namespace) -> int:
     if out.exists() and not out.is_dir():
         raise BadInput(f"--out {out}: exists and is not a directory")
     board = build_leaderboard(rows, baseline=run["baseline"], ci=args.ci)
-    written = write_report(rows, out, run["suite"], json.loads(run["config"]), board=board, ci=args.ci)
+    extra = [_sample_ppl_figure(args.results, run["run_id"], rows)]
+    written = write_report(
+        rows, out, run["suite"], json.loads(run["config"]), board=board, ci=args.ci, extra_figures=extra
+    )
     for path in written:
         print(path)
     return 0
+
+
+def _sample_ppl_figure(results: str, run_id: str, rows):
+    """The text task's perplexity histograms, drawn from each generation's samples.parquet (found by the store)."""
+    from bench.store import Store
+    from bench.text_figures import CAPTION, FIGURE, plot_sample_ppl, read_sample_ppl
+
+    store = Store(results)
+    files: dict[tuple[str, int], list[Path]] = {}
+    for scenario, seed, generation in sorted({(r.scenario, r.seed, r.generation) for r in rows}):
+        directory = store.generation_dir(run_id, scenario, seed, generation)
+        files.setdefault((scenario, generation), []).append(directory / "samples.parquet")
+
+    def draw(out_dir: Path):
+        path = plot_sample_ppl(read_sample_ppl(files), out_dir / FIGURE)
+        return None if path is None else (path, CAPTION)
+
+    return draw
 
 
 def cmd_merge(args: argparse.Namespace) -> int:

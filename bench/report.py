@@ -18,7 +18,7 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -238,8 +238,12 @@ def write_report(
     confidence: float = 0.95,
     seed: int = 0,
     ci: str = "auto",
+    extra_figures: Sequence[Callable[[Path], tuple[Path, str] | None]] = (),
 ) -> list[Path]:
     """Write the figures and ``index.html`` into ``out_dir`` (created if needed); return the files written.
+
+    ``extra_figures``: functions of ``out_dir`` that draw a figure from data beyond the metric rows (the text task's
+    perplexity histograms) and return its path and caption, or ``None`` when they have nothing to draw.
 
     Figures whose metrics the rows do not carry are skipped (and not linked). ``board`` defaults to
     :func:`bench.leaderboard.build_leaderboard` over the default metrics the rows carry.
@@ -261,6 +265,12 @@ def write_report(
         curves = collect_curves(rows, [metric])
         written.append(plot_metric(curves, metric, out_dir / name, ylabel, confidence=confidence, seed=seed, ci=ci))
         figures.append((name, f"{metric} per generation, {confidence:.0%} CI band over seeds"))
+
+    for draw in extra_figures:
+        drawn = draw(out_dir)
+        if drawn is not None:
+            written.append(drawn[0])
+            figures.append((drawn[0].name, drawn[1]))
 
     metrics = [m for m in DEFAULT_METRICS if m in known] or sorted(known)[:1]
     if board is None:

@@ -1,0 +1,65 @@
+"""The report's figure for free text: histograms of the samples' perplexity under generation 0's model.
+
+Shumailov et al. (Nature 2024, Fig. 1b-c) show these histograms per generation: under recursion the mass moves to
+low perplexity (samples the original model finds likely) and the long right tail thins. Each sample's value is the
+``ppl_ref`` column of its generation's ``samples.parquet``; the caller (``bench report``) finds the files, so this
+module does not know the store's layout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+
+FIGURE = "sample_ppl_hist.png"
+CAPTION = "Perplexity of each generation's samples under generation 0's model (all seeds pooled), per scenario"
+
+
+def read_sample_ppl(files: Mapping[tuple[str, int], Sequence[Path]]) -> dict[tuple[str, int], np.ndarray]:
+    """Per (scenario, generation): the ``ppl_ref`` values of every given ``samples.parquet`` (missing files and
+    files without the column, i.e. tasks other than text, are skipped)."""
+    out: dict[tuple[str, int], np.ndarray] = {}
+    for key, paths in files.items():
+        values = [
+            pq.read_table(path, columns=["ppl_ref"]).column("ppl_ref").to_numpy()
+            for path in paths
+            if path.is_file() and "ppl_ref" in pq.read_schema(path).names
+        ]
+        if values:
+            out[key] = np.concatenate(values)
+    return out
+
+
+def plot_sample_ppl(values: Mapping[tuple[str, int], np.ndarray], path: Path) -> Path | None:
+    """One panel per scenario, one step histogram per generation on log-spaced bins; ``None`` without values."""
+    if not values:
+        return None
+    from matplotlib import colormaps
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    scenarios = sorted({s for s, _ in values})
+    generations = sorted({g for _, g in values})
+    everything = np.concatenate(list(values.values()))
+    positive = everything[everything > 0]
+    bins = np.geomspace(max(positive.min(), 1e-3), max(positive.max(), 1.0) * 1.01, 40)
+    colors = colormaps["viridis"](np.linspace(0, 0.9, len(generations)))
+    fig = Figure(figsize=(4.2 * len(scenarios), 3.4), layout="constrained")
+    FigureCanvasAgg(fig)  # no pyplot: no global figure state
+    axes = fig.subplots(1, len(scenarios), sharey=True, squeeze=False)
+    for ax, scenario in zip(axes[0], scenarios, strict=True):
+        for color, generation in zip(colors, generations, strict=True):
+            data = values.get((scenario, generation))
+            if data is not None:
+                weights = np.full(len(data), 1.0 / len(data))  # share per bin: log-width bins would skew a density
+                ax.hist(data, bins=bins, weights=weights, histtype="step", color=color, label=f"gen {generation}")
+        ax.set_xscale("log")
+        ax.set_title(scenario)
+        ax.set_xlabel("perplexity under generation 0's model")
+    axes[0][0].set_ylabel("share of samples")
+    axes[0][-1].legend(fontsize="small", frameon=False)
+    fig.savefig(path, dpi=120, metadata={"Software": None})
+    return path
