@@ -344,3 +344,5 @@ def test_text_smoke_suite_end_to_end(tmp_path):
     assert not metrics & {"correct", "incorrect", "invalid", "depth_mean"}
     report = bench("report", "--results", "results", "--out", "report")
     assert report.returncode == 0, report.stderr
+    assert (tmp_path / "report" / "sample_ppl_hist.png").stat().st_size > 0
+    assert "verdicts.png" not in report.stdout  # no verdicts, no verdict figure
