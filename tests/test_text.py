@@ -177,6 +177,22 @@ def test_text_refuses_verifier_filter_and_logic_refuses_text_sampling(tmp_path, 
         parse_suite({**logic, "sampling": {"mode": "continue"}})
 
 
+@pytest.mark.parametrize("name", ["text_smoke.yaml", "text_cpu.yaml", "shumailov.yaml"])
+def test_shipped_text_suites_validate(name, model_dir):
+    """The text suites as shipped, with their model folder pointed at a freshly built one (and shumailov.yaml's
+    wikitext-2 sizes scaled to the committed corpus)."""
+    import yaml
+
+    data = yaml.safe_load((ROOT / "suites" / name).read_text())
+    data["task"]["params"]["tokenizer"] = data["model"]["pretrained"] = str(model_dir)
+    if name == "shumailov.yaml":
+        data["task"]["params"]["corpus"] = str(CORPUS)
+        data["data"] = {"size": 1000, "test_size": 100}
+    suite = parse_suite(data, name)
+    assert all(s.model.init == "pretrained" for s in suite.resolved_scenarios())
+    assert suite.resolved_scenarios()[0].sampling.resolved_mode(True) == "continue"
+
+
 # -- pretrained models -----------------------------------------------------------------------------------------
 
 
