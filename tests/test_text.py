@@ -244,6 +244,17 @@ def test_pretrained_folder_checks(tmp_path, model_dir):
     assert suite.resolved_scenarios()[0].model.pretrained == str(model_dir)
 
 
+def test_truncated_texts_fit_the_block_even_when_cut_inside_a_character(tmp_path, model_dir):
+    task = TextTask(str(write_txt(tmp_path / "c.txt", DOCS)), str(model_dir), chunk_tokens=16)
+    learner = TransformerConfig(pretrained=str(model_dir), init="pretrained").create(setup_for(task), seed=0)
+    texts = ["aé€𝄞 " * 20, "é" * 50, "€b" * 40, "short"]
+    limit = learner.setup.training.block_size - 2
+    cut = learner.truncated(texts)
+    assert cut[-1] == "short"
+    for text in cut:
+        assert len(learner.tokenizer(text, add_special_tokens=False)["input_ids"]) <= limit
+
+
 # -- sampling --------------------------------------------------------------------------------------------------
 
 

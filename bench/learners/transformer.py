@@ -128,8 +128,13 @@ class TransformerLearner:
         limit = self.setup.training.block_size - 2
         out = list(texts)
         for i, ids in enumerate(self.tokenizer(out, add_special_tokens=False)["input_ids"]):
-            if len(ids) > limit:
-                out[i] = self.tokenizer.decode(ids[:limit], clean_up_tokenization_spaces=False)
+            keep = limit
+            while len(ids) > limit and keep > 0:
+                # A cut inside a multi-byte character decodes to U+FFFD, which re-encodes longer: cut until it fits.
+                out[i] = self.tokenizer.decode(ids[:keep], clean_up_tokenization_spaces=False)
+                keep -= 1
+                if len(self.tokenizer(out[i], add_special_tokens=False)["input_ids"]) <= limit:
+                    break
         return out
 
     def sample(
