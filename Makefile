@@ -58,7 +58,7 @@ lock:
 	rm -rf $(LOCK_VENV)
 	python3.11 -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/pip install --quiet torch==2.13.0
-	$(LOCK_VENV)/bin/pip install --quiet .
+	$(LOCK_VENV)/bin/pip install --quiet '.[export]'
 	grep '^#' requirements.lock > requirements.lock.new || true
 	$(LOCK_VENV)/bin/pip freeze --exclude-editable --exclude collapse-bench \
 	  | sed -E 's/^(torch==[^+]+)\+.*/\1/' >> requirements.lock.new
