@@ -184,7 +184,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     results = dumps(build_results(run, rows, board))
     inputs = load_report_inputs(store, run["run_id"])
     written = write_report(
-        rows, out, run["suite"], json.loads(run["config"]), board=board, ci=args.ci, run=run, inputs=inputs,
+        rows,
+        out,
+        run["suite"],
+        json.loads(run["config"]),
+        board=board,
+        ci=args.ci,
+        run=run,
+        inputs=inputs,
         results=results,
     )
     _save_results_json(store, run)

@@ -56,7 +56,9 @@ def export_tensorboard(out: Path, run: dict[str, Any], rows: Sequence[MetricRow]
     folders = {key: out / run_id / _component(key[0], "scenario") / f"seed-{key[1]}" for key in cells}
     for folder in folders.values():
         if folder.is_dir() and any(p.name.startswith("events.out.tfevents") for p in folder.iterdir()):
-            raise ExportError(f"{folder}: already holds a TensorBoard export of this run; remove it or pick another DIR")
+            raise ExportError(
+                f"{folder}: already holds a TensorBoard export of this run; remove it or pick another DIR"
+            )
     for key, cell_rows in cells.items():
         writer = SummaryWriter(log_dir=str(folders[key]))
         try:

@@ -105,8 +105,8 @@ TASK_FIGURES: dict[str, list[Callable[[FigureContext], list[tuple[str, Figure, s
 def task_figure(task: str) -> Callable:
     """Register extra figures for runs of ``task`` (drawn after the common ones, in registration order)::
 
-        @task_figure("text")
-        def perplexity_histogram(context: FigureContext) -> list[tuple[str, Figure, str]]: ...
+    @task_figure("text")
+    def perplexity_histogram(context: FigureContext) -> list[tuple[str, Figure, str]]: ...
     """
 
     def register(function: Callable[[FigureContext], list[tuple[str, Figure, str]]]) -> Callable:
@@ -149,10 +149,10 @@ def render(fig: Figure, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
-def _save(fig: Figure, path: Path | OutputDir, stem: str | None = None) -> list[Path]:
+def _save(fig: Figure, path: Path | OutputDir, stem: str | None = None, formats: Sequence[str] = FORMATS) -> list[Path]:
     """Write ``fig`` as PNG, SVG and PDF; ``path`` is a ``.png`` path or an output directory plus ``stem``."""
     written = []
-    for fmt in FORMATS:
+    for fmt in formats:
         data = render(fig, fmt)
         if isinstance(path, OutputDir):
             written.append(path.write(f"{stem}.{fmt}", data))
@@ -359,9 +359,19 @@ def plot_metric(
 # -- the page ---------------------------------------------------------------------------------------------------
 
 
+def split_cell(cell: str) -> tuple[str, str]:
+    """``"0.683 [0.635, 0.731]"`` -> ``("0.683", "[0.635, 0.731]")``: the interval goes on a second, smaller line
+    so that the table fits the page."""
+    main, sep, rest = cell.partition(" [")
+    return (main, "[" + rest) if sep else (cell, "")
+
+
 def table_groups(board: Sequence[BoardRow], metrics: Sequence[str]) -> dict[str, Any]:
-    """The leaderboard's cells with two header rows: a group per metric over its final / AUC / Δ final columns."""
-    headers, body = table_cells(board, metrics)
+    """The leaderboard's cells with two header rows: a group per metric over its final / AUC / Δ final columns.
+
+    Body cells are (value, interval) pairs (:func:`split_cell`)."""
+    headers, cells = table_cells(board, metrics)
+    body = [[split_cell(c) for c in row] for row in cells]
     top: list[tuple[str, int, int]] = []  # (label, colspan, rowspan)
     sub: list[str] = []
     i = 0
@@ -441,8 +451,9 @@ def render_page(
     caption_text: str,
     run: dict[str, Any] | None = None,
     inputs: ReportInputs | None = None,
+    formats: Sequence[str] = FORMATS[1:],
 ) -> str:
-    """The HTML page (``templates/report.html.j2``)."""
+    """The HTML page (``templates/report.html.j2``); ``formats``: the other formats each figure links to."""
     inputs = inputs or ReportInputs()
     rank = {row.scenario: i for i, row in enumerate(board)}
     panels = sorted(inputs.samples, key=lambda p: (rank.get(p.scenario, len(rank)), p.scenario, p.generation))
@@ -467,6 +478,7 @@ def render_page(
             verdict_class=_verdict_class,
             verdict_colors=VERDICT_COLORS,
             config_text=config_text,
+            formats=formats,
         )
     )
 
@@ -493,6 +505,7 @@ def write_report(
     inputs: ReportInputs | None = None,
     results: str | None = None,
     force: bool = False,
+    formats: Sequence[str] = FORMATS,
 ) -> list[Path]:
     """Write the figures and ``index.html`` into ``out_dir``; return the files written (manifest aside).
 
@@ -500,7 +513,7 @@ def write_report(
     wrote, unless ``force``). Figures whose metrics the rows do not carry are skipped (and not linked). ``board``
     defaults to :func:`bench.leaderboard.build_leaderboard` over the default metrics the rows carry; ``run`` (the
     store's ``runs`` row) fills the header; ``inputs`` adds the samples and the drop figure; ``results`` (the
-    results JSON text) is copied next to the page.
+    results JSON text) is copied next to the page. ``formats`` starts with ``png`` (the page shows PNGs).
     """
     if not rows:
         raise ValueError("no metric rows: nothing to report (has the suite run?)")
@@ -515,7 +528,7 @@ def write_report(
     figures: list[FigureEntry] = []
 
     def add(stem: str, fig: Figure, text: str) -> None:
-        written.extend(_save(fig, out, stem))
+        written.extend(_save(fig, out, stem, formats))
         figures.append(FigureEntry(stem, text))
 
     if all(v in known for v in VERDICTS):
@@ -542,7 +555,9 @@ def write_report(
             for stem, fig, text in draw(context):
                 add(stem, fig, text)
 
-    page = render_page(suite_name, figures, board, metrics, resolved_config, caption(board), run, inputs)
+    page = render_page(
+        suite_name, figures, board, metrics, resolved_config, caption(board), run, inputs, formats=formats[1:]
+    )
     if results is not None:
         written.append(out.write_text(RESULTS_JSON, results))
     written.append(out.write_text(PAGE, page))
