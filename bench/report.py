@@ -152,8 +152,10 @@ def render(fig: Figure, fmt: str) -> bytes:
 def _save(fig: Figure, path: Path | OutputDir, stem: str | None = None, formats: Sequence[str] = FORMATS) -> list[Path]:
     """Write ``fig`` as PNG, SVG and PDF; ``path`` is a ``.png`` path or an output directory plus ``stem``."""
     written = []
-    for fmt in formats:
+    for i, fmt in enumerate(formats):
         data = render(fig, fmt)
+        if i == 0:
+            fig.set_layout_engine("none")  # keep the first render's layout: constrained layout is the slow part
         if isinstance(path, OutputDir):
             written.append(path.write(f"{stem}.{fmt}", data))
         else:
