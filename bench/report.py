@@ -323,7 +323,7 @@ def metric_figure(
         )
         gens = np.arange(c.n_generations)
         color = colors[scenario]
-        ax.fill_between(gens, stats[:, 1], stats[:, 2], color=color, alpha=0.18, linewidth=0)
+        ax.fill_between(gens, stats[:, 1], stats[:, 2], color=color, alpha=0.15, linewidth=0)
         if len(c.seeds) > 1:
             for curve in per_seed:
                 ax.plot(gens, curve, color=color, linewidth=0.7, alpha=0.45)

@@ -209,7 +209,7 @@ def report_inputs(rows: list[MetricRow], label_of=lambda text: "correct") -> Rep
     panels = []
     for scenario in ("replace", "accumulate"):
         for generation in (0, 2, 3):
-            texts = ["<script>alert(1)</script>"] * 3 + ["a & b"] * 2 + [f"s{i}" for i in range(20)]
+            texts = ["<script>alert(1)</script>"] * 3 + ["a & b", ""] * 2 + [f"s{i}" for i in range(20)]
             labels = [label_of(t) for t in texts]
             frequent, drawn = pick_samples(texts, labels, seed=generation)
             panels.append(SamplePanel(scenario, 0, generation, len(texts), len(set(texts)), frequent, drawn))
@@ -279,6 +279,7 @@ def test_report_sections(tmp_path: Path) -> None:
     texts = [t for _, t in page.samples]
     assert any("3×<script>alert(1)</script>" in t for t in texts)  # parsed back as text: it was escaped
     assert "<script>" not in (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert "2×(empty sample)correct" in texts  # an empty sample is visible, not a blank line
     assert {c for c, _ in page.samples} == {"v-correct"}
     per_panel = 10 + 5
     assert len(page.samples) == 2 * 3 * per_panel
