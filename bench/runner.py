@@ -253,7 +253,10 @@ def run_suite(
         expected = len(all_cells) * suite.generations
         finished = store.finish_run(run_id, expected)
         if finished:
-            write_results_json(store, run_id)
+            try:
+                write_results_json(store, run_id)
+            except (OSError, ValueError) as error:  # the run's numbers are stored; only the summary file is missing
+                console.print(f"bench: note: results JSON not written: {error}")
     return RunSummary(
         run_id=run_id,
         cells=len(cells),
