@@ -181,7 +181,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         raise BadInput(f"--out {error}") from None
     board = build_leaderboard(rows, baseline=run["baseline"], ci=args.ci)
     store = Store(args.results)
-    results = dumps(build_results(run, rows, board))
+    document = build_results(run, rows, board)
     inputs = load_report_inputs(store, run["run_id"])
     written = write_report(
         rows,
@@ -192,20 +192,21 @@ def cmd_report(args: argparse.Namespace) -> int:
         ci=args.ci,
         run=run,
         inputs=inputs,
-        results=results,
+        results=dumps(document),
     )
-    _save_results_json(store, run)
+    # The file beside the database always uses the default intervals (what a finished run writes).
+    _save_results_json(store, run, document if args.ci == "auto" else None)
     for path in written:
         print(path)
     return 0
 
 
-def _save_results_json(store, run: dict) -> None:
+def _save_results_json(store, run: dict, document: dict | None = None) -> None:
     """The run's results JSON beside the database; a read-only results directory only gets a note."""
     from bench.results_json import document_for_run, save
 
     try:
-        save(store.results_json(run["run_id"]), document_for_run(store, run))
+        save(store.results_json(run["run_id"]), document or document_for_run(store, run))
     except (OSError, ValueError) as error:
         print(f"bench: note: results JSON not written beside the database: {error}", file=sys.stderr)
 
