@@ -325,6 +325,11 @@ def test_pyproject_states_ranges_and_the_lock_satisfies_them() -> None:
         assert name in pins, f"{name} (a pyproject dependency) is missing from requirements.lock"
         assert requirement.specifier.contains(pins[name]), f"{name}: the lock's {pins[name]} is outside {requirement}"
     assert "collapse-bench" not in pins, "the project itself does not belong in its lock"
+    # Every other extra states ranges too (its exact versions are locked only when it joins the dev set).
+    for group in PYPROJECT["project"].get("optional-dependencies", {}):
+        for requirement in _requirements(group):
+            operators = {s.operator for s in requirement.specifier}
+            assert "==" not in operators and operators & {"<", "~="}, f"[{group}] {requirement}: state a range"
 
 
 def test_lock_pins_setuptools_as_torch_requires() -> None:
