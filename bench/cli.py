@@ -64,6 +64,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     results = Path(args.results)
     if results.exists() and not results.is_dir():
         raise BadInput(f"--results {results}: exists and is not a directory")
+    from bench.device import cpu_refusal
+
+    if refusal := cpu_refusal(args.allow_cpu):
+        raise BadInput(refusal)
     from bench.runner import SettingsMismatchError
 
     try:
@@ -286,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--results", default="results", help="results directory (default: results/)")
     run.add_argument("--shard", help="run only cells K, K+N, ... (1-based), e.g. 2/4")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--allow-cpu", action="store_true", help="train on CPU even where BENCH_REQUIRE_GPU=1")
     run.set_defaults(handler=cmd_run)
 
     validate = sub.add_parser("validate", help="check a suite file without running it")

@@ -9,6 +9,7 @@ serialises writes) or use their own and be merged with ``bench merge``.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 import time
@@ -106,13 +107,15 @@ class RunSummary:
 
 
 def git_commit() -> str | None:
+    """The checkout's HEAD; else BENCH_GIT_COMMIT, which the container image records at build time (no .git)."""
+    recorded = os.environ.get("BENCH_GIT_COMMIT", "").strip() or None
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
         )
     except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+        return recorded
+    return (out.stdout.strip() or recorded) if out.returncode == 0 else recorded
 
 
 def package_versions() -> dict[str, str]:
