@@ -29,7 +29,7 @@ from bench.store import Store, read_parquet, write_parquet
 from bench.tasks import Task, Verdict, has_meaning, task_meaning
 
 
-def _ignore(done: int, total: int) -> None:
+def _ignore(done: int, total: int, loss: float | None = None) -> None:
     return None
 
 
