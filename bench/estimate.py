@@ -3,14 +3,16 @@
 Counts come from the settings: optimizer steps (at most ``max_iters`` per fit; generation 0 is fitted once per seed
 and set of settings it depends on, as the loop shares it), samples drawn, and checkpoint disk use. The time comes
 from a **short timed probe on this machine**: for each distinct learner setup (model, training, task, data) the
-probe fits the real learner on real task data for a few optimizer steps, samples a batch, scores the held-out test
-set and saves a checkpoint, through the same learner seam a run uses. The rates it measures, times the counts, give
-the estimate. It is an upper bound on training (early stopping can end fits sooner) and a rough one on sampling (an
-almost untrained model samples to the longest length); validation passes, scoring and storage are not in it.
+probe fits the real learner on real task data for a few optimizer steps and one validation pass, samples a batch,
+scores the held-out test set and saves a checkpoint, through the same learner seam a run uses. The rates it
+measures, times the counts, give the estimate. It is an upper bound on training (early stopping can end fits
+sooner) and a rough one on sampling (an almost untrained model samples to the longest length, in a smaller batch);
+computing the sample metrics and storing artifacts are not in it.
 """
 
 from __future__ import annotations
 
+import math
 import tempfile
 import time
 from dataclasses import dataclass
@@ -30,6 +32,7 @@ class Rates:
     """What one probe measured for one learner setup."""
 
     seconds_per_step: float | None  # None: the learner takes no optimizer steps
+    validation_seconds: float  # one validation pass during training
     fit_seconds: float  # a whole fit of a learner without steps (0 for one with steps)
     seconds_per_sample: float
     nll_seconds: float  # scoring the held-out real test set once
@@ -70,12 +73,17 @@ def probe(scenario: ResolvedScenario, seed: int, accelerator, steps: int = PROBE
         seed=derive_seed(seed, "train", 0),
         progress=lambda done, total, loss=None: stamps.append(time.perf_counter()),
     )
+    fitted = time.perf_counter()
+    validation = 0.0
     if fit.iterations == 0:
         per_step, fit_seconds = None, fit.seconds
-    elif len(stamps) >= 2:  # the first step carries one-off costs (allocation, kernels): time the rest
-        per_step, fit_seconds = (stamps[-1] - stamps[0]) / (len(stamps) - 1), 0.0
     else:
-        per_step, fit_seconds = fit.seconds / fit.iterations, 0.0
+        fit_seconds = 0.0
+        validation = fitted - stamps[-1]  # the one validation pass runs after the last step
+        if len(stamps) >= 2:  # the first step carries one-off costs (allocation, kernels): time the rest
+            per_step = (stamps[-1] - stamps[0]) / (len(stamps) - 1)
+        else:
+            per_step = max(fit.seconds - validation, 0.0) / fit.iterations
 
     n = max(1, min(PROBE_SAMPLES, scenario.sampling.n or scenario.data.size))
     started = time.perf_counter()
@@ -90,7 +98,7 @@ def probe(scenario: ResolvedScenario, seed: int, accelerator, steps: int = PROBE
     with tempfile.TemporaryDirectory(prefix="bench-estimate-") as tmp:
         learner.save(Path(tmp) / "model")
         checkpoint = _directory_bytes(Path(tmp) / "model")
-    return Rates(per_step, fit_seconds, per_sample, nll_seconds, checkpoint, fit.iterations, n)
+    return Rates(per_step, validation, fit_seconds, per_sample, nll_seconds, checkpoint, fit.iterations, n)
 
 
 @dataclass(frozen=True)
@@ -139,7 +147,8 @@ def estimate(suite: Suite) -> Estimate:
             disk += kept * r.checkpoint_bytes
             if r.seconds_per_step is not None:
                 steps += cell_fits * s.training.max_iters
-                seconds += cell_fits * s.training.max_iters * r.seconds_per_step
+                validations = math.ceil(s.training.max_iters / s.training.eval_interval)
+                seconds += cell_fits * (s.training.max_iters * r.seconds_per_step + validations * r.validation_seconds)
             else:
                 seconds += cell_fits * r.fit_seconds
             seconds += generations * (per_generation * r.seconds_per_sample + r.nll_seconds)
@@ -180,5 +189,5 @@ def format_estimate(e: Estimate, checkpoints: str) -> list[str]:
         "and the shared generation-0 cache)",
         f"  time             about {format_duration(e.seconds)} on this machine ({e.device})",
         f"                   from a timed probe of {e.probes} learner setup(s): {e.probe_steps} optimizer steps, "
-        f"{e.probe_samples} samples and one test-set score each; validation passes, scoring and storage not included",
+        f"{e.probe_samples} samples, one validation pass and one test-set score each; metrics and storage not included",
     ]
