@@ -44,6 +44,13 @@ def format_duration(seconds: float) -> str:
     return f"{secs} s"
 
 
+def format_eta(seconds: float | None) -> str:
+    """``"…"`` before there is a rate, ``"done"`` when nothing is left."""
+    if seconds is None:
+        return "…"
+    return "done" if seconds == 0 else format_duration(seconds)
+
+
 # (metric, label) shown on each line when the generation carries it.
 LINE_METRICS: tuple[tuple[str, str], ...] = (
     ("diversity_levenshtein", "diversity"),
@@ -58,7 +65,7 @@ def format_line(record: GenerationRecord, generations: int, eta_seconds: float |
     if record.best_val_loss is not None:
         parts.append(f"val_loss {record.best_val_loss:.2f}")
     parts += [f"{label} {record.metrics[name]:.2f}" for name, label in LINE_METRICS if name in record.metrics]
-    eta = "done" if eta_seconds == 0 else "…" if eta_seconds is None else format_duration(eta_seconds)
+    eta = format_eta(eta_seconds)
     return (
         f"{record.scenario} seed {record.seed} gen {record.generation}/{generations - 1}: "
         f"{', '.join(parts)}; suite ETA {eta}"
@@ -108,8 +115,7 @@ class GenerationReporter:
         return (self.clock() - self.started) / self.done * self.remaining
 
     def eta_text(self) -> str:
-        eta = self.eta_seconds()
-        return "…" if eta is None else format_duration(eta)
+        return format_eta(self.eta_seconds())
 
     def finished(self, record: GenerationRecord) -> str:
         """Count one finished generation; write and return its line."""

@@ -70,6 +70,7 @@ def test_reporter_eta_stream_and_log(tmp_path) -> None:
     reporter.finished(record(seed=1, generation=1))
     last = reporter.finished(record(seed=1, generation=2))
     assert last.endswith("suite ETA done")
+    assert reporter.eta_text() == "done"
     printed = stream.getvalue().splitlines()
     assert printed[0] == first and printed[-1] == last and len(printed) == 4
     logged = log_path(tmp_path, "micro-abc").read_text().splitlines()
