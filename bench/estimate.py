@@ -3,7 +3,7 @@
 Counts come from the settings: optimizer steps (at most ``max_iters`` per fit; generation 0 is fitted once per seed
 and set of settings it depends on, as the loop shares it), samples drawn, and checkpoint disk use. The time comes
 from a **short timed probe on this machine**: for each distinct learner setup (model, training, task, data) the
-probe fits the real learner on real task data for a few optimizer steps and one validation pass, samples a batch,
+probe fits the real learner on real task data for a few optimizer steps, times one validation pass, samples a batch,
 scores the held-out test set and saves a checkpoint, through the same learner seam a run uses. The rates it
 measures, times the counts, give the estimate. It is an upper bound on training (early stopping can end fits
 sooner) and a rough one on sampling (an almost untrained model samples to the longest length, in a smaller batch);
@@ -13,6 +13,7 @@ computing the sample metrics and storing artifacts are not in it.
 from __future__ import annotations
 
 import math
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass
@@ -73,17 +74,19 @@ def probe(scenario: ResolvedScenario, seed: int, accelerator, steps: int = PROBE
         seed=derive_seed(seed, "train", 0),
         progress=lambda done, total, loss=None: stamps.append(time.perf_counter()),
     )
-    fitted = time.perf_counter()
     validation = 0.0
     if fit.iterations == 0:
         per_step, fit_seconds = None, fit.seconds
     else:
         fit_seconds = 0.0
-        validation = fitted - stamps[-1]  # the one validation pass runs after the last step
-        if len(stamps) >= 2:  # the first step carries one-off costs (allocation, kernels): time the rest
-            per_step = (stamps[-1] - stamps[0]) / (len(stamps) - 1)
-        else:
-            per_step = max(fit.seconds - validation, 0.0) / fit.iterations
+        # The first step carries one-off costs (allocation, kernels): the median of the later ones, which a busy
+        # machine's occasional stall does not move.
+        gaps = [later - earlier for earlier, later in zip(stamps, stamps[1:], strict=False)]
+        per_step = statistics.median(gaps) if gaps else fit.seconds / fit.iterations
+        # A validation pass is the held-out loss, what `nll` computes; the fit has warmed it up already.
+        started = time.perf_counter()
+        learner.nll(data[:held_out])
+        validation = time.perf_counter() - started
 
     n = max(1, min(PROBE_SAMPLES, scenario.sampling.n or scenario.data.size))
     started = time.perf_counter()
@@ -113,6 +116,7 @@ class Estimate:
     probes: int
     probe_steps: int
     probe_samples: int
+    rates: tuple[Rates, ...] = ()
 
 
 def estimate(suite: Suite) -> Estimate:
@@ -164,6 +168,7 @@ def estimate(suite: Suite) -> Estimate:
         probes=len(rates),
         probe_steps=first.steps,
         probe_samples=first.samples,
+        rates=tuple(rates.values()),
     )
 
 
@@ -190,4 +195,14 @@ def format_estimate(e: Estimate, checkpoints: str) -> list[str]:
         f"  time             about {format_duration(e.seconds)} on this machine ({e.device})",
         f"                   from a timed probe of {e.probes} learner setup(s): {e.probe_steps} optimizer steps, "
         f"{e.probe_samples} samples, one validation pass and one test-set score each; metrics and storage not included",
+        *(f"                   measured: {_rates_text(r)}" for r in e.rates),
     ]
+
+
+def _rates_text(r: Rates) -> str:
+    fit = (
+        f"{r.seconds_per_step:.3g} s per step, {r.validation_seconds:.3g} s per validation"
+        if r.seconds_per_step is not None
+        else f"{r.fit_seconds:.3g} s per fit"
+    )
+    return f"{fit}, {r.seconds_per_sample:.3g} s per sample, {r.nll_seconds:.3g} s per test-set score"
