@@ -5,7 +5,7 @@ SUITE  ?= suites/smoke.yaml
 RESULTS ?= results
 IMAGE  ?= bench
 
-.PHONY: install run test test-fast lint bench format clean lock docker-build docker-run replication
+.PHONY: install run test test-fast lint bench format clean lock docker-build docker-run replication report-check
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -39,6 +39,15 @@ format: install
 	$(VENV)/bin/ruff format bench tests benchmarks
 	$(VENV)/bin/ruff check --fix bench tests benchmarks
 
+## report-check: render a tiny run's report and check it in headless Chromium (screenshot: results/report-check/)
+report-check: install
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || [ -n "$$CHROMIUM" ] || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	    else echo "report-check: needs Chromium: sudo apt-get install chromium (or set CHROMIUM=/path/to/chrome)" >&2; \
+	      exit 1; fi; }
+	OMP_NUM_THREADS=1 $(PY) -m bench.report_check --out $(RESULTS)/report-check
+
 ## bench: speed benchmarks side by side; writes results/perf.json
 bench: install
 	mkdir -p $(RESULTS)
@@ -58,7 +67,7 @@ lock:
 	rm -rf $(LOCK_VENV)
 	python3.11 -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/pip install --quiet torch==2.13.0
-	$(LOCK_VENV)/bin/pip install --quiet .
+	$(LOCK_VENV)/bin/pip install --quiet '.[export]'
 	grep '^#' requirements.lock > requirements.lock.new || true
 	$(LOCK_VENV)/bin/pip freeze --exclude-editable --exclude collapse-bench \
 	  | sed -E 's/^(torch==[^+]+)\+.*/\1/' >> requirements.lock.new

@@ -161,6 +161,14 @@ def check_settings(store: Store, suite: Suite, config: dict) -> None:
             )
 
 
+def write_results_json(store: Store, run_id: str) -> None:
+    """The finished run's lm-eval style results JSON beside the database (``bench.results_json``)."""
+    from bench.results_json import document_for_run, save
+
+    run = next(r for r in store.runs() if r["run_id"] == run_id)
+    save(store.results_json(run_id), document_for_run(store, run))
+
+
 def run_suite(
     suite: Suite,
     suite_path: str | Path,
@@ -270,6 +278,11 @@ def run_suite(
     if accelerator.is_main_process:
         expected = len(all_cells) * suite.generations
         finished = store.finish_run(run_id, expected)
+        if finished:
+            try:
+                write_results_json(store, run_id)
+            except (OSError, ValueError) as error:  # the run's numbers are stored; only the summary file is missing
+                console.print(f"bench: note: results JSON not written: {error}")
     return RunSummary(
         run_id=run_id,
         cells=len(cells),
