@@ -30,7 +30,7 @@ from bench.tasks import Task, Verdict, has_meaning, has_verdicts, task_meaning
 from bench.text_metrics import text_metrics
 
 
-def _ignore(done: int, total: int) -> None:
+def _ignore(done: int, total: int, loss: float | None = None) -> None:
     return None
 
 
@@ -180,7 +180,11 @@ GENERATION_ZERO_FORMAT = 3
 
 def generation_zero_key(cell: Cell) -> str:
     """Generation 0 depends only on these settings, so scenarios that share them share its learner."""
-    s = cell.scenario
+    return generation_zero_key_of(cell.scenario, cell.seed)
+
+
+def generation_zero_key_of(s: ResolvedScenario, seed: int) -> str:
+    """:func:`generation_zero_key` from a scenario and seed (what ``bench validate --estimate`` counts)."""
     payload = {
         "format": GENERATION_ZERO_FORMAT,
         "task": s.task.model_dump(mode="json"),
@@ -189,7 +193,7 @@ def generation_zero_key(cell: Cell) -> str:
         # scratch and warm share generation 0; pretrained weights (init pretrained, or warm from them) do not
         **({"start": s.model.init != "scratch"} if getattr(s.model, "pretrained", None) else {}),
         "training": s.training.model_dump(mode="json"),
-        "seed": cell.seed,
+        "seed": seed,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 

@@ -2,8 +2,8 @@
 
 Shumailov et al. (Nature 2024, Fig. 1b-c) show these histograms per generation: under recursion the mass moves to
 low perplexity (samples the original model finds likely) and the long right tail thins. Each sample's value is the
-``ppl_ref`` column of its generation's ``samples.parquet``; the caller (``bench report``) finds the files, so this
-module does not know the store's layout.
+``ppl_ref`` column of its generation's ``samples.parquet``; ``bench.report_inputs`` finds the files (this module
+does not know the store's layout) and ``bench.report`` draws the figure for runs of the text task.
 """
 
 from __future__ import annotations
@@ -13,8 +13,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.parquet as pq
+from matplotlib.figure import Figure
 
-FIGURE = "sample_ppl_hist.png"
+from bench.report import FigureContext, task_figure
+
+FIGURE = "sample_ppl_hist"
 CAPTION = "Perplexity of each generation's samples under generation 0's model (all seeds pooled), per scenario"
 
 
@@ -33,22 +36,20 @@ def read_sample_ppl(files: Mapping[tuple[str, int], Sequence[Path]]) -> dict[tup
     return out
 
 
-def plot_sample_ppl(values: Mapping[tuple[str, int], np.ndarray], path: Path) -> Path | None:
+def sample_ppl_figure(values: Mapping[tuple[str, int], np.ndarray], order: Sequence[str] = ()) -> Figure | None:
     """One panel per scenario, one step histogram per generation on log-spaced bins; ``None`` without values."""
+    from matplotlib import colormaps
+
     if not values:
         return None
-    from matplotlib import colormaps
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    scenarios = sorted({s for s, _ in values})
+    present = {s for s, _ in values}
+    scenarios = [s for s in order if s in present] + sorted(present - set(order))
     generations = sorted({g for _, g in values})
     everything = np.concatenate(list(values.values()))
     positive = everything[everything > 0]
     bins = np.geomspace(max(positive.min(), 1e-3), max(positive.max(), 1.0) * 1.01, 40)
     colors = colormaps["viridis"](np.linspace(0, 0.9, len(generations)))
     fig = Figure(figsize=(4.2 * len(scenarios), 3.4), layout="constrained")
-    FigureCanvasAgg(fig)  # no pyplot: no global figure state
     axes = fig.subplots(1, len(scenarios), sharey=True, squeeze=False)
     for ax, scenario in zip(axes[0], scenarios, strict=True):
         for color, generation in zip(colors, generations, strict=True):
@@ -61,5 +62,10 @@ def plot_sample_ppl(values: Mapping[tuple[str, int], np.ndarray], path: Path) ->
         ax.set_xlabel("perplexity under generation 0's model")
     axes[0][0].set_ylabel("share of samples")
     axes[0][-1].legend(fontsize="small", frameon=False)
-    fig.savefig(path, dpi=120, metadata={"Software": None})
-    return path
+    return fig
+
+
+@task_figure("text")
+def _text_figures(context: FigureContext) -> list[tuple[str, Figure, str]]:
+    fig = sample_ppl_figure(context.inputs.sample_ppl, context.order)
+    return [] if fig is None else [(FIGURE, fig, CAPTION)]

@@ -120,7 +120,7 @@ class TransformerLearner:
             self.setup.training,
             seed=seed,
             accelerator=self.setup.accelerator,
-            progress=None if progress is None else (lambda step: progress(step, total)),
+            progress=None if progress is None else (lambda step, loss: progress(step, total, loss)),
         )
 
     def truncated(self, texts: Sequence[str]) -> list[str]:
