@@ -108,7 +108,7 @@ def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
 
     path = Path(path)
     if not (path / "tokenizer.json").is_file() and not (path / "tokenizer_config.json").is_file():
-        raise CorpusError(f"{path}: not a tokenizer folder (no tokenizer.json; write one with save_pretrained)")
+        raise CorpusError(f"{path}: not a model or tokenizer folder (build one with bench pretrain)")
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, use_fast=True)
     if tokenizer.bos_token_id is None or tokenizer.eos_token_id is None:
         raise CorpusError(f"{path}: the tokenizer defines no bos/eos token")
