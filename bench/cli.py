@@ -77,7 +77,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"run {summary.run_id}: {summary.cells} cell(s), {summary.generations_run} generation(s) run, "
         f"{summary.generations_skipped} already done, {summary.seconds:.1f} s — {state}; results in {results}"
     )
-    return 0
+    for failure in summary.failed:  # the other cells went on; each failed one is named, and the run exits 1
+        print(f"bench: error: cell {failure.describe()}", file=sys.stderr)
+    return 1 if summary.failed else 0
 
 
 def _read_lines(stream) -> list[str]:
@@ -144,7 +146,9 @@ def _run_rows(args: argparse.Namespace):
         if not candidates:
             what = f"of suite {args.suite!r} " if args.suite else ""
             raise BadInput(f"{args.results}: no runs {what}recorded yet")
-        run = candidates[-1]
+        # The newest run with finished generations: a crashed or failed newer run must not hide it.
+        run = store.choose_run(args.suite) or candidates[-1]
+        print(f"bench: using run {run['run_id']} (suite {run['suite']}, {run['status']})", file=sys.stderr)
     rows = store.metric_rows(run["run_id"])
     if not rows:
         raise BadInput(f"run {run['run_id']}: no finished generations yet")
@@ -185,6 +189,11 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from bench.store import Store, StoreError
 
     target = Store(args.into)
+    try:  # every source is checked before the target is created
+        for source in args.sources:
+            Store(source).check_readable()
+    except StoreError as error:
+        raise BadInput(str(error)) from None
     for source in args.sources:
         try:
             added = target.merge_from(Store(source))
@@ -212,6 +221,26 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise BadInput(str(error)) from None
     print(format_check(report))
     return report.exit_code
+
+
+def cmd_fsck(args: argparse.Namespace) -> int:
+    from bench.fsck import check_results, repair
+
+    findings = check_results(args.results)
+    for finding in findings:
+        print(finding.describe())
+    if not findings:
+        print(f"{args.results}: no damaged or orphaned items")
+        return 0
+    if not args.repair:
+        print(
+            f"{len(findings)} problem(s); `bench fsck --repair` removes orphans and marks damaged generations "
+            "unfinished (a rerun redoes them)"
+        )
+        return 1
+    repair(args.results, findings)
+    print(f"repaired {len(findings)} problem(s); rerun the suite to redo the generations marked unfinished")
+    return 0
 
 
 # -- parser -----------------------------------------------------------------------------------------------------
@@ -289,6 +318,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--against", metavar="FILE", help="baseline JSON file to gate against")
     check.add_argument("--write-baseline", metavar="FILE", help="write a baseline from the run instead")
     check.set_defaults(handler=cmd_check)
+
+    fsck = sub.add_parser("fsck", help="find damaged or orphaned artifacts (exit 1 if any; --repair fixes them)")
+    fsck.add_argument("--results", default="results", help="results directory (default: results/)")
+    fsck.add_argument("--repair", action="store_true", help="remove orphans, mark damaged generations unfinished")
+    fsck.set_defaults(handler=cmd_fsck)
     return parser
 
 
@@ -317,7 +351,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(error))
     except RuntimeError as error:
         from bench.regimes import NoSamplesLeftError
+        from bench.store import StoreError
         from bench.train import TrainingDivergedError
+
+        if isinstance(error, StoreError):  # a busy, unreadable or missing database: one line, exit 2
+            return _fail(str(error))
 
         # A run that cannot go on (diverged training, nothing left to train on): one line, exit 1.
         if isinstance(error, TrainingDivergedError | NoSamplesLeftError):
@@ -327,6 +365,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bench: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except BaseException as error:
+        from bench.runner import Terminated
+
+        if isinstance(error, Terminated):
+            print(
+                "bench: terminated (SIGTERM); finished generations are saved, rerun the same command to resume",
+                file=sys.stderr,
+            )
+            return 143
+        raise
 
 
 if __name__ == "__main__":
