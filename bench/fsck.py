@@ -14,8 +14,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.integrity import generation_problems
-from bench.loop import MANIFEST, folder_digests
+from bench.integrity import MANIFEST, folder_digests, generation_problems
 from bench.store import Store, StoreError
 
 

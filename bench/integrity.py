@@ -15,6 +15,18 @@ from pathlib import Path
 
 from bench.store import Store, sha256_file
 
+MANIFEST = "manifest.json"  # a generation-0 cache folder's settings and file digests
+
+
+def folder_digests(folder: Path, relative_to: Path) -> dict[str, str]:
+    """SHA-256 of every regular file under ``folder``, keyed by path relative to ``relative_to``."""
+    return {
+        str(path.relative_to(relative_to)): sha256_file(path)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and not path.is_symlink()
+    }
+
+
 # Recorded digests per generation; ``None`` for rows written before digests existed (checked for presence only).
 Digests = Mapping[str, str] | None
 INPUT_FILES = ("data.parquet", "selected.parquet")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import bench
 from bench.config import ResolvedScenario
+from bench.integrity import MANIFEST, folder_digests
 from bench.learners import FitResult, Learner, LearnerSetup, Progress
 from bench.metrics import higher_is_better, score_samples
 from bench.mitigations import apply_mitigations
@@ -28,7 +29,7 @@ from bench.records import GenerationRecord
 from bench.regimes import DataSet, RegimeInputs
 from bench.seeding import derive_rng, derive_seed
 from bench.splits import own_split
-from bench.store import Store, read_parquet, sha256_file, write_parquet
+from bench.store import Store, read_parquet, write_parquet
 from bench.tasks import Task, Verdict, has_meaning, task_meaning
 
 
@@ -174,7 +175,6 @@ def fit_split(cell: Cell, generation: int, data: DataSet, real: RealData) -> tup
 
 # Part of the generation-0 cache key: bump when what a cached generation 0 holds changes.
 GENERATION_ZERO_FORMAT = 4
-MANIFEST = "manifest.json"
 # The modules whose code decides what a fitted learner is: an edit to any of them must not reuse an old cached fit.
 TRAINING_MODULES = ("learners", "model.py", "train.py", "sample.py", "splits.py", "tasks")
 
@@ -214,15 +214,6 @@ def generation_zero_payload(cell: Cell) -> dict:
 def generation_zero_key(cell: Cell) -> str:
     payload = generation_zero_payload(cell)
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def folder_digests(folder: Path, relative_to: Path) -> dict[str, str]:
-    """SHA-256 of every regular file under ``folder``, keyed by path relative to ``relative_to``."""
-    return {
-        str(path.relative_to(relative_to)): sha256_file(path)
-        for path in sorted(folder.rglob("*"))
-        if path.is_file() and not path.is_symlink()
-    }
 
 
 def cache_problem(shared: Path, payload: dict) -> str | None:

@@ -439,6 +439,8 @@ class Store:
         if not self.database.exists():
             return {}
         with self.connect(read_only=True) as con:
+            if "generations" not in _tables(con):
+                return {}
             columns = {
                 r[0]
                 for r in con.execute(
@@ -503,6 +505,8 @@ class Store:
 
     def runs(self) -> list[dict]:
         with self.connect(read_only=True) as con:
+            if "runs" not in _tables(con):  # a database some other process created, not yet written by a run
+                return []
             cursor = con.execute("SELECT * FROM runs ORDER BY started_at")
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
