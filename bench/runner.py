@@ -80,6 +80,7 @@ class Recorder:
         self.interval = interval
         self.pending: list[tuple[GenerationRecord, Cell]] = []
         self.last_flush = time.perf_counter()
+        self.broken = False
 
     def add(self, record: GenerationRecord, cell: Cell) -> None:
         self.pending.append((record, cell))
@@ -88,7 +89,11 @@ class Recorder:
 
     def flush(self) -> None:
         if self.pending:
-            self.store.record_generations([record for record, _ in self.pending])
+            try:
+                self.store.record_generations([record for record, _ in self.pending])
+            except BaseException:
+                self.broken = True  # the store failed, not a cell: the run stops
+                raise
             for record, cell in self.pending:  # only now may older checkpoints go
                 prune_checkpoints(cell, record.generation)
             self.pending = []
@@ -309,6 +314,8 @@ def run_suite(
                 except StoreError:
                     raise  # the results directory itself: no later cell could be stored either
                 except Exception as error:  # noqa: BLE001 - any run-time failure of one cell must not stop the others
+                    if recorder.broken:
+                        raise
                     recorder.flush()  # keep the generations this cell did finish
                     if accelerator.is_main_process:
                         failures.append(fail_cell(store, run_id, scenario.name, seed, generation, error))
