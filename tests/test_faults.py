@@ -7,6 +7,7 @@ A crash is simulated as a real one looks: the rows of the unfinished generations
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -135,18 +136,20 @@ class Holder:
         assert self.process.wait(timeout=30) == 0
 
 
-def test_an_outside_connection_makes_a_run_wait_then_exit_2_and_a_rerun_finishes(clean, tmp_path):
+def test_an_outside_connection_makes_a_run_wait_then_exit_2_and_a_rerun_finishes(clean, tmp_path, capsys, monkeypatch):
     suite_path, clean_results, _ = clean
     results = tmp_path / "results"
     results.mkdir()
     holder = Holder(results / "bench.duckdb")  # an outside writer holds the file before the run starts
+    monkeypatch.setenv("BENCH_DB_WAIT", "1.5")
     started = time.monotonic()
-    blocked = bench("run", str(suite_path), "--results", str(results), "--quiet", env={"BENCH_DB_WAIT": "1.5"})
+    blocked = cli(capsys, "run", str(suite_path), "--results", str(results), "--quiet")
     waited = time.monotonic() - started
     line = one_error_line(blocked.stderr)
     assert blocked.returncode == 2 and "another process holds bench.duckdb open" in line and waited >= 1.5
     # Readers wait the same way, and fail the same way.
-    reader = bench("leaderboard", "--results", str(results), env={"BENCH_DB_WAIT": "0.5"})
+    monkeypatch.setenv("BENCH_DB_WAIT", "0.5")
+    reader = cli(capsys, "leaderboard", "--results", str(results))
     assert reader.returncode == 2 and "bench.duckdb" in one_error_line(reader.stderr)
     holder.release()
     assert run(suite_path, results).finished
@@ -219,23 +222,28 @@ def test_every_reading_command_works_on_a_read_only_results_directory(clean, tmp
         assert denied.returncode != 0  # the directory really is read-only to these commands
         before = sorted((p, p.stat().st_mtime_ns) for p in results.rglob("*"))
         commands = [
-            ("leaderboard", "--results", str(results)),
-            ("leaderboard", "--results", str(results), "--suite", "faults", "--format", "json"),
-            ("report", "--results", str(results), "--out", str(out / "report")),
-            ("check", "--results", str(results), "--write-baseline", str(out / "baseline.json")),
-            ("check", "--results", str(results), "--against", str(out / "baseline.json")),
-            ("merge", str(results), "--into", str(out / "merged")),
-            ("fsck", "--results", str(results)),
+            ["leaderboard", "--results", str(results)],
+            ["leaderboard", "--results", str(results), "--suite", "faults", "--format", "json"],
+            ["report", "--results", str(results), "--out", str(out / "report")],
+            ["check", "--results", str(results), "--write-baseline", str(out / "baseline.json")],
+            ["check", "--results", str(results), "--against", str(out / "baseline.json")],
+            ["merge", str(results), "--into", str(out / "merged")],
+            ["fsck", "--results", str(results)],
         ]
-        for command in commands:
-            done = subprocess.run(
-                [*prefix, sys.executable, "-m", "bench", *command],
-                capture_output=True,
-                text=True,
-                cwd=ROOT,
-                env=environment,
-            )
-            assert done.returncode == 0, (command, done.stderr)
+        # One process runs every command (through the real entry point), so the libraries load once.
+        script = (
+            "import json, sys\nfrom bench.cli import main\n"
+            "codes = [main(c) for c in json.loads(sys.argv[1])]\nprint('exit codes', json.dumps(codes))"
+        )
+        done = subprocess.run(
+            [*prefix, sys.executable, "-c", script, json.dumps(commands)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            env=environment,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.splitlines()[-1] == "exit codes " + json.dumps([0] * len(commands)), done.stderr
         listing = subprocess.run(
             [*prefix, sys.executable, "-c", f"from bench.store import Store; print(Store({str(results)!r}).runs())"],
             capture_output=True,
@@ -301,8 +309,6 @@ def test_a_damaged_input_is_redone_with_identical_tables(clean, copy, kind):
 
 @pytest.mark.parametrize("what", ["model file", "whole folder"])
 def test_another_seeds_generation_zero_in_the_cache_is_not_used(clean, copy, what):
-    import json
-
     _, clean_results, _ = clean
     suite_path, results, run_id = copy
     caches = {
