@@ -33,7 +33,7 @@ from bench.store import Store, read_parquet, write_parquet
 from bench.tasks import Task, Verdict, has_meaning, task_meaning
 
 
-def _ignore(done: int, total: int) -> None:
+def _ignore(done: int, total: int, loss: float | None = None) -> None:
     return None
 
 
@@ -197,7 +197,10 @@ def training_code_hash(extra: tuple[str, ...] = ()) -> str:
 
 def generation_zero_payload(cell: Cell) -> dict:
     """Generation 0 depends only on these settings (and this code), so scenarios that share them share it."""
-    s = cell.scenario
+    return generation_zero_payload_of(cell.scenario, cell.seed)
+
+
+def generation_zero_payload_of(s: ResolvedScenario, seed: int) -> dict:
     source = inspect.getsourcefile(type(s.model))
     return {
         "format": GENERATION_ZERO_FORMAT,
@@ -207,12 +210,18 @@ def generation_zero_payload(cell: Cell) -> dict:
         "data": s.data.model_dump(mode="json"),
         "model": s.model.model_dump(mode="json", exclude={"init"}),
         "training": s.training.model_dump(mode="json"),
-        "seed": cell.seed,
+        "seed": seed,
     }
 
 
 def generation_zero_key(cell: Cell) -> str:
-    payload = generation_zero_payload(cell)
+    """The cache folder's key: scenarios with the same generation-0 settings and seed share its learner."""
+    return generation_zero_key_of(cell.scenario, cell.seed)
+
+
+def generation_zero_key_of(s: ResolvedScenario, seed: int) -> str:
+    """:func:`generation_zero_key` from a scenario and seed (what ``bench validate --estimate`` counts)."""
+    payload = generation_zero_payload_of(s, seed)
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
