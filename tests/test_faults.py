@@ -229,6 +229,7 @@ def test_every_reading_command_works_on_a_read_only_results_directory(clean, tmp
             ["check", "--results", str(results), "--against", str(out / "baseline.json")],
             ["merge", str(results), "--into", str(out / "merged")],
             ["fsck", "--results", str(results)],
+            ["runs", "--results", str(results)],
         ]
         # One process runs every command (through the real entry point), so the libraries load once.
         script = (
