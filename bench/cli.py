@@ -43,18 +43,35 @@ def _load(path: str):
 # -- commands ---------------------------------------------------------------------------------------------------
 
 
+def _parallel(args: argparse.Namespace):
+    from bench.parallel import ParallelOptions
+
+    try:
+        return ParallelOptions.parse(args.workers, args.ray, args.cell_cpus, args.cell_gpus)
+    except ValueError as error:
+        raise BadInput(str(error)) from None
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     suite = _load(args.suite)
+    options = _parallel(args)
     cells = len(suite.scenarios) * len(suite.seeds)
     print(
         f"{args.suite}: ok — suite {suite.suite!r}, {len(suite.scenarios)} scenario(s) × {len(suite.seeds)} seed(s)"
         f" = {cells} cell(s), {suite.generations} generation(s) each, run id {suite.run_id()}"
+    )
+    from bench.parallel import count_generation_zero_tasks
+
+    print(
+        f"resources: {cells} cell(s) and {count_generation_zero_tasks(suite)} generation-0 fit(s); "
+        + options.describe()
     )
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     suite = _load(args.suite)  # validated completely before anything is created
+    options = _parallel(args)
     from bench.runner import Shard, run_suite
 
     try:
@@ -66,8 +83,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise BadInput(f"--results {results}: exists and is not a directory")
     from bench.runner import SettingsMismatchError
 
+    failed: tuple[tuple[str, str], ...] = ()
     try:
-        summary = run_suite(suite, args.suite, results, shard, show_progress=not args.quiet)
+        if options.enabled:  # Ray is imported only on this path
+            from bench.parallel import ClusterMismatchError, ParallelRunError, run_suite_parallel
+
+            try:
+                summary = run_suite_parallel(suite, args.suite, results, options, shard, show_progress=not args.quiet)
+            except ClusterMismatchError as error:
+                raise BadInput(str(error)) from None
+            except ParallelRunError as error:
+                print(f"bench: error: {error}", file=sys.stderr)
+                return 1
+            failed = summary.failed
+        else:
+            summary = run_suite(suite, args.suite, results, shard, show_progress=not args.quiet)
     except SettingsMismatchError as error:
         raise BadInput(str(error)) from None
     if not summary.main_process:  # under a multi-process launch only the main process reports
@@ -77,7 +107,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"run {summary.run_id}: {summary.cells} cell(s), {summary.generations_run} generation(s) run, "
         f"{summary.generations_skipped} already done, {summary.seconds:.1f} s — {state}; results in {results}"
     )
-    return 0
+    for cell, error in failed:  # the other cells finished; rerun the same command to retry these
+        print(f"bench: error: cell {cell} failed: {error}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _read_lines(stream) -> list[str]:
@@ -232,6 +264,14 @@ def _ci_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _parallel_options(parser: argparse.ArgumentParser) -> None:
+    # Plain strings: bench.parallel checks them and names the option in one line (argparse would print usage too).
+    parser.add_argument("--workers", metavar="N", help="run up to N cells at once on a local Ray instance")
+    parser.add_argument("--ray", metavar="ADDRESS", help="run the cells on a Ray cluster (HOST:PORT, or auto)")
+    parser.add_argument("--cell-cpus", metavar="K", help="CPUs one cell takes (and torch threads it uses; default 1)")
+    parser.add_argument("--cell-gpus", metavar="F", help="GPUs one cell takes, e.g. 0.25 for four cells a GPU")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bench", description="collapse bench: self-consuming training loops, measured."
@@ -243,10 +283,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--results", default="results", help="results directory (default: results/)")
     run.add_argument("--shard", help="run only cells K, K+N, ... (1-based), e.g. 2/4")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    _parallel_options(run)
     run.set_defaults(handler=cmd_run)
 
     validate = sub.add_parser("validate", help="check a suite file without running it")
     validate.add_argument("suite")
+    _parallel_options(validate)
     validate.set_defaults(handler=cmd_validate)
 
     verify = sub.add_parser("verify", help="label samples from stdin: JSON lines {text, label}")
