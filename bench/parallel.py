@@ -17,6 +17,7 @@ Ray is imported only here, and this module only when ``--workers`` or ``--ray`` 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -266,6 +267,16 @@ def run_cell(spec: CellSpec, generation_zero: str | None) -> Iterator[CellStarte
 @dataclass(frozen=True)
 class ParallelSummary(RunSummary):
     failed: tuple[tuple[str, str], ...] = ()  # (cell, error) of every cell that failed
+    # Where the time went, for the speed-up's limits: starting or joining Ray; from submitting to the first cell
+    # starting (worker start-up and generation 0); the longest cell from its start to its last record.
+    ray_start_seconds: float = 0.0
+    first_cell_seconds: float = 0.0
+    slowest_cell_seconds: float = 0.0
+
+
+def package_root() -> str:
+    """The directory holding the ``bench`` package this process runs."""
+    return str(Path(__file__).resolve().parent.parent)
 
 
 def _connect(options: ParallelOptions) -> bool:
@@ -277,16 +288,25 @@ def _connect(options: ParallelOptions) -> bool:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # nothing is sent anywhere
     common = {"include_dashboard": False, "logging_level": logging.WARNING, "log_to_driver": False}
     if options.workers is not None:
-        # Workers import the same bench as this driver (a checkout, not only an installed copy).
-        package_root = str(Path(__file__).resolve().parent.parent)
-        path = os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p)
-        ray.init(
-            address="local",
-            num_cpus=options.workers * options.cell_cpus,
-            object_store_memory=128 * 1024 * 1024,  # records are small; the artifacts go to the results directory
-            runtime_env={"env_vars": {"PYTHONPATH": path}},
-            **common,
-        )
+        # Workers import the same bench as this driver (a checkout, not only an installed copy). Ray's processes
+        # inherit this environment; a runtime_env would leave the workers Ray prestarts unused.
+        previous = os.environ.get("PYTHONPATH")
+        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (package_root(), previous) if p)
+        # Ray lowers its workers' priority (niceness 15) by default; here the workers are the whole computation,
+        # and a sequential run would not be niced either.
+        os.environ.setdefault("RAY_worker_niceness", "0")
+        try:
+            ray.init(
+                address="local",
+                num_cpus=options.workers * options.cell_cpus,
+                object_store_memory=128 * 1024 * 1024,  # records are small; artifacts go to the results directory
+                **common,
+            )
+        finally:
+            if previous is None:
+                del os.environ["PYTHONPATH"]
+            else:
+                os.environ["PYTHONPATH"] = previous
     else:
         try:
             ray.init(address=options.address, **common)
@@ -332,15 +352,23 @@ class _Board:
     running: set[str] = field(default_factory=set)
     done: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    submitted: float = field(default_factory=time.perf_counter)
+    first_start: float | None = None
+    started_at: dict[str, float] = field(default_factory=dict)
+    slowest: float = 0.0
 
     def start(self, cell: str) -> None:
+        now = time.perf_counter()
         self.running.add(cell)
         self.queued -= 1
+        self.started_at[cell] = now
+        self.first_start = self.first_start or now
 
     def finish(self, cell: str) -> None:
         """The cell left the board's running or queued count (a cell can fail before it starts)."""
         if cell in self.running:
             self.running.discard(cell)
+            self.slowest = max(self.slowest, time.perf_counter() - self.started_at[cell])
         else:
             self.queued -= 1
 
@@ -368,7 +396,9 @@ def run_suite_parallel(
     config = suite.resolved_config()
     check_settings(store, suite, config)
 
+    connecting = time.perf_counter()
     started_ray = _connect(options)
+    ray_start_seconds = time.perf_counter() - connecting
     try:
         _check_capacity(options)
         store.begin_run(
@@ -384,7 +414,8 @@ def run_suite_parallel(
         )
         token = uuid.uuid4().hex  # not a result: only names this run's visibility check
         (root / CHECK_FILE).write_text(token, encoding="utf-8")
-        return _drive(suite, store, run_id, options, shard or Shard(), token, console, show_progress, started)
+        summary = _drive(suite, store, run_id, options, shard or Shard(), token, console, show_progress, started)
+        return dataclasses.replace(summary, ray_start_seconds=ray_start_seconds)
     finally:
         if started_ray:
             ray.shutdown()
@@ -509,4 +540,6 @@ def _drive(
         seconds=time.perf_counter() - started,
         finished=finished,
         failed=tuple(board.failed),
+        first_cell_seconds=(board.first_start or board.submitted) - board.submitted,
+        slowest_cell_seconds=board.slowest,
     )
