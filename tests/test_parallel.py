@@ -106,7 +106,8 @@ def tables(root: Path) -> tuple[list[tuple], list[tuple], list[tuple]]:
     """Metric rows, drop rows and the generations' keys and paths (timings and time stamps aside)."""
     store = Store(root)
     # Sorted whole: the store orders drops by generation only, not by reason.
-    return sorted(store.table("metrics")), sorted(store.table("drops")), sorted(r[:7] for r in store.table("generations"))
+    generations = sorted(row[:7] for row in store.table("generations"))
+    return sorted(store.table("metrics")), sorted(store.table("drops")), generations
 
 
 @pytest.mark.slow
