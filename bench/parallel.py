@@ -498,6 +498,8 @@ def _drive(
             bar = progress.add_task(board.line(), total=sum(suite.generations - len(s.done) for s in todo))
             while generators:
                 ready, _ = ray.wait(list(generators), num_returns=1, timeout=1.0)
+                if ready:  # then every generator that has a record waiting, without blocking
+                    ready, _ = ray.wait(list(generators), num_returns=len(generators), timeout=0)
                 for generator in ready:
                     spec = generators[generator]
                     try:
