@@ -155,18 +155,19 @@ def test_resume_after_killing_the_driver_gives_the_sequential_tables(ray_cluster
     results = tmp_path / "results"
     command = [sys.executable, "-m", "bench", "run", str(suite_path), "--results", str(results), "--quiet"]
     command += ["--ray", ray_cluster]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=package_root())
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=package_root()
+    )
+    run_id = load_suite(suite_path).run_id()
     deadline = time.monotonic() + 240
-    stored = 0
     while time.monotonic() < deadline and process.poll() is None:
-        stored = len(Store(results).finished_cells(load_suite(suite_path).run_id())) if Store(results).exists() else 0
-        if stored:
+        if Store(results).exists() and Store(results).finished_cells(run_id):  # some generation is stored
             break
         time.sleep(0.2)
     assert process.poll() is None, f"the run ended before it could be killed: {process.stderr.read()}"
     os.kill(process.pid, signal.SIGKILL)  # the driver dies mid-suite; Ray stops its job's tasks
     process.wait()
-    done = sum(len(g) for g in Store(results).finished_cells(load_suite(suite_path).run_id()).values())
+    done = sum(len(g) for g in Store(results).finished_cells(run_id).values())
     assert 0 < done < 12
     # The same command again (in this process, which saves starting Python once more) finishes the suite.
     assert main(command[3:]) == 0
