@@ -28,14 +28,17 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from bench.config import ResolvedScenario, Suite, suite_hash
 from bench.records import GenerationRecord
-from bench.runner import RunSummary, Shard, check_settings, git_commit, package_versions
 from bench.store import Store
+
+if TYPE_CHECKING:
+    from bench.runner import Shard
 
 # A worker process that dies (killed, out of memory, node lost) is retried this many times; an exception raised by
 # the cell's own code is not retried: the same seed would raise it again. Documented in docs/parallel.md.
@@ -265,7 +268,17 @@ def run_cell(spec: CellSpec, generation_zero: str | None) -> Iterator[CellStarte
 
 
 @dataclass(frozen=True)
-class ParallelSummary(RunSummary):
+class ParallelSummary:
+    """``runner.RunSummary``'s fields (this module does not import the runner, which loads torch, at import time:
+    ``bench validate`` uses the options above), plus the failed cells and where the time went."""
+
+    run_id: str
+    cells: int
+    generations_run: int
+    generations_skipped: int
+    seconds: float
+    finished: bool
+    main_process: bool = True
     failed: tuple[tuple[str, str], ...] = ()  # (cell, error) of every cell that failed
     # Where the time went, for the speed-up's limits: starting or joining Ray; from submitting to the first cell
     # starting (worker start-up and generation 0); the longest cell from its start to its last record.
@@ -387,6 +400,8 @@ def run_suite_parallel(
 ) -> ParallelSummary:
     """Run (or resume) every cell of this shard on Ray; return what was done and which cells failed."""
     import ray
+
+    from bench.runner import Shard, check_settings, git_commit, package_versions
 
     console = console or Console(stderr=True)
     started = time.perf_counter()
