@@ -66,6 +66,40 @@ def test_validate_prints_cells_and_resources(micro_suite, capsys):
     )
 
 
+def test_a_worker_that_cannot_see_the_results_directory_fails_clearly(micro_suite, tmp_path):
+    from bench.parallel import CellSpec, ResultsNotVisibleError, _worker_cell
+
+    suite = load_suite(micro_suite)
+    results = tmp_path / "results"  # what a node without the shared mount sees: nothing there
+    spec = CellSpec(
+        run_id=suite.run_id(),
+        suite=suite.suite,
+        scenario=suite.resolved_scenarios()[0],
+        seed=0,
+        generations=suite.generations,
+        checkpoints=suite.checkpoints,
+        precision=suite.training.precision,
+        results=str(results),
+        done=frozenset(),
+        torch_threads=1,
+        token="token-of-this-run",
+    )
+    with pytest.raises(ResultsNotVisibleError, match=r"cannot see the results directory .*\.parallel-check is missing"):
+        _worker_cell(spec)
+    results.mkdir()
+    (results / ".parallel-check").write_text("token-of-another-run")  # another run's directory at that path
+    with pytest.raises(ResultsNotVisibleError, match="from another run"):
+        _worker_cell(spec)
+    (results / ".parallel-check").write_text("token-of-this-run")
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        assert _worker_cell(spec).store.root == results and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)  # the worker sets its CPU share; this process is not a worker
+
+
 # -- on a local Ray instance ------------------------------------------------------------------------------------
 
 
