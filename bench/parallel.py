@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import re
 import shutil
@@ -47,6 +48,8 @@ MAX_RETRIES = 2
 FLUSH_SECONDS = 2.0
 # The file through which workers prove they see the driver's results directory.
 CHECK_FILE = ".parallel-check"
+# A custom resource of the local Ray instance that --workers starts: N of them, one per cell or generation-0 task.
+SLOT = "bench_cell_slot"
 _ADDRESS = re.compile(r"^(ray://)?(\[[0-9A-Fa-f:]+\]|[A-Za-z0-9][A-Za-z0-9.\-]*):(\d{1,5})$")
 
 
@@ -311,7 +314,9 @@ def _connect(options: ParallelOptions) -> bool:
         try:
             ray.init(
                 address="local",
-                num_cpus=options.workers * options.cell_cpus,
+                # Whole CPUs for Ray; the SLOT resource caps the cells at once at N even when K is a fraction.
+                num_cpus=math.ceil(options.workers * options.cell_cpus),
+                resources={SLOT: options.workers},
                 object_store_memory=128 * 1024 * 1024,  # records are small; artifacts go to the results directory
                 **common,
             )
@@ -429,7 +434,12 @@ def run_suite_parallel(
         )
         token = uuid.uuid4().hex  # not a result: only names this run's visibility check
         (root / CHECK_FILE).write_text(token, encoding="utf-8")
-        summary = _drive(suite, store, run_id, options, shard or Shard(), token, console, show_progress, started)
+        resources = options.resources()
+        if started_ray and options.workers is not None:
+            resources["resources"] = {SLOT: 1}
+        summary = _drive(
+            suite, store, run_id, resources, options, shard or Shard(), token, console, show_progress, started
+        )
         return dataclasses.replace(summary, ray_start_seconds=ray_start_seconds)
     finally:
         if started_ray:
@@ -440,6 +450,7 @@ def _drive(
     suite: Suite,
     store: Store,
     run_id: str,
+    resources: dict,
     options: ParallelOptions,
     shard: Shard,
     token: str,
@@ -449,7 +460,6 @@ def _drive(
 ) -> ParallelSummary:
     import ray
 
-    resources = options.resources()
     zero_task = ray.remote(fit_generation_zero).options(max_retries=options.max_retries, **resources)
     cell_task = ray.remote(run_cell).options(max_retries=options.max_retries, **resources)
 
