@@ -81,6 +81,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     results = Path(args.results)
     if results.exists() and not results.is_dir():
         raise BadInput(f"--results {results}: exists and is not a directory")
+    from bench.device import cpu_refusal
+
+    if refusal := cpu_refusal(args.allow_cpu):
+        raise BadInput(refusal)
     from bench.runner import SettingsMismatchError
 
     failed: tuple[tuple[str, str], ...] = ()
@@ -200,16 +204,59 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from bench.leaderboard import build_leaderboard
+    from bench.outdir import OutDirError, OutputDir
     from bench.report import write_report
+    from bench.report_inputs import load_report_inputs
+    from bench.results_json import build_results, dumps
+    from bench.store import Store
 
     run, rows = _run_rows(args)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise BadInput(f"--out {out}: exists and is not a directory")
+    try:
+        out = OutputDir(args.out, force=args.force)  # checked before anything is written
+    except OutDirError as error:
+        raise BadInput(f"--out {error}") from None
     board = build_leaderboard(rows, baseline=run["baseline"], ci=args.ci)
-    written = write_report(rows, out, run["suite"], json.loads(run["config"]), board=board, ci=args.ci)
+    store = Store(args.results)
+    document = build_results(run, rows, board)
+    inputs = load_report_inputs(store, run["run_id"])
+    written = write_report(
+        rows,
+        out,
+        run["suite"],
+        json.loads(run["config"]),
+        board=board,
+        ci=args.ci,
+        run=run,
+        inputs=inputs,
+        results=dumps(document),
+    )
+    # The file beside the database always uses the default intervals (what a finished run writes).
+    _save_results_json(store, run, document if args.ci == "auto" else None)
     for path in written:
         print(path)
+    return 0
+
+
+def _save_results_json(store, run: dict, document: dict | None = None) -> None:
+    """The run's results JSON beside the database; a read-only results directory only gets a note."""
+    from bench.results_json import document_for_run, save
+
+    try:
+        save(store.results_json(run["run_id"]), document or document_for_run(store, run))
+    except (OSError, ValueError) as error:
+        print(f"bench: note: results JSON not written beside the database: {error}", file=sys.stderr)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from bench.export import ExportError, export_run
+    from bench.store import Store
+
+    run, rows = _run_rows(args)
+    try:
+        summary = export_run(args.format, Path(args.dir), run, rows, Store(args.results))
+    except ExportError as error:
+        raise BadInput(str(error)) from None
+    print(summary)
     return 0
 
 
@@ -283,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--results", default="results", help="results directory (default: results/)")
     run.add_argument("--shard", help="run only cells K, K+N, ... (1-based), e.g. 2/4")
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--allow-cpu", action="store_true", help="train on CPU even where BENCH_REQUIRE_GPU=1")
     _parallel_options(run)
     run.set_defaults(handler=cmd_run)
 
@@ -315,11 +363,18 @@ def build_parser() -> argparse.ArgumentParser:
     _ci_option(board)
     board.set_defaults(handler=cmd_leaderboard)
 
-    report = sub.add_parser("report", help="figures (PNG) and one HTML page")
+    report = sub.add_parser("report", help="figures (PNG, SVG, PDF) and one HTML page")
     _results_options(report)
     report.add_argument("--out", required=True, help="output directory")
+    report.add_argument("--force", action="store_true", help="write into --out even if it holds other files")
     _ci_option(report)
     report.set_defaults(handler=cmd_report)
+
+    export = sub.add_parser("export", help="per-generation metrics to TensorBoard or MLflow (pip install .[export])")
+    _results_options(export)
+    export.add_argument("--format", required=True, choices=("tensorboard", "mlflow"))
+    export.add_argument("dir", help="TensorBoard log directory, or the folder of an MLflow SQLite store")
+    export.set_defaults(handler=cmd_export)
 
     merge = sub.add_parser("merge", help="merge results directories (e.g. from shards) into one")
     merge.add_argument("sources", nargs="+", help="results directories to merge in")

@@ -559,6 +559,13 @@ def _drive(
 
     expected = len(all_cells) * suite.generations
     finished = store.finish_run(run_id, expected)
+    if finished:  # as the sequential runner: the finished run's results JSON beside the database
+        from bench.runner import write_results_json
+
+        try:
+            write_results_json(store, run_id)
+        except (OSError, ValueError) as error:  # the run's numbers are stored; only the summary file is missing
+            console.print(f"bench: note: results JSON not written: {error}")
     return ParallelSummary(
         run_id=run_id,
         cells=len(cells),

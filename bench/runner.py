@@ -9,6 +9,7 @@ serialises writes) or use their own and be merged with ``bench merge``.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 import time
@@ -106,13 +107,15 @@ class RunSummary:
 
 
 def git_commit() -> str | None:
+    """The checkout's HEAD; else BENCH_GIT_COMMIT, which the container image records at build time (no .git)."""
+    recorded = os.environ.get("BENCH_GIT_COMMIT", "").strip() or None
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
         )
     except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+        return recorded
+    return (out.stdout.strip() or recorded) if out.returncode == 0 else recorded
 
 
 def package_versions() -> dict[str, str]:
@@ -151,6 +154,14 @@ def check_settings(store: Store, suite: Suite, config: dict) -> None:
                 f"{store.root}: suite {suite.suite!r} already has run {run['run_id']} there with different settings "
                 f"(first difference: {differs}); use a new --results directory"
             )
+
+
+def write_results_json(store: Store, run_id: str) -> None:
+    """The finished run's lm-eval style results JSON beside the database (``bench.results_json``)."""
+    from bench.results_json import document_for_run, save
+
+    run = next(r for r in store.runs() if r["run_id"] == run_id)
+    save(store.results_json(run_id), document_for_run(store, run))
 
 
 def run_suite(
@@ -244,6 +255,11 @@ def run_suite(
     if accelerator.is_main_process:
         expected = len(all_cells) * suite.generations
         finished = store.finish_run(run_id, expected)
+        if finished:
+            try:
+                write_results_json(store, run_id)
+            except (OSError, ValueError) as error:  # the run's numbers are stored; only the summary file is missing
+                console.print(f"bench: note: results JSON not written: {error}")
     return RunSummary(
         run_id=run_id,
         cells=len(cells),

@@ -3,6 +3,7 @@
 This is the only module that imports duckdb, and the only one that knows the results layout::
 
     RESULTS/bench.duckdb                                   runs, metrics, drops, generations
+    RESULTS/results-RUN.json                               the run's summary (bench.results_json)
     RESULTS/artifacts/RUN/SCENARIO/seed-S/gen-GGG/         data.parquet, samples.parquet, selected.parquet, model/
     RESULTS/cache/gen0-KEY/                                generation 0's fitted learner, shared by scenarios
 
@@ -179,6 +180,10 @@ class Store:
     def relative(self, path: Path) -> str:
         """``path`` relative to the results directory, as the database records it (the directory can move)."""
         return str(path.relative_to(self.root))
+
+    def results_json(self, run_id: str) -> Path:
+        """The run's lm-eval style results JSON, beside the database (``bench.results_json``)."""
+        return self.root / f"results-{run_id}.json"
 
     def generation_zero_dir(self, key: str) -> Path:
         """Generation 0's shared fitted learner for one (seed, settings) key."""
