@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -316,8 +317,9 @@ def parse_suite(data: Any, source: str = "<suite>") -> Suite:
         raise SuiteError(f"{source}: {_describe_validation_error(error, data)}") from None
 
 
-def load_suite(path: str | Path) -> Suite:
-    """Read and validate a suite file (``yaml.safe_load`` only)."""
+def load_suite(path: str | Path, overrides: Sequence[str] = ()) -> Suite:
+    """Read and validate a suite file (``yaml.safe_load`` only), with ``--set FIELD=VALUE`` overrides applied first
+    (``bench/overrides.py``)."""
     path = Path(path)
     if not path.exists():
         raise SuiteError(f"{path}: no such file")
@@ -334,6 +336,14 @@ def load_suite(path: str | Path) -> Suite:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
         raise SuiteError(f"{path}: invalid YAML{where}: {problem}") from None
+    if overrides:
+        from bench.overrides import OverrideError, apply_overrides
+
+        try:
+            data = apply_overrides(data, overrides)
+        except OverrideError as error:
+            raise SuiteError(f"{path}: {error}") from None
+        return parse_suite(data, f"{path} (with --set {' '.join(overrides)})")
     return parse_suite(data, str(path))
 
 

@@ -19,12 +19,20 @@ from pathlib import Path
 
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from bench.config import Suite, first_difference, suite_hash
 from bench.device import make_accelerator
 from bench.learners import LearnerSetup
 from bench.loop import Cell, Hooks, prune_checkpoints, real_data, run_generation
+from bench.progress import GenerationReporter
 from bench.records import GenerationRecord
 from bench.store import Store
 from bench.tasks import get_task
@@ -198,28 +206,43 @@ def run_suite(
     all_cells = [(scenario, seed) for scenario in resolved for seed in suite.seeds]
     cells = [cell for position, cell in enumerate(all_cells) if shard.owns(position)]
     ran = skipped = 0
+    # Bars on a terminal; off one (SLURM, nohup, CI) one plain line per generation instead. The log always.
+    watched = show_progress and accelerator.is_main_process
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
         console=console,
-        disable=not (show_progress and accelerator.is_main_process),
+        disable=not (watched and console.is_terminal),
         transient=False,
     )
     done_by_cell = store.finished_cells(run_id)
+    reporter = GenerationReporter(
+        results,
+        run_id,
+        suite.generations,
+        total=len(cells) * suite.generations,
+        stream=console.file if watched and not console.is_terminal else None,
+    )
     recorder = Recorder(store)
     try:
         with progress:
-            cell_bar = progress.add_task("cells", total=len(cells))
-            generation_bar = progress.add_task("generations", total=suite.generations)
-            step_bar = progress.add_task("  fitting", total=1)
+            cell_bar = progress.add_task("cells", total=len(cells), info="")
+            generation_bar = progress.add_task("generations", total=suite.generations, info="")
+            step_bar = progress.add_task("  fitting", total=1, info="")
             hooks = Hooks(
-                on_fit=lambda done, total: progress.update(
-                    step_bar, completed=done, total=total, description="  fitting"
+                on_fit=lambda done, total, loss=None: progress.update(
+                    step_bar,
+                    completed=done,
+                    total=total,
+                    description="  fitting",
+                    info="" if loss is None else f"loss {loss:.3f}",
                 ),
-                on_sample=lambda done, total: progress.update(
-                    step_bar, completed=done, total=total, description="  sampling"
+                on_sample=lambda done, total, loss=None: progress.update(
+                    step_bar, completed=done, total=total, description="  sampling", info=""
                 ),
             )
             for scenario, seed in cells:
@@ -241,12 +264,15 @@ def run_suite(
                 for generation in range(suite.generations):
                     if generation in done:
                         skipped += 1
+                        reporter.skipped()
                     else:
                         record = run_generation(cell, generation, real)
                         if record is not None:
                             recorder.add(record, cell)
+                            reporter.finished(record)
                         ran += 1
                     progress.advance(generation_bar)
+                    progress.update(cell_bar, info=f"suite ETA {reporter.eta_text()}")
                 progress.advance(cell_bar)
     finally:
         recorder.flush()  # what finished is kept, also on Ctrl-C or an error in a later cell

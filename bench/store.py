@@ -343,6 +343,18 @@ class Store:
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
+    def generation_counts(self) -> dict[str, dict[tuple[str, int], int]]:
+        """Finished generations of every run, by (scenario, seed): what ``bench runs`` counts."""
+        with self.connect(read_only=True) as con:
+            con.execute(SCHEMA)
+            rows = con.execute(
+                "SELECT run_id, scenario, seed, count(*) FROM generations GROUP BY run_id, scenario, seed"
+            ).fetchall()
+        counts: dict[str, dict[tuple[str, int], int]] = {}
+        for run_id, scenario, seed, n in rows:
+            counts.setdefault(run_id, {})[(scenario, seed)] = n
+        return counts
+
     def metric_rows(self, run_id: str) -> list[MetricRow]:
         with self.connect(read_only=True) as con:
             rows = con.execute(
