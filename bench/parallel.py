@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench.config import ResolvedScenario, Suite, suite_hash
 from bench.records import GenerationRecord
@@ -501,11 +501,20 @@ def _drive(
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
         console=console,
-        disable=not show_progress,
+        disable=not (show_progress and console.is_terminal),
         transient=False,
+    )
+    from bench.progress import GenerationReporter
+
+    # One line per stored generation in RESULTS/logs/RUN_ID.log, and on stderr when it is not a terminal (as the
+    # sequential runner); the live view above when it is.
+    reporter = GenerationReporter(
+        store.root,
+        run_id,
+        suite.generations,
+        total=sum(suite.generations - len(spec.done) for spec in todo),
+        stream=console.file if show_progress and not console.is_terminal else None,
     )
     pending: list[GenerationRecord] = []
     last_flush = time.perf_counter()
@@ -547,11 +556,12 @@ def _drive(
                         board.start(spec.name)
                     else:
                         pending.append(item)
+                        reporter.finished(item)
                         ran += 1
                         progress.advance(bar)
                 if time.perf_counter() - last_flush >= FLUSH_SECONDS or not ready:
                     flush()
-                progress.update(bar, description=board.line())
+                progress.update(bar, description=f"{board.line()}; suite ETA {reporter.eta_text()}")
     finally:
         flush()  # what finished is kept, also on Ctrl-C or an error
         for generator in generators:  # a failed run stops the cells still queued or running
