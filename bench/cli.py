@@ -44,13 +44,29 @@ def _load(path: str, overrides: Sequence[str] = ()):
 # -- commands ---------------------------------------------------------------------------------------------------
 
 
+def _parallel(args: argparse.Namespace):
+    from bench.parallel import ParallelOptions
+
+    try:
+        return ParallelOptions.parse(args.workers, args.ray, args.cell_cpus, args.cell_gpus)
+    except ValueError as error:
+        raise BadInput(str(error)) from None
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     suite = _load(args.suite, args.set)
+    options = _parallel(args)
     cells = len(suite.scenarios) * len(suite.seeds)
     print(
         f"{args.suite}: ok — suite {suite.suite!r}, {len(suite.scenarios)} scenario(s) × {len(suite.seeds)} seed(s)"
         f" = {cells} cell(s), {suite.generations} generation(s) each, run id {suite.run_id()}",
         flush=True,
+    )
+    from bench.parallel import count_generation_zero_tasks
+
+    print(
+        f"resources: {cells} cell(s) and {count_generation_zero_tasks(suite)} generation-0 fit(s); "
+        + options.describe()
     )
     if args.estimate:
         from bench.estimate import estimate, format_estimate
@@ -61,6 +77,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     suite = _load(args.suite, args.set)  # validated completely before anything is created
+    options = _parallel(args)
     from bench.runner import Shard, run_suite
 
     try:
@@ -76,8 +93,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise BadInput(refusal)
     from bench.runner import SettingsMismatchError
 
+    failed: tuple[tuple[str, str], ...] = ()
     try:
-        summary = run_suite(suite, args.suite, results, shard, show_progress=not args.quiet)
+        if options.enabled:  # Ray is imported only on this path
+            from bench.parallel import ClusterMismatchError, ParallelRunError, run_suite_parallel
+
+            try:
+                summary = run_suite_parallel(suite, args.suite, results, options, shard, show_progress=not args.quiet)
+            except ClusterMismatchError as error:
+                raise BadInput(str(error)) from None
+            except ParallelRunError as error:
+                print(f"bench: error: {error}", file=sys.stderr)
+                return 1
+            failed = summary.failed
+        else:
+            summary = run_suite(suite, args.suite, results, shard, show_progress=not args.quiet)
     except SettingsMismatchError as error:
         raise BadInput(str(error)) from None
     if not summary.main_process:  # under a multi-process launch only the main process reports
@@ -87,9 +117,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"run {summary.run_id}: {summary.cells} cell(s), {summary.generations_run} generation(s) run, "
         f"{summary.generations_skipped} already done, {summary.seconds:.1f} s — {state}; results in {results}"
     )
-    for failure in summary.failed:  # the other cells went on; each failed one is named, and the run exits 1
-        print(f"bench: error: cell {failure.describe()}", file=sys.stderr)
-    return 1 if summary.failed else 0
+    # The other cells finished; each failed one is named (rerun the same command to retry it), and the run exits 1.
+    if options.enabled:
+        lines = [f"cell {cell} failed: {error}" for cell, error in failed]
+    else:
+        lines = [f"cell {failure.describe()}" for failure in summary.failed]
+    for line in lines:
+        print(f"bench: error: {line}", file=sys.stderr)
+    return 1 if lines else 0
 
 
 def _read_lines(stream) -> list[str]:
@@ -330,6 +365,14 @@ def _ci_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _parallel_options(parser: argparse.ArgumentParser) -> None:
+    # Plain strings: bench.parallel checks them and names the option in one line (argparse would print usage too).
+    parser.add_argument("--workers", metavar="N", help="run up to N cells at once on a local Ray instance")
+    parser.add_argument("--ray", metavar="ADDRESS", help="run the cells on a Ray cluster (HOST:PORT, or auto)")
+    parser.add_argument("--cell-cpus", metavar="K", help="CPUs one cell takes (and torch threads it uses; default 1)")
+    parser.add_argument("--cell-gpus", metavar="F", help="GPUs one cell takes, e.g. 0.25 for four cells a GPU")
+
+
 def _set_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--set",
@@ -357,6 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bars or progress lines (the log is kept)")
     run.add_argument("--allow-cpu", action="store_true", help="train on CPU even where BENCH_REQUIRE_GPU=1")
     _set_option(run)
+    _parallel_options(run)
     run.set_defaults(handler=cmd_run)
 
     validate = sub.add_parser("validate", help="check a suite file without running it")
@@ -367,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also print optimizer steps, samples, checkpoint disk and the time on this machine (a short probe)",
     )
+    _parallel_options(validate)
     validate.set_defaults(handler=cmd_validate)
 
     runs = sub.add_parser("runs", help="list the runs of a results directory and how far each has come")
