@@ -380,7 +380,7 @@ def _describe_validation_error(error: ValidationError, data: Any, root: type[Bas
     # Discriminated unions add the tag ("replace", "dedup") to the location; it is noise to a reader.
     readable: list[Any] = []
     node = data
-    for item in location:
+    for position, item in enumerate(location):
         if isinstance(node, dict) and item in node:
             readable.append(item)
             node = node[item]
@@ -388,7 +388,9 @@ def _describe_validation_error(error: ValidationError, data: Any, root: type[Bas
             readable.append(item)
             node = node[item]
         elif isinstance(node, dict | list):
-            if isinstance(item, str) and first["type"] in ("extra_forbidden", "missing"):
+            # The missing or unknown key itself (the last item); a union's tag before it is noise.
+            last = position == len(location) - 1
+            if isinstance(item, str) and last and first["type"] in ("extra_forbidden", "missing"):
                 readable.append(item)
             continue
         else:

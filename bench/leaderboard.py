@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from bench.lines import split_lines
 from bench.metrics import METRICS
 from bench.records import MetricRow
 from bench.stats import Interval, KMResult, holm, interval, kaplan_meier_median, sign_flip_pvalue
@@ -462,7 +463,7 @@ def _rich_table(board: Sequence[BoardRow], metrics: Sequence[str], width: int | 
         width = probe.measure(table).maximum
     out = io.StringIO()
     Console(file=out, width=width, color_system=None, force_terminal=False, no_color=True).print(table)
-    return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
+    return "\n".join(line.rstrip() for line in split_lines(out.getvalue())) + "\n"
 
 
 def _md_escape(cell: str) -> str:

@@ -86,12 +86,17 @@ def normalized_levenshtein_rows(queries: Sequence[str], choices: Sequence[str], 
     return out
 
 
+BLOCK_CELLS = 1 << 21
+"""Pairs per block of the exact diversity: about 2M cells, some 50 MB of temporaries whatever the input size."""
+
+
 def diversity_levenshtein(samples: Sequence[str], *, chunk_rows: int = 512) -> float:
     """Mean over all unordered pairs i<j of token-level lev(a_i, a_j) / max(|a_i|, |a_j|).
 
     Exact over all pairs. Computed on distinct samples with multiplicities (identical samples
     add 0; pair (u, v) weighs count_u * count_v), in row chunks of the upper triangle to bound
-    memory (``chunk_rows`` x distinct float64). Fewer than 2 samples -> 0.0.
+    memory (at most ``chunk_rows`` rows and ``BLOCK_CELLS`` cells of float64 at a time).
+    Fewer than 2 samples -> 0.0.
     """
     n = len(samples)
     if n < 2:
@@ -100,6 +105,7 @@ def diversity_levenshtein(samples: Sequence[str], *, chunk_rows: int = 512) -> f
     distinct = list(counts)
     weights = np.fromiter(counts.values(), dtype=np.float64, count=len(distinct))
     total = 0.0
+    chunk_rows = max(1, min(chunk_rows, BLOCK_CELLS // len(distinct)))
     for start in range(0, len(distinct), chunk_rows):
         stop = min(start + chunk_rows, len(distinct))
         # Rows [start, stop) against columns [start, end): the upper triangle only.
@@ -421,12 +427,14 @@ def score_samples(
     training: Sequence[str] | None = None,
     meanings: Sequence[str | None] | None = None,
     reference_meanings: frozenset[str] | None = None,
+    exclude: frozenset[str] = frozenset(),
 ) -> dict[str, float]:
     """Every registered sample metric of one generation's samples, ``n`` first, then by name.
 
     ``verdicts`` and ``depths`` are the labels and depths of ``samples`` (same order and length). ``novelty`` and
     ``js_divergence_length`` appear only with a ``reference``, ``memorized`` only with ``training``, the semantic
-    metrics only with ``meanings``.
+    metrics only with ``meanings``. Metrics named in ``exclude`` are not computed (``bench score`` estimates the
+    quadratic ``diversity_levenshtein`` instead on large inputs).
     """
     if len(verdicts) != len(samples):
         raise ValueError(f"{len(samples)} samples but {len(verdicts)} verdicts")
@@ -444,7 +452,7 @@ def score_samples(
     out: dict[str, float] = {}
     for name in sorted(METRICS.names(), key=lambda name: name != "n"):
         entry = METRICS.get(name)
-        if entry.compute is None:
+        if entry.compute is None or name in exclude:
             continue
         value = entry.compute(data)
         if value is not None:
