@@ -99,10 +99,14 @@ def model_config(settings: ModelSettings, tokenizer: PreTrainedTokenizerFast, co
         "pad_token_id": tokenizer.pad_token_id,
         **preset,
     }
+    # Config classes alias some names (GPT-2's max_position_embeddings is n_positions): one name per field, so
+    # that an override always wins over the preset and the context length.
+    aliases = getattr(type(defaults), "attribute_map", {})
     for key in _CONTEXT_KEYS:
-        if hasattr(defaults, key):
+        if hasattr(defaults, key) and key not in aliases:
             fields[key] = settings.context_length or context_length
-    return AutoConfig.for_model(settings.architecture, **{**fields, **settings.overrides})
+    overrides = {aliases.get(key, key): value for key, value in settings.overrides.items()}
+    return AutoConfig.for_model(settings.architecture, **{**fields, **overrides})
 
 
 def _check_override(defaults: Any, architecture: str, key: str, value: Any) -> None:
