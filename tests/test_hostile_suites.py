@@ -125,8 +125,9 @@ def refuse_suite(tmp_path: Path, text: str | bytes, *needles: str) -> None:
 @pytest.fixture(scope="module")
 def library() -> None:
     """transformers' config classes (and torch) imported once, before the children that need them fork."""
-    import bench.model_config  # noqa: F401
     import transformers.activations  # noqa: F401
+
+    import bench.model_config  # noqa: F401
 
 
 def test_cold_start_budget(tmp_path):
