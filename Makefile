@@ -5,14 +5,21 @@ SUITE  ?= suites/smoke.yaml
 RESULTS ?= results
 IMAGE  ?= bench
 
-.PHONY: install run test test-fast lint bench format clean lock docker-build docker-run replication
+.PHONY: install run test test-fast lint bench format clean lock docker-build docker-run replication report-check
 
-$(VENV)/.installed: pyproject.toml
+# torch's exact version comes from the lock, so the two never disagree.
+TORCH := $(shell grep -m1 '^torch==' requirements.lock)
+# Empty: pip's configured sources. CPU-only machines: make install TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+
+$(VENV)/.installed: pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	# torch first and pinned: pip then takes the CPU wheel instead of resolving a multi-GB CUDA build.
-	$(VENV)/bin/pip install --quiet torch==2.13.0
-	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	# torch first and alone: pip then takes the CPU wheel (on disk, or from TORCH_INDEX) instead of resolving a
+	# multi-GB CUDA build; the lock's torch==X.Y.Z is satisfied by X.Y.Z+cpu.
+	$(VENV)/bin/pip install --quiet $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	# Everything else at the locked versions: the ranges in pyproject.toml, the exact set in requirements.lock.
+	$(VENV)/bin/pip install --quiet --constraint requirements.lock -e '.[dev]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -34,10 +41,21 @@ lint: install
 	$(VENV)/bin/ruff format --check bench tests benchmarks docs
 	$(VENV)/bin/hadolint Dockerfile
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
+	$(VENV)/bin/check-jsonschema --builtin-schema vendor.citation-file-format CITATION.cff
 
 format: install
 	$(VENV)/bin/ruff format bench tests benchmarks
 	$(VENV)/bin/ruff check --fix bench tests benchmarks
+
+## report-check: render a tiny run's report and check it in headless Chromium (screenshot: results/report-check/)
+report-check: install
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || [ -n "$$CHROMIUM" ] || \
+	  { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
+	    else echo "report-check: needs Chromium: sudo apt-get install chromium (or set CHROMIUM=/path/to/chrome)" >&2; \
+	      exit 1; fi; }
+	OMP_NUM_THREADS=1 $(PY) -m bench.report_check --out $(RESULTS)/report-check
 
 ## bench: speed benchmarks side by side; writes results/perf.json
 bench: install
@@ -52,22 +70,34 @@ replication: install
 	$(PY) docs/replication/build_tables.py --results $(RESULTS)/replication --out docs/replication
 
 LOCK_VENV := /tmp/collapse-bench-lock
+# Keep the versions already locked and add what is new; `make lock UPGRADE=1` takes the newest within the ranges.
+LOCK_PIN := $(if $(UPGRADE),,--constraint requirements.lock)
+# pip freeze --all (setuptools is torch's dependency) less pip; torch's local label (+cpu) dropped, so that the
+# container's +cu126 build satisfies the same pin.
+FREEZE := $(LOCK_VENV)/bin/pip freeze --all --exclude pip --exclude-editable --exclude collapse-bench \
+	| sed -E 's/^(torch==[^+]+)\+.*/\1/'
 
-## lock: regenerate requirements.lock (exact versions, all transitive deps) in a throwaway venv
+## lock: regenerate requirements.lock (3.11: runtime + dev, exact) and requirements-py312.lock (the container's
+## runtime set, with hashes) in a throwaway venv
 lock:
 	rm -rf $(LOCK_VENV)
 	python3.11 -m venv $(LOCK_VENV)
-	$(LOCK_VENV)/bin/pip install --quiet torch==2.13.0
-	$(LOCK_VENV)/bin/pip install --quiet .
-	grep '^#' requirements.lock > requirements.lock.new || true
-	$(LOCK_VENV)/bin/pip freeze --exclude-editable --exclude collapse-bench \
-	  | sed -E 's/^(torch==[^+]+)\+.*/\1/' >> requirements.lock.new
+	$(LOCK_VENV)/bin/pip install --quiet $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(LOCK_VENV)/bin/pip install --quiet $(LOCK_PIN) .
+	$(FREEZE) > $(LOCK_VENV)/runtime.txt
+	$(LOCK_VENV)/bin/pip install --quiet $(LOCK_PIN) '.[dev]'
+	{ grep '^#' requirements.lock; $(FREEZE); } > requirements.lock.new
+	# The container's Python: the same runtime versions less torch (the base image's CUDA build), every file's hash.
+	grep -v '^torch==' $(LOCK_VENV)/runtime.txt > $(LOCK_VENV)/runtime-py312.in
+	$(LOCK_VENV)/bin/uv pip compile --quiet --no-deps --no-annotate --generate-hashes --python-version 3.12 \
+	  --python-platform x86_64-manylinux_2_28 --custom-compile-command 'make lock' \
+	  --output-file requirements-py312.lock $(LOCK_VENV)/runtime-py312.in
 	mv requirements.lock.new requirements.lock
 	rm -rf $(LOCK_VENV)
 
 ## docker-build / docker-run: the pinned CUDA image (needs a Docker engine and an NVIDIA GPU)
 docker-build:
-	docker build -t $(IMAGE) .
+	docker build --build-arg GIT_COMMIT="$$(git rev-parse HEAD)" -t $(IMAGE) .
 
 docker-run:
 	mkdir -p $(RESULTS)

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 EXIT_BAD_INPUT = 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a writer whose reader closed the pipe
 
 
 class BadInput(Exception):
@@ -31,11 +32,11 @@ def _task(name: str):
         raise BadInput(str(error)) from None
 
 
-def _load(path: str):
+def _load(path: str, overrides: Sequence[str] = ()):
     from bench.config import SuiteError, load_suite
 
     try:
-        return load_suite(path)
+        return load_suite(path, overrides)
     except SuiteError as error:
         raise BadInput(str(error)) from None
 
@@ -44,17 +45,22 @@ def _load(path: str):
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    suite = _load(args.suite)
+    suite = _load(args.suite, args.set)
     cells = len(suite.scenarios) * len(suite.seeds)
     print(
         f"{args.suite}: ok — suite {suite.suite!r}, {len(suite.scenarios)} scenario(s) × {len(suite.seeds)} seed(s)"
-        f" = {cells} cell(s), {suite.generations} generation(s) each, run id {suite.run_id()}"
+        f" = {cells} cell(s), {suite.generations} generation(s) each, run id {suite.run_id()}",
+        flush=True,
     )
+    if args.estimate:
+        from bench.estimate import estimate, format_estimate
+
+        print("\n".join(format_estimate(estimate(suite), suite.checkpoints)))
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    suite = _load(args.suite)  # validated completely before anything is created
+    suite = _load(args.suite, args.set)  # validated completely before anything is created
     from bench.runner import Shard, run_suite
 
     try:
@@ -64,6 +70,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     results = Path(args.results)
     if results.exists() and not results.is_dir():
         raise BadInput(f"--results {results}: exists and is not a directory")
+    from bench.device import cpu_refusal
+
+    if refusal := cpu_refusal(args.allow_cpu):
+        raise BadInput(refusal)
     from bench.runner import SettingsMismatchError
 
     try:
@@ -162,7 +172,9 @@ def _run_rows(args: argparse.Namespace):
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from bench.leaderboard import DEFAULT_METRICS, build_leaderboard, format_leaderboard
+    import shutil
+
+    from bench.leaderboard import DEFAULT_METRICS, build_leaderboard, format_leaderboard, title
 
     run, rows = _run_rows(args)
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip()) if args.metrics else DEFAULT_METRICS
@@ -172,22 +184,79 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         )
     except ValueError as error:
         raise BadInput(str(error)) from None
-    print(format_leaderboard(board, args.format, metrics=metrics).rstrip("\n"))
+    # Wider than the terminal (COLUMNS honoured): one block per metric instead of lines that wrap.
+    width = shutil.get_terminal_size().columns
+    heading = title(run["run_id"], run["suite"], run["git_commit"], board)
+    print(format_leaderboard(board, args.format, metrics=metrics, width=width, heading=heading).rstrip("\n"))
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from bench.runs import format_runs, run_lines
+    from bench.store import Store
+
+    store = Store(args.results)
+    if not store.exists():
+        raise BadInput(f"{args.results}: no results database here; run a suite first (bench run SUITE.yaml)")
+    print(format_runs(run_lines(store.runs(), store.generation_counts())).rstrip("\n"))
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     from bench.leaderboard import build_leaderboard
+    from bench.outdir import OutDirError, OutputDir
     from bench.report import write_report
+    from bench.report_inputs import load_report_inputs
+    from bench.results_json import build_results, dumps
+    from bench.store import Store
 
     run, rows = _run_rows(args)
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise BadInput(f"--out {out}: exists and is not a directory")
+    try:
+        out = OutputDir(args.out, force=args.force)  # checked before anything is written
+    except OutDirError as error:
+        raise BadInput(f"--out {error}") from None
     board = build_leaderboard(rows, baseline=run["baseline"], ci=args.ci)
-    written = write_report(rows, out, run["suite"], json.loads(run["config"]), board=board, ci=args.ci)
+    store = Store(args.results)
+    document = build_results(run, rows, board)
+    inputs = load_report_inputs(store, run["run_id"])
+    written = write_report(
+        rows,
+        out,
+        run["suite"],
+        json.loads(run["config"]),
+        board=board,
+        ci=args.ci,
+        run=run,
+        inputs=inputs,
+        results=dumps(document),
+    )
+    # The file beside the database always uses the default intervals (what a finished run writes).
+    _save_results_json(store, run, document if args.ci == "auto" else None)
     for path in written:
         print(path)
+    return 0
+
+
+def _save_results_json(store, run: dict, document: dict | None = None) -> None:
+    """The run's results JSON beside the database; a read-only results directory only gets a note."""
+    from bench.results_json import document_for_run, save
+
+    try:
+        save(store.results_json(run["run_id"]), document or document_for_run(store, run))
+    except (OSError, ValueError) as error:
+        print(f"bench: note: results JSON not written beside the database: {error}", file=sys.stderr)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from bench.export import ExportError, export_run
+    from bench.store import Store
+
+    run, rows = _run_rows(args)
+    try:
+        summary = export_run(args.format, Path(args.dir), run, rows, Store(args.results))
+    except ExportError as error:
+        raise BadInput(str(error)) from None
+    print(summary)
     return 0
 
 
@@ -247,22 +316,48 @@ def _ci_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _set_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="FIELD=VALUE",
+        help="override a suite field (YAML value), e.g. training.max_iters=100, seeds=[0], "
+        "scenarios[replace].sampling.temperature=1.0; repeatable; changes the run id",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bench", description="collapse bench: self-consuming training loops, measured."
     )
+    from bench import __version__
+
+    parser.add_argument("--version", action="version", version=f"bench (collapse bench) {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run (or resume) a suite")
     run.add_argument("suite", help="suite YAML file")
     run.add_argument("--results", default="results", help="results directory (default: results/)")
     run.add_argument("--shard", help="run only cells K, K+N, ... (1-based), e.g. 2/4")
-    run.add_argument("--quiet", action="store_true", help="no progress bars")
+    run.add_argument("--quiet", action="store_true", help="no progress bars or progress lines (the log is kept)")
+    run.add_argument("--allow-cpu", action="store_true", help="train on CPU even where BENCH_REQUIRE_GPU=1")
+    _set_option(run)
     run.set_defaults(handler=cmd_run)
 
     validate = sub.add_parser("validate", help="check a suite file without running it")
     validate.add_argument("suite")
+    _set_option(validate)
+    validate.add_argument(
+        "--estimate",
+        action="store_true",
+        help="also print optimizer steps, samples, checkpoint disk and the time on this machine (a short probe)",
+    )
     validate.set_defaults(handler=cmd_validate)
+
+    runs = sub.add_parser("runs", help="list the runs of a results directory and how far each has come")
+    runs.add_argument("--results", default="results", help="results directory (default: results/)")
+    runs.set_defaults(handler=cmd_runs)
 
     verify = sub.add_parser("verify", help="label samples from stdin: JSON lines {text, label}")
     verify.add_argument("--task", required=True)
@@ -296,11 +391,18 @@ def build_parser() -> argparse.ArgumentParser:
     _ci_option(board)
     board.set_defaults(handler=cmd_leaderboard)
 
-    report = sub.add_parser("report", help="figures (PNG) and one HTML page")
+    report = sub.add_parser("report", help="figures (PNG, SVG, PDF) and one HTML page")
     _results_options(report)
     report.add_argument("--out", required=True, help="output directory")
+    report.add_argument("--force", action="store_true", help="write into --out even if it holds other files")
     _ci_option(report)
     report.set_defaults(handler=cmd_report)
+
+    export = sub.add_parser("export", help="per-generation metrics to TensorBoard or MLflow (pip install .[export])")
+    _results_options(export)
+    export.add_argument("--format", required=True, choices=("tensorboard", "mlflow"))
+    export.add_argument("dir", help="TensorBoard log directory, or the folder of an MLflow SQLite store")
+    export.set_defaults(handler=cmd_export)
 
     merge = sub.add_parser("merge", help="merge results directories (e.g. from shards) into one")
     merge.add_argument("sources", nargs="+", help="results directories to merge in")
@@ -348,7 +450,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(normalize_argv(sys.argv[1:] if argv is None else argv))
     try:
         _check_directories(args)
-        return args.handler(args)
+        code = args.handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # `bench leaderboard | head`: the reader has gone. As the Python docs recommend (signal module, "Note on
+        # SIGPIPE"), point stdout at devnull so the flush at exit cannot fail again, and exit quietly with the
+        # shell's code for a writer whose pipe closed (128 + SIGPIPE).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except BadInput as error:
         return _fail(str(error))
     except RuntimeError as error:

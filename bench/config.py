@@ -15,6 +15,7 @@ import inspect
 import json
 import types
 import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -425,12 +426,21 @@ def parse_suite(data: Any, source: str = "<suite>") -> Suite:
         raise SuiteError(f"{source}: {_describe_validation_error(error, data)}") from None
 
 
-def load_suite(path: str | Path) -> Suite:
-    """Read and validate a suite file: a bounded read and the safe loader of ``bench.suite_yaml``."""
+def load_suite(path: str | Path, overrides: Sequence[str] = ()) -> Suite:
+    """Read and validate a suite file (a bounded read and the safe loader of ``bench.suite_yaml``), with
+    ``--set FIELD=VALUE`` overrides applied first (``bench/overrides.py``)."""
     try:
         data = load_suite_data(path)
     except SuiteFileError as error:
         raise SuiteError(str(error)) from None
+    if overrides:
+        from bench.overrides import OverrideError, apply_overrides
+
+        try:
+            data = apply_overrides(data, overrides)
+        except OverrideError as error:
+            raise SuiteError(f"{path}: {error}") from None
+        return parse_suite(data, f"{path} (with --set {' '.join(overrides)})")
     return parse_suite(data, str(path))
 
 

@@ -29,6 +29,7 @@ import difflib
 import io
 import json
 import math
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -445,25 +446,115 @@ def caption(board: Sequence[BoardRow]) -> str:
     )
 
 
-def _rich_table(board: Sequence[BoardRow], metrics: Sequence[str], width: int | None) -> str:
+DEFAULT_TITLE = "collapse bench leaderboard"
+# Width of the per-metric blocks when the whole table does not fit the terminal.
+NARROW_WIDTH = 90
+
+
+def title(run_id: str, suite: str, commit: str | None, board: Sequence[BoardRow]) -> str:
+    """``collapse bench leaderboard — run ID, suite NAME, commit ABC1234, 3 seeds`` (the most seeds of any row)."""
+    seeds = max((r.n_seeds for r in board), default=0)
+    return (
+        f"{DEFAULT_TITLE} — run {run_id}, suite {suite}, commit {commit[:12] if commit else 'unknown'}, "
+        f"{seeds} seed{'s' if seeds != 1 else ''}"
+    )
+
+
+def _render(renderables: Sequence[Any], width: int) -> str:
     from rich.console import Console
+
+    out = io.StringIO()
+    console = Console(file=out, width=width, color_system=None, force_terminal=False, no_color=True)
+    for renderable in renderables:
+        console.print(renderable)
+    return "\n".join(line.rstrip() for line in split_lines(out.getvalue())) + "\n"
+
+
+def _wide_table(board: Sequence[BoardRow], metrics: Sequence[str], heading: str):
     from rich.table import Table
     from rich.text import Text
 
     headers, body = table_cells(board, metrics)
-    table = Table(title="collapse bench leaderboard", caption=caption(board), caption_justify="left")
+    table = Table(title=heading, caption=caption(board), caption_justify="left")
     for i, h in enumerate(headers):
         table.add_column(h.replace(" ", "\n", 1) if i >= 3 else h, justify="left" if i == 0 else "right")
     for cells in body:
         # Text objects, not strings: scenario names and "[low, high]" must not be read as rich markup.
         table.add_row(*(Text(c) for c in cells))
-    if width is None:
-        # As wide as the table wants, so cells never wrap mid-number; terminals wrap long lines themselves.
-        probe = Console(file=io.StringIO(), width=10_000)
-        width = probe.measure(table).maximum
-    out = io.StringIO()
-    Console(file=out, width=width, color_system=None, force_terminal=False, no_color=True).print(table)
-    return "\n".join(line.rstrip() for line in split_lines(out.getvalue())) + "\n"
+    return table
+
+
+def _compact(text: str) -> str:
+    # "0.512 [0.480,0.540]": the only space left is between the mean and its interval, so a cell that must wrap
+    # breaks there and never inside the interval.
+    return text.replace(", ", ",")
+
+
+def _metric_blocks(board: Sequence[BoardRow], metrics: Sequence[str]) -> list[Any]:
+    """One small table per metric (scenario, final, AUC, Δ final) after one of the scenarios' seeds and collapse."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    def block(heading: str, headers: list[str]) -> Table:
+        table = Table(
+            title=heading,
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+            collapse_padding=True,
+        )
+        for i, h in enumerate(headers):
+            table.add_column(h, justify="left" if i == 0 else "right", overflow="fold")
+        return table
+
+    events = [e for e in COLLAPSE_EVENTS if any(e in r.collapse for r in board)]
+    first = block("scenarios", ["scenario", "seeds", "gens", *(f"gens to {e.replace('_', ' ')}" for e in events)])
+    for r in board:
+        first.add_row(
+            Text(r.scenario),
+            str(r.n_seeds),
+            str(r.n_generations),
+            *(_format_collapse(r.collapse.get(e)) for e in events),
+        )
+    blocks: list[Any] = [first]
+    baseline = board[0].baseline if board else "baseline"
+    for m in [m for m in metrics if any((m, "final") in r.estimates for r in board)]:
+        better = {True: "higher is better", False: "lower is better"}.get(_declared_direction(m), "descriptive")
+        table = block(f"{m} ({better})", ["scenario", "final", "AUC", f"Δ final vs {baseline}"])
+        for r in board:
+            table.add_row(
+                Text(r.scenario),
+                _compact(format_interval(r.estimates.get((m, "final")))),
+                _compact(format_interval(r.estimates.get((m, "auc")))),
+                _compact(format_comparison(r, m)),
+            )
+        blocks.append(table)
+    return blocks
+
+
+def _declared_direction(metric: str) -> bool | None:
+    return METRICS.get(metric).higher_is_better if metric in METRICS else None
+
+
+def _rich_table(
+    board: Sequence[BoardRow], metrics: Sequence[str], width: int | None, heading: str = DEFAULT_TITLE
+) -> str:
+    """The whole table when it fits ``width`` (``None``: any width); else one block per metric, at most
+    :data:`NARROW_WIDTH` columns and never wider than ``width``."""
+    from rich.console import Console
+
+    table = _wide_table(board, metrics, heading)
+    # As wide as the table wants, so cells never wrap mid-number.
+    natural = Console(file=io.StringIO(), width=10_000).measure(table).maximum
+    if width is None or natural <= width:
+        return _render([table], natural)
+    narrow = max(min(width, NARROW_WIDTH), 40)
+    paragraphs: list[Any] = [textwrap.fill(heading, narrow)]
+    for block in _metric_blocks(board, metrics):
+        paragraphs += ["", block]  # a blank line between blocks
+    return _render([*paragraphs, "", textwrap.fill(caption(board), narrow)], narrow)
 
 
 def _md_escape(cell: str) -> str:
@@ -495,16 +586,18 @@ def format_leaderboard(
     fmt: Format,
     metrics: Sequence[str] = DEFAULT_METRICS,
     width: int | None = None,
+    heading: str = DEFAULT_TITLE,
 ) -> str:
     """Render a board from :func:`build_leaderboard`.
 
-    ``"table"``: a rich terminal table (plain text, no colour codes; ``width`` defaults to the table's own
-    width); ``"md"``: a GitHub markdown table with the same cells and a caption; ``"csv"``: every key of
-    every row, with a header row; ``"json"``: the list of row dicts, every CI field, floats unrounded.
+    ``"table"``: a rich terminal table titled ``heading`` (plain text, no colour codes; ``width`` defaults to the
+    table's own width; a narrower ``width`` gives one block per metric, see :func:`_rich_table`); ``"md"``: a
+    GitHub markdown table with the same cells and a caption; ``"csv"``: every key of every row, with a header row;
+    ``"json"``: the list of row dicts, every CI field, floats unrounded.
     ``metrics`` picks the columns of "table" and "md" (metrics missing from the board show "—").
     """
     if fmt == "table":
-        return _rich_table(board, metrics, width)
+        return _rich_table(board, metrics, width, heading)
     if fmt == "md":
         return _markdown(board, metrics)
     if fmt == "csv":

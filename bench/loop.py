@@ -29,7 +29,7 @@ from bench.store import Store, read_parquet, write_parquet
 from bench.tasks import Task, Verdict, has_meaning, task_meaning
 
 
-def _ignore(done: int, total: int) -> None:
+def _ignore(done: int, total: int, loss: float | None = None) -> None:
     return None
 
 
@@ -174,14 +174,18 @@ GENERATION_ZERO_FORMAT = 3
 
 def generation_zero_key(cell: Cell) -> str:
     """Generation 0 depends only on these settings, so scenarios that share them share its learner."""
-    s = cell.scenario
+    return generation_zero_key_of(cell.scenario, cell.seed)
+
+
+def generation_zero_key_of(s: ResolvedScenario, seed: int) -> str:
+    """:func:`generation_zero_key` from a scenario and seed (what ``bench validate --estimate`` counts)."""
     payload = {
         "format": GENERATION_ZERO_FORMAT,
         "task": s.task.model_dump(mode="json"),
         "data": s.data.model_dump(mode="json"),
         "model": s.model.model_dump(mode="json", exclude={"init"}),
         "training": s.training.model_dump(mode="json"),
-        "seed": cell.seed,
+        "seed": seed,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 

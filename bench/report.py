@@ -1,28 +1,36 @@
-"""The report: matplotlib figures of a suite's metric rows and one static HTML page that shows them.
+"""The report: matplotlib figures of a run and one static HTML page (a Jinja2 template) that shows them.
 
-Figures (PNG, written next to ``index.html``):
+Figures (each as PNG for the page, SVG and PDF for papers, written next to ``index.html``):
 
-- ``verdicts.png``: the reference study's stacked bars of correct / incorrect / invalid share per generation,
-  one panel per scenario, mean over seeds;
-- ``diversity.png``, ``unique_ratio.png``, ``correct.png``: the metric vs generation, one line per scenario
-  (mean over seeds) with a shaded confidence band over seeds at each generation (``bench.stats.interval``).
+- ``verdicts``: the reference study's stacked bars of correct / incorrect / invalid share per generation, one panel
+  per scenario, mean over seeds (only for tasks with verdicts);
+- ``diversity``, ``unique_ratio``, ``correct``, ``val_loss``, …: the metric vs generation, one thick line per
+  scenario (mean over seeds) with a shaded confidence band over seeds (``bench.stats.interval``) and a thin line per
+  seed, so "2 of 3 seeds collapsed" is visible; y-limits fitted to the data;
+- ``composition``: the data set's real / fresh / synthetic shares per generation, one panel per scenario;
+- ``drops``: how many samples each mitigation dropped per generation, by reason (only when something was dropped);
+- per-task extra figures, registered with :func:`task_figure` (e.g. a text task's histogram).
 
-Like the leaderboard, every figure shows per scenario only the generations every seed finished (see
-:func:`bench.leaderboard.collect_curves`), so a mean never mixes different sets of seeds. Rendering uses
-the Agg backend through the object-oriented API (no pyplot, so no global state and no display), and fixed
-PNG metadata, so the same rows give the same bytes.
+Scenarios appear in leaderboard order everywhere (legends, panels, samples). Like the leaderboard, every figure
+shows per scenario only the generations every seed finished (:func:`bench.leaderboard.collect_curves`). Rendering
+uses the Agg backend through the object-oriented API (no pyplot, no global state, no display) with fixed metadata,
+so the same results give the same bytes. The page is rendered with autoescaping on: samples are model output.
 """
 
 from __future__ import annotations
 
-import html
+import io
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import numpy as np
+from jinja2 import Environment, PackageLoader, StrictUndefined
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -37,30 +45,87 @@ from bench.leaderboard import (
     collect_curves,
     table_cells,
 )
+from bench.outdir import OutputDir
 from bench.records import MetricRow
+from bench.report_inputs import Drop, ReportInputs
 from bench.stats import interval
 
 VERDICTS: tuple[str, ...] = ("correct", "incorrect", "invalid")
 # Green / orange / red-ish, readable for the common red-green colour deficiencies (Okabe-Ito inspired).
 VERDICT_COLORS: dict[str, str] = {"correct": "#2ca25f", "incorrect": "#f39c12", "invalid": "#d7301f"}
-# (metric, file name, axis label) of the line figures.
-LINE_FIGURES: tuple[tuple[str, str, str], ...] = (
-    ("diversity_levenshtein", "diversity.png", "diversity (mean normalized Levenshtein distance)"),
-    ("unique_ratio", "unique_ratio.png", "unique samples / all samples"),
-    ("correct", "correct.png", "share of correct samples"),
-    ("real_nll", "real_nll.png", "NLL per token of the held-out real test set"),
-    ("semantic_unique", "semantic_unique.png", "distinct meanings among correct samples"),
-    ("semantic_entropy", "semantic_entropy.png", "entropy of meanings among correct samples (bits)"),
+ORIGINS: tuple[tuple[str, str, str], ...] = (
+    ("data_real_share", "real", "#3182bd"),
+    ("data_fresh_share", "fresh", "#9ecae1"),
+    ("data_synthetic_share", "synthetic", "#fd8d3c"),
 )
+# (metric, file stem, axis label) of the line figures.
+LINE_FIGURES: tuple[tuple[str, str, str], ...] = (
+    ("diversity_levenshtein", "diversity", "diversity (mean normalized Levenshtein distance)"),
+    ("unique_ratio", "unique_ratio", "unique samples / all samples"),
+    ("correct", "correct", "share of correct samples"),
+    ("real_nll", "real_nll", "NLL per token of the held-out real test set"),
+    ("val_loss", "val_loss", "best validation loss of the generation's fit"),
+    ("semantic_unique", "semantic_unique", "distinct meanings among correct samples"),
+    ("semantic_entropy", "semantic_entropy", "entropy of meanings among correct samples (bits)"),
+)
+FORMATS: tuple[str, ...] = ("png", "svg", "pdf")
 DPI = 120
-# No software version or timestamp in the PNG: identical rows give identical files across matplotlib builds.
-PNG_METADATA: dict[str, Any] = {"Software": None}
+# No software version, timestamp or random ids in the files: identical rows give identical bytes.
+METADATA: dict[str, dict[str, Any]] = {
+    "png": {"Software": None},
+    "svg": {"Date": None, "Creator": None},
+    "pdf": {"CreationDate": None, "Creator": None, "Producer": None},
+}
+PAGE = "index.html"
+RESULTS_JSON = "results.json"
+
+
+@dataclass(frozen=True)
+class FigureEntry:
+    """One figure on the page: its file stem (``stem.png`` / ``.svg`` / ``.pdf``) and its caption."""
+
+    stem: str
+    caption: str
+
+
+@dataclass(frozen=True)
+class FigureContext:
+    """What a per-task figure may draw from."""
+
+    rows: Sequence[MetricRow]
+    inputs: ReportInputs
+    order: Sequence[str]
+    colors: dict[str, Any]
+
+
+# task name -> functions returning (file stem, figure, caption) triples; see :func:`task_figure`.
+TASK_FIGURES: dict[str, list[Callable[[FigureContext], list[tuple[str, Figure, str]]]]] = {}
+
+
+def task_figure(task: str) -> Callable:
+    """Register extra figures for runs of ``task`` (drawn after the common ones, in registration order)::
+
+    @task_figure("text")
+    def perplexity_histogram(context: FigureContext) -> list[tuple[str, Figure, str]]: ...
+    """
+
+    def register(function: Callable[[FigureContext], list[tuple[str, Figure, str]]]) -> Callable:
+        TASK_FIGURES.setdefault(task, []).append(function)
+        return function
+
+    return register
 
 
 def _scenario_colors(scenarios: Sequence[str]) -> dict[str, Any]:
-    """One stable colour per scenario (order of appearance), the same in every figure."""
+    """One stable colour per scenario (leaderboard order), the same in every figure."""
     palette = colormaps["tab10"].colors if len(scenarios) <= 10 else colormaps["tab20"].colors
     return {s: palette[i % len(palette)] for i, s in enumerate(scenarios)}
+
+
+def _ordered(curves: dict[str, ScenarioCurves], order: Sequence[str] | None) -> list[str]:
+    """Scenarios in ``order`` (the leaderboard's) first, then any others in order of appearance."""
+    first = [s for s in (order or []) if s in curves]
+    return first + [s for s in curves if s not in first]
 
 
 def _generation_ticks(ax: Any, n_generations: int) -> None:
@@ -75,21 +140,44 @@ def _seeds(n: int) -> str:
     return f"{n} seed" if n == 1 else f"{n} seeds"
 
 
-def _save(fig: Figure, path: Path) -> Path:
+def render(fig: Figure, fmt: str) -> bytes:
+    """The figure's bytes in ``fmt`` (fixed metadata; SVG ids from a fixed salt)."""
     FigureCanvasAgg(fig)  # attach an Agg canvas: no pyplot, no GUI backend
-    fig.savefig(path, dpi=DPI, metadata=PNG_METADATA)
+    buffer = io.BytesIO()
+    with matplotlib.rc_context({"svg.hashsalt": "collapse-bench", "pdf.compression": 6}):
+        fig.savefig(buffer, format=fmt, dpi=DPI, metadata=METADATA[fmt])
+    return buffer.getvalue()
+
+
+def _save(fig: Figure, path: Path | OutputDir, stem: str | None = None, formats: Sequence[str] = FORMATS) -> list[Path]:
+    """Write ``fig`` as PNG, SVG and PDF; ``path`` is a ``.png`` path or an output directory plus ``stem``."""
+    written = []
+    for i, fmt in enumerate(formats):
+        data = render(fig, fmt)
+        if i == 0:
+            fig.set_layout_engine("none")  # keep the first render's layout: constrained layout is the slow part
+        if isinstance(path, OutputDir):
+            written.append(path.write(f"{stem}.{fmt}", data))
+        else:
+            target = path.with_suffix(f".{fmt}")
+            target.write_bytes(data)
+            written.append(target)
     fig.clear()
-    return path
+    return written
 
 
-def plot_verdicts(curves: dict[str, ScenarioCurves], path: Path) -> Path:
-    """Stacked bars of the verdict shares per generation, one panel per scenario (mean over seeds)."""
-    scenarios = [s for s, c in curves.items() if c.n_generations > 0]
-    n = max(len(scenarios), 1)
-    ncols = min(3, n)
-    nrows = math.ceil(n / ncols)
-    fig = Figure(figsize=(4.6 * ncols, 3.3 * nrows + 0.9), layout="constrained")
+def _panels(n: int, width: float = 4.6, height: float = 3.3) -> tuple[Figure, np.ndarray, int]:
+    ncols = min(3, max(n, 1))
+    nrows = math.ceil(max(n, 1) / ncols)
+    fig = Figure(figsize=(width * ncols, height * nrows + 0.9), layout="constrained")
     axes = np.atleast_1d(fig.subplots(nrows, ncols, sharey=True, squeeze=False)).ravel()
+    return fig, axes, ncols
+
+
+def verdicts_figure(curves: dict[str, ScenarioCurves], order: Sequence[str] | None = None) -> Figure:
+    """Stacked bars of the verdict shares per generation, one panel per scenario (mean over seeds)."""
+    scenarios = [s for s in _ordered(curves, order) if curves[s].n_generations > 0]
+    fig, axes, ncols = _panels(len(scenarios))
     max_gens = max((curves[s].n_generations for s in scenarios), default=1)
     for ax, scenario in zip(axes, scenarios, strict=False):
         c = curves[scenario]
@@ -113,11 +201,146 @@ def plot_verdicts(curves: dict[str, ScenarioCurves], path: Path) -> Path:
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=len(VERDICTS), frameon=False)
     fig.suptitle("Verdicts per generation (mean over seeds)", fontsize=13)
-    return _save(fig, path)
+    return fig
 
 
-def _or(value: float | None, default: float) -> float:
-    return default if value is None else value
+def plot_verdicts(curves: dict[str, ScenarioCurves], path: Path, order: Sequence[str] | None = None) -> Path:
+    """:func:`verdicts_figure` written as PNG (and SVG, PDF) at ``path``; returns the PNG path."""
+    return _save(verdicts_figure(curves, order), path)[0]
+
+
+def composition_figure(curves: dict[str, ScenarioCurves], order: Sequence[str] | None = None) -> Figure:
+    """Stacked areas of the training data's origins per generation, one panel per scenario (mean over seeds)."""
+    scenarios = [s for s in _ordered(curves, order) if curves[s].n_generations > 0]
+    fig, axes, ncols = _panels(len(scenarios))
+    max_gens = max((curves[s].n_generations for s in scenarios), default=1)
+    for ax, scenario in zip(axes, scenarios, strict=False):
+        c = curves[scenario]
+        gens = np.arange(c.n_generations)
+        shares = [c.values[m].mean(axis=0) if m in c.values else np.zeros(c.n_generations) for m, _, _ in ORIGINS]
+        ax.bar(gens, shares[0], width=0.85, color=ORIGINS[0][2], label=ORIGINS[0][1])
+        bottom = shares[0].copy()
+        for share, (_, label, color) in zip(shares[1:], ORIGINS[1:], strict=True):
+            ax.bar(gens, share, bottom=bottom, width=0.85, color=color, label=label)
+            bottom += share
+        ax.set_title(f"{scenario}  ({_seeds(len(c.seeds))})", fontsize=11)
+        ax.set_ylim(0, 1)
+        ax.set_xlim(-0.6, max_gens - 0.4)
+        _generation_ticks(ax, max_gens)
+        ax.set_xlabel("generation")
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_axisbelow(True)
+    for ax in axes[: len(scenarios) : ncols]:
+        ax.set_ylabel("share of the training data")
+    for ax in axes[len(scenarios) :]:
+        ax.set_visible(False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(ORIGINS), frameon=False)
+    fig.suptitle("Training data by origin per generation (mean over seeds)", fontsize=13)
+    return fig
+
+
+def drops_figure(drops: Sequence[Drop], seeds: dict[str, int], order: Sequence[str]) -> Figure:
+    """Samples dropped per generation by each mitigation reason, one panel per scenario (mean over seeds).
+
+    ``seeds`` gives each scenario's seed count: a generation without a drop row dropped nothing.
+    """
+    scenarios = [s for s in order if any(d.scenario == s for d in drops)]
+    reasons = sorted({d.reason for d in drops})
+    palette = colormaps["Set2"].colors
+    colors = {r: palette[i % len(palette)] for i, r in enumerate(reasons)}
+    fig, axes, ncols = _panels(len(scenarios))
+    max_gen = max((d.generation for d in drops), default=0) + 1
+    for ax, scenario in zip(axes, scenarios, strict=False):
+        n_seeds = max(seeds.get(scenario, 1), 1)
+        bottom = np.zeros(max_gen)
+        for reason in reasons:
+            total = np.zeros(max_gen)
+            for d in drops:
+                if d.scenario == scenario and d.reason == reason:
+                    total[d.generation] += d.count
+            mean = total / n_seeds
+            ax.bar(np.arange(max_gen), mean, bottom=bottom, width=0.85, color=colors[reason], label=reason)
+            bottom += mean
+        ax.set_title(f"{scenario}  ({_seeds(n_seeds)})", fontsize=11)
+        ax.set_xlim(-0.6, max_gen - 0.4)
+        _generation_ticks(ax, max_gen)
+        ax.set_xlabel("generation")
+        ax.grid(axis="y", alpha=0.3)
+        ax.set_axisbelow(True)
+    for ax in axes[: len(scenarios) : ncols]:
+        ax.set_ylabel("samples dropped (mean over seeds)")
+    for ax in axes[len(scenarios) :]:
+        ax.set_visible(False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(reasons), 4), frameon=False)
+    fig.suptitle("Samples dropped by mitigations per generation", fontsize=13)
+    return fig
+
+
+def fitted_limits(values: Sequence[float], bounds: tuple[float, float] | None = None) -> tuple[float, float]:
+    """Y-limits around the data with a 6% margin (never a zero-height axis), clipped to ``bounds`` if given."""
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return (0.0, 1.0) if bounds is None else bounds
+    low, high = min(finite), max(finite)
+    span = high - low
+    pad = 0.06 * span if span > 0 else max(abs(high) * 0.05, 0.01)
+    low, high = low - pad, high + pad
+    if bounds is not None:
+        low, high = max(low, bounds[0] - 0.01 * (bounds[1] - bounds[0])), min(high, bounds[1] * 1.01)
+    return low, high
+
+
+def _is_share(metric: str) -> bool:
+    return metric in VERDICTS or metric in ("unique_ratio", "kept_share") or metric.startswith(("diversity", "data_"))
+
+
+def metric_figure(
+    curves: dict[str, ScenarioCurves],
+    metric: str,
+    ylabel: str,
+    confidence: float = 0.95,
+    seed: int = 0,
+    ci: str = "auto",
+    order: Sequence[str] | None = None,
+) -> Figure:
+    """``metric`` vs generation: per scenario a mean line, a CI band (bench.stats) and a thin line per seed."""
+    scenarios = _ordered(curves, order)
+    colors = _scenario_colors(scenarios)
+    fig = Figure(figsize=(8.0, 4.8), layout="constrained")
+    ax = fig.subplots()
+    seen: list[float] = []
+    for scenario in scenarios:
+        c = curves[scenario]
+        if c.n_generations == 0 or metric not in c.values:
+            continue
+        per_seed = c.values[metric]
+        estimates = [interval(col.tolist(), confidence=confidence, method=ci, seed=seed) for col in per_seed.T]
+        # One seed has no interval: the band collapses onto the line.
+        stats = np.array(
+            [(e.mean, e.mean if e.low is None else e.low, e.mean if e.high is None else e.high) for e in estimates]
+        )
+        gens = np.arange(c.n_generations)
+        color = colors[scenario]
+        ax.fill_between(gens, stats[:, 1], stats[:, 2], color=color, alpha=0.15, linewidth=0)
+        if len(c.seeds) > 1:
+            for curve in per_seed:
+                ax.plot(gens, curve, color=color, linewidth=0.7, alpha=0.45)
+        marker = "o" if c.n_generations <= 30 else None
+        label = f"{scenario} ({_seeds(len(c.seeds))})"
+        ax.plot(gens, stats[:, 0], color=color, marker=marker, markersize=3.5, linewidth=2.0, label=label)
+        seen += per_seed.ravel().tolist() + stats[:, 0].tolist()
+    ax.set_title(f"{metric} per generation (mean, {confidence:.0%} CI, thin lines: seeds)", fontsize=12)
+    ax.set_xlabel("generation")
+    ax.set_ylabel(ylabel)
+    _generation_ticks(ax, max((c.n_generations for c in curves.values()), default=1))
+    # Fitted to the data (bands are left out: a two-seed t band can be far wider than any value seen).
+    ax.set_ylim(*fitted_limits(seen, (0.0, 1.0) if _is_share(metric) else None))
+    ax.grid(alpha=0.3)
+    if any(c.n_generations and metric in c.values for c in curves.values()):
+        ax.legend(title="scenario (leaderboard order)", loc="best", fontsize=9, title_fontsize=9, framealpha=0.9)
+    return fig
 
 
 def plot_metric(
@@ -128,145 +351,217 @@ def plot_metric(
     confidence: float = 0.95,
     seed: int = 0,
     ci: str = "auto",
+    order: Sequence[str] | None = None,
 ) -> Path:
-    """``metric`` vs generation: a line per scenario (mean over seeds), a CI band per generation (bench.stats)."""
-    colors = _scenario_colors(list(curves))
-    fig = Figure(figsize=(8.0, 4.8), layout="constrained")
-    ax = fig.subplots()
-    for scenario, c in curves.items():
-        if c.n_generations == 0 or metric not in c.values:
-            continue
-        estimates = [interval(col.tolist(), confidence=confidence, method=ci, seed=seed) for col in c.values[metric].T]
-        # One seed has no interval: the band collapses onto the line.
-        stats = np.array(
-            [(e.mean, e.mean if e.low is None else e.low, e.mean if e.high is None else e.high) for e in estimates]
-        )
-        gens = np.arange(c.n_generations)
-        color = colors[scenario]
-        ax.fill_between(gens, stats[:, 1], stats[:, 2], color=color, alpha=0.2, linewidth=0)
-        marker = "o" if c.n_generations <= 30 else None
-        ax.plot(gens, stats[:, 0], color=color, marker=marker, markersize=3.5, linewidth=1.8, label=scenario)
-    ax.set_title(f"{metric} per generation (mean over seeds, {confidence:.0%} CI)", fontsize=12)
-    ax.set_xlabel("generation")
-    ax.set_ylabel(ylabel)
-    _generation_ticks(ax, max((c.n_generations for c in curves.values()), default=1))
-    if metric in VERDICTS or metric == "unique_ratio" or metric.startswith("diversity"):
-        # Shares in [0, 1]: a fixed scale keeps figures of different suites comparable.
-        ax.set_ylim(-0.02, 1.02)
-    ax.grid(alpha=0.3)
-    ax.legend(title="scenario", loc="best", fontsize=9, title_fontsize=9, framealpha=0.9)
-    return _save(fig, path)
+    """:func:`metric_figure` written as PNG (and SVG, PDF) at ``path``; returns the PNG path."""
+    fig = metric_figure(curves, metric, ylabel, confidence=confidence, seed=seed, ci=ci, order=order)
+    return _save(fig, path)[0]
 
 
-def _html_table(board: Sequence[BoardRow], metrics: Sequence[str]) -> str:
-    headers, body = table_cells(board, metrics)
-    # Metric headers on two lines ("diversity_levenshtein" / "Δ final") keep the columns narrow.
-    head = "".join(
-        f"<th>{'<br>'.join(html.escape(p) for p in (h.split(' ', 1) if i >= 3 else [h]))}</th>"
-        for i, h in enumerate(headers)
+# -- the page ---------------------------------------------------------------------------------------------------
+
+
+def split_cell(cell: str) -> tuple[str, str]:
+    """``"0.683 [0.635, 0.731]"`` -> ``("0.683", "[0.635, 0.731]")``: the interval goes on a second, smaller line
+    so that the table fits the page."""
+    main, sep, rest = cell.partition(" [")
+    return (main, "[" + rest) if sep else (cell, "")
+
+
+def table_groups(board: Sequence[BoardRow], metrics: Sequence[str]) -> dict[str, Any]:
+    """The leaderboard's cells with two header rows: a group per metric over its final / AUC / Δ final columns.
+
+    Body cells are (value, interval) pairs (:func:`split_cell`)."""
+    headers, cells = table_cells(board, metrics)
+    body = [[split_cell(c) for c in row] for row in cells]
+    top: list[tuple[str, int, int]] = []  # (label, colspan, rowspan)
+    sub: list[str] = []
+    i = 0
+    while i < len(headers):
+        header = headers[i]
+        if i < 3:
+            top.append((header, 1, 2))
+            i += 1
+        elif header.startswith("gens to "):
+            events = [h.removeprefix("gens to ") for h in headers[i:]]
+            top.append(("generations until", len(events), 1))
+            sub += events
+            break
+        else:
+            metric = header.rsplit(" ", 1)[0]
+            parts = [h.removeprefix(metric + " ") for h in headers[i : i + 3]]
+            top.append((metric, len(parts), 1))
+            sub += parts
+            i += 3
+    return {"top": top, "sub": sub, "body": body}
+
+
+def _short(value: Any, n: int = 12) -> str:
+    return str(value)[:n] if value else "unknown"
+
+
+def _when(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M UTC")
+    return str(value) if value else "—"
+
+
+def run_header(run: dict[str, Any] | None, suite_name: str, config: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """(label, value) pairs for the page's header; what the store does not know is shown as unknown."""
+    run = run or {}
+    config = config or {}
+    seeds = config.get("seeds")
+    header = [
+        ("run", str(run.get("run_id") or "—")),
+        ("suite", suite_name),
+        ("status", str(run.get("status") or "—")),
+        ("commit", _short(run.get("git_commit"))),
+        ("device", str(run.get("device") or "unknown")),
+        ("started", _when(run.get("started_at"))),
+        ("finished", _when(run.get("finished_at"))),
+        ("seeds", ", ".join(str(s) for s in seeds) if isinstance(seeds, list) else "—"),
+        ("generations", str(config.get("generations", "—"))),
+    ]
+    packages = run.get("packages")
+    if isinstance(packages, str):
+        packages = json.loads(packages)
+    if isinstance(packages, dict) and packages:
+        header.append(("versions", ", ".join(f"{k} {v}" for k, v in sorted(packages.items()))))
+    return header
+
+
+def _environment() -> Environment:
+    # autoescape=True for every template: samples are model output and config values are user text.
+    return Environment(
+        loader=PackageLoader("bench", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
     )
-    rows = "\n".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>" for cells in body)
-    return f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{rows}\n</tbody>\n</table>"
 
 
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto; max-width: 1200px;
-       padding: 0 1rem; color: #222; line-height: 1.45; }
-h1 { font-size: 1.6rem; margin-bottom: 0.2rem; } h2 { font-size: 1.2rem; margin-top: 2rem; }
-.note { color: #555; font-size: 0.9rem; }
-.scroll { overflow-x: auto; }
-table { border-collapse: collapse; font-size: 0.85rem; font-variant-numeric: tabular-nums; }
-th, td { border-bottom: 1px solid #ddd; padding: 0.3rem 0.6rem; text-align: right; white-space: nowrap; }
-th:first-child, td:first-child { text-align: left; }
-thead th { background: #f4f4f4; border-bottom: 2px solid #bbb; }
-tbody tr:hover { background: #fafafa; }
-figure { margin: 1rem 0; } img { max-width: 100%; height: auto; border: 1px solid #eee; }
-pre { background: #f7f7f7; border: 1px solid #e5e5e5; padding: 0.8rem; overflow-x: auto; font-size: 0.8rem; }
-"""
+def _verdict_class(label: str | None) -> str:
+    return f"v-{label}" if label in VERDICT_COLORS else ("v-none" if label is None else "v-other")
 
 
-def _html_page(
+def render_page(
     suite_name: str,
-    figures: Sequence[tuple[str, str]],
+    figures: Sequence[FigureEntry],
     board: Sequence[BoardRow],
     metrics: Sequence[str],
     resolved_config: dict[str, Any] | None,
     caption_text: str,
+    run: dict[str, Any] | None = None,
+    inputs: ReportInputs | None = None,
+    formats: Sequence[str] = FORMATS[1:],
 ) -> str:
-    esc = html.escape
-    title = f"collapse bench report: {suite_name}"
-    figs = "\n".join(
-        f'<figure><img src="{esc(name)}" alt="{esc(alt)}"><figcaption class="note">{esc(alt)}</figcaption></figure>'
-        for name, alt in figures
+    """The HTML page (``templates/report.html.j2``); ``formats``: the other formats each figure links to."""
+    inputs = inputs or ReportInputs()
+    rank = {row.scenario: i for i, row in enumerate(board)}
+    panels = sorted(inputs.samples, key=lambda p: (rank.get(p.scenario, len(rank)), p.scenario, p.generation))
+    scenarios: dict[str, list] = {}
+    for panel in panels:
+        scenarios.setdefault(panel.scenario, []).append(panel)
+    config_text = (
+        "(no resolved config recorded)"
+        if resolved_config is None
+        else json.dumps(resolved_config, indent=2, sort_keys=True, default=str)
     )
-    if resolved_config is None:
-        config = "(no resolved config recorded)"
-    else:
-        config = json.dumps(resolved_config, indent=2, sort_keys=True, default=str)
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{esc(title)}</title>
-<style>{_CSS}</style>
-</head>
-<body>
-<h1>{esc(title)}</h1>
-<p class="note">Self-consuming training loop: generation 0 trains on real data, each later generation on data
-that includes the previous generation's samples.</p>
-<h2>Leaderboard</h2>
-<div class="scroll">
-{_html_table(board, metrics)}
-</div>
-<p class="note">{esc(caption_text)}</p>
-<h2>Figures</h2>
-{figs}
-<h2>Resolved configuration</h2>
-<pre>{esc(config)}</pre>
-</body>
-</html>
-"""
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            title=f"collapse bench report: {suite_name}",
+            header=run_header(run, suite_name, resolved_config),
+            table=table_groups(board, metrics),
+            caption=caption_text,
+            figures=figures,
+            samples=scenarios,
+            verdict_class=_verdict_class,
+            verdict_colors=VERDICT_COLORS,
+            config_text=config_text,
+            formats=formats,
+        )
+    )
+
+
+def _tasks(config: dict[str, Any] | None) -> list[str]:
+    names: dict[str, None] = {}
+    for scenario in (config or {}).get("scenarios", []):
+        task = scenario.get("task", {}) if isinstance(scenario, dict) else {}
+        if isinstance(task, dict) and isinstance(task.get("name"), str):
+            names.setdefault(task["name"], None)
+    return list(names)
 
 
 def write_report(
     rows: Sequence[MetricRow],
-    out_dir: Path,
+    out_dir: Path | OutputDir,
     suite_name: str,
     resolved_config: dict[str, Any] | None,
     board: list[BoardRow] | None = None,
     confidence: float = 0.95,
     seed: int = 0,
     ci: str = "auto",
+    run: dict[str, Any] | None = None,
+    inputs: ReportInputs | None = None,
+    results: str | None = None,
+    force: bool = False,
+    formats: Sequence[str] = FORMATS,
 ) -> list[Path]:
-    """Write the figures and ``index.html`` into ``out_dir`` (created if needed); return the files written.
+    """Write the figures and ``index.html`` into ``out_dir``; return the files written (manifest aside).
 
-    Figures whose metrics the rows do not carry are skipped (and not linked). ``board`` defaults to
-    :func:`bench.leaderboard.build_leaderboard` over the default metrics the rows carry.
+    ``out_dir`` is checked first (:class:`bench.outdir.OutputDir`: it must hold only files an earlier report
+    wrote, unless ``force``). Figures whose metrics the rows do not carry are skipped (and not linked). ``board``
+    defaults to :func:`bench.leaderboard.build_leaderboard` over the default metrics the rows carry; ``run`` (the
+    store's ``runs`` row) fills the header; ``inputs`` adds the samples and the drop figure; ``results`` (the
+    results JSON text) is copied next to the page. ``formats`` starts with ``png`` (the page shows PNGs).
     """
     if not rows:
         raise ValueError("no metric rows: nothing to report (has the suite run?)")
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out = out_dir if isinstance(out_dir, OutputDir) else OutputDir(out_dir, force=force)
+    inputs = inputs or ReportInputs()
     known = {r.metric for r in rows}
-    written: list[Path] = []
-    figures: list[tuple[str, str]] = []
-
-    if all(v in known for v in VERDICTS):
-        written.append(plot_verdicts(collect_curves(rows, VERDICTS), out_dir / "verdicts.png"))
-        figures.append(("verdicts.png", "Correct / incorrect / invalid share per generation, per scenario"))
-    for metric, name, ylabel in LINE_FIGURES:
-        if metric not in known:
-            continue
-        curves = collect_curves(rows, [metric])
-        written.append(plot_metric(curves, metric, out_dir / name, ylabel, confidence=confidence, seed=seed, ci=ci))
-        figures.append((name, f"{metric} per generation, {confidence:.0%} CI band over seeds"))
-
     metrics = [m for m in DEFAULT_METRICS if m in known] or sorted(known)[:1]
     if board is None:
         board = build_leaderboard(rows, primary=metrics[0], metrics=metrics, confidence=confidence, seed=seed, ci=ci)
-    page = _html_page(suite_name, figures, board, metrics, resolved_config, caption(board))
-    index = out_dir / "index.html"
-    index.write_text(page, encoding="utf-8")
-    written.append(index)
+    order = [b.scenario for b in board]
+    written: list[Path] = []
+    figures: list[FigureEntry] = []
+
+    def add(stem: str, fig: Figure, text: str) -> None:
+        written.extend(_save(fig, out, stem, formats))
+        figures.append(FigureEntry(stem, text))
+
+    if all(v in known for v in VERDICTS):
+        add("verdicts", verdicts_figure(collect_curves(rows, VERDICTS), order), "Correct / incorrect / invalid share")
+    for metric, stem, ylabel in LINE_FIGURES:
+        if metric not in known:
+            continue
+        curves = collect_curves(rows, [metric])
+        fig = metric_figure(curves, metric, ylabel, confidence=confidence, seed=seed, ci=ci, order=order)
+        add(stem, fig, f"{metric} per generation: mean over seeds, {confidence:.0%} CI band, thin lines per seed")
+    present = [m for m, _, _ in ORIGINS if m in known]
+    if present:
+        text = "Where each generation's training data came from: real data, fresh task samples, model samples"
+        add("composition", composition_figure(collect_curves(rows, present), order), text)
+    if inputs.drops:
+        seeds = {r.scenario: set() for r in rows}
+        for r in rows:
+            seeds[r.scenario].add(r.seed)
+        counts = {s: len(v) for s, v in seeds.items()}
+        add("drops", drops_figure(inputs.drops, counts, order), "Samples dropped by mitigations, by reason")
+    context = FigureContext(rows=rows, inputs=inputs, order=order, colors=_scenario_colors(order))
+    for task in _tasks(resolved_config):
+        for draw in TASK_FIGURES.get(task, []):
+            for stem, fig, text in draw(context):
+                add(stem, fig, text)
+
+    page = render_page(
+        suite_name, figures, board, metrics, resolved_config, caption(board), run, inputs, formats=formats[1:]
+    )
+    if results is not None:
+        written.append(out.write_text(RESULTS_JSON, results))
+    written.append(out.write_text(PAGE, page))
+    out.close()
     return written

@@ -9,6 +9,7 @@ serialises writes) or use their own and be merged with ``bench merge``.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 import time
@@ -18,12 +19,20 @@ from pathlib import Path
 
 import torch
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from bench.config import Suite, first_difference, suite_hash
 from bench.device import make_accelerator
 from bench.learners import LearnerSetup
 from bench.loop import Cell, Hooks, prune_checkpoints, real_data, run_generation
+from bench.progress import GenerationReporter
 from bench.records import GenerationRecord
 from bench.store import Store
 from bench.tasks import get_task
@@ -106,13 +115,15 @@ class RunSummary:
 
 
 def git_commit() -> str | None:
+    """The checkout's HEAD; else BENCH_GIT_COMMIT, which the container image records at build time (no .git)."""
+    recorded = os.environ.get("BENCH_GIT_COMMIT", "").strip() or None
     try:
         out = subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
         )
     except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+        return recorded
+    return (out.stdout.strip() or recorded) if out.returncode == 0 else recorded
 
 
 def package_versions() -> dict[str, str]:
@@ -153,6 +164,14 @@ def check_settings(store: Store, suite: Suite, config: dict) -> None:
             )
 
 
+def write_results_json(store: Store, run_id: str) -> None:
+    """The finished run's lm-eval style results JSON beside the database (``bench.results_json``)."""
+    from bench.results_json import document_for_run, save
+
+    run = next(r for r in store.runs() if r["run_id"] == run_id)
+    save(store.results_json(run_id), document_for_run(store, run))
+
+
 def run_suite(
     suite: Suite,
     suite_path: str | Path,
@@ -187,28 +206,43 @@ def run_suite(
     all_cells = [(scenario, seed) for scenario in resolved for seed in suite.seeds]
     cells = [cell for position, cell in enumerate(all_cells) if shard.owns(position)]
     ran = skipped = 0
+    # Bars on a terminal; off one (SLURM, nohup, CI) one plain line per generation instead. The log always.
+    watched = show_progress and accelerator.is_main_process
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        TextColumn("{task.fields[info]}"),
         console=console,
-        disable=not (show_progress and accelerator.is_main_process),
+        disable=not (watched and console.is_terminal),
         transient=False,
     )
     done_by_cell = store.finished_cells(run_id)
+    reporter = GenerationReporter(
+        results,
+        run_id,
+        suite.generations,
+        total=len(cells) * suite.generations,
+        stream=console.file if watched and not console.is_terminal else None,
+    )
     recorder = Recorder(store)
     try:
         with progress:
-            cell_bar = progress.add_task("cells", total=len(cells))
-            generation_bar = progress.add_task("generations", total=suite.generations)
-            step_bar = progress.add_task("  fitting", total=1)
+            cell_bar = progress.add_task("cells", total=len(cells), info="")
+            generation_bar = progress.add_task("generations", total=suite.generations, info="")
+            step_bar = progress.add_task("  fitting", total=1, info="")
             hooks = Hooks(
-                on_fit=lambda done, total: progress.update(
-                    step_bar, completed=done, total=total, description="  fitting"
+                on_fit=lambda done, total, loss=None: progress.update(
+                    step_bar,
+                    completed=done,
+                    total=total,
+                    description="  fitting",
+                    info="" if loss is None else f"loss {loss:.3f}",
                 ),
-                on_sample=lambda done, total: progress.update(
-                    step_bar, completed=done, total=total, description="  sampling"
+                on_sample=lambda done, total, loss=None: progress.update(
+                    step_bar, completed=done, total=total, description="  sampling", info=""
                 ),
             )
             for scenario, seed in cells:
@@ -230,12 +264,15 @@ def run_suite(
                 for generation in range(suite.generations):
                     if generation in done:
                         skipped += 1
+                        reporter.skipped()
                     else:
                         record = run_generation(cell, generation, real)
                         if record is not None:
                             recorder.add(record, cell)
+                            reporter.finished(record)
                         ran += 1
                     progress.advance(generation_bar)
+                    progress.update(cell_bar, info=f"suite ETA {reporter.eta_text()}")
                 progress.advance(cell_bar)
     finally:
         recorder.flush()  # what finished is kept, also on Ctrl-C or an error in a later cell
@@ -244,6 +281,11 @@ def run_suite(
     if accelerator.is_main_process:
         expected = len(all_cells) * suite.generations
         finished = store.finish_run(run_id, expected)
+        if finished:
+            try:
+                write_results_json(store, run_id)
+            except (OSError, ValueError) as error:  # the run's numbers are stored; only the summary file is missing
+                console.print(f"bench: note: results JSON not written: {error}")
     return RunSummary(
         run_id=run_id,
         cells=len(cells),

@@ -3,6 +3,7 @@
 This is the only module that imports duckdb, and the only one that knows the results layout::
 
     RESULTS/bench.duckdb                                   runs, metrics, drops, generations
+    RESULTS/results-RUN.json                               the run's summary (bench.results_json)
     RESULTS/artifacts/RUN/SCENARIO/seed-S/gen-GGG/         data.parquet, samples.parquet, selected.parquet, model/
     RESULTS/cache/gen0-KEY/                                generation 0's fitted learner, shared by scenarios
 
@@ -180,6 +181,10 @@ class Store:
         """``path`` relative to the results directory, as the database records it (the directory can move)."""
         return str(path.relative_to(self.root))
 
+    def results_json(self, run_id: str) -> Path:
+        """The run's lm-eval style results JSON, beside the database (``bench.results_json``)."""
+        return self.root / f"results-{run_id}.json"
+
     def generation_zero_dir(self, key: str) -> Path:
         """Generation 0's shared fitted learner for one (seed, settings) key."""
         return self.root / "cache" / f"gen0-{key}"
@@ -337,6 +342,18 @@ class Store:
             cursor = con.execute("SELECT * FROM runs ORDER BY started_at")
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+    def generation_counts(self) -> dict[str, dict[tuple[str, int], int]]:
+        """Finished generations of every run, by (scenario, seed): what ``bench runs`` counts."""
+        with self.connect(read_only=True) as con:
+            con.execute(SCHEMA)
+            rows = con.execute(
+                "SELECT run_id, scenario, seed, count(*) FROM generations GROUP BY run_id, scenario, seed"
+            ).fetchall()
+        counts: dict[str, dict[tuple[str, int], int]] = {}
+        for run_id, scenario, seed, n in rows:
+            counts.setdefault(run_id, {})[(scenario, seed)] = n
+        return counts
 
     def metric_rows(self, run_id: str) -> list[MetricRow]:
         with self.connect(read_only=True) as con:

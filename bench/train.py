@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -137,7 +137,7 @@ def train(
     settings: TrainingConfig,
     seed: int,
     accelerator: Accelerator | None = None,
-    progress: callable | None = None,  # type: ignore[valid-type]
+    progress: Callable[[int, float], None] | None = None,
 ) -> FitResult:
     """Train ``model`` in place for ``settings.max_iters`` steps (or until early stopping); keep the best weights."""
     accelerator = accelerator or make_accelerator(settings.precision)
@@ -195,7 +195,7 @@ def train(
         padded += input_ids.numel()
         useful += int(useful_per_block[index].sum())
         if progress is not None:
-            progress(iteration)
+            progress(iteration, float(loss.detach()))  # the loss is already synced by the isfinite check
 
         if iteration % settings.eval_interval == 0 or iteration == settings.max_iters:
             loss_value = validation_loss(model, val_blocks, settings.batch_size * 4, device)

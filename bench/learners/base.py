@@ -15,7 +15,7 @@ A learner is built from its config, which is also the suite's ``model`` section:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -30,8 +30,12 @@ if TYPE_CHECKING:
     from bench.settings import SamplingConfig, TrainingConfig
     from bench.tasks import Task
 
-# progress(done, total): how far a fit (steps) or a sampling pass (samples) has come.
-Progress = Callable[[int, int], None]
+
+class Progress(Protocol):
+    """``progress(done, total)``: how far a fit (steps) or a sampling pass (samples) has come; a fit may add its
+    current training ``loss`` (the progress bar shows it)."""
+
+    def __call__(self, done: int, total: int, loss: float | None = None) -> None: ...
 
 
 @dataclass(frozen=True)

@@ -92,7 +92,7 @@ class TransformerLearner:
             self.setup.training,
             seed=seed,
             accelerator=self.setup.accelerator,
-            progress=None if progress is None else (lambda step: progress(step, total)),
+            progress=None if progress is None else (lambda step, loss: progress(step, total, loss)),
         )
 
     def sample(self, n: int, seed: int, settings: SamplingConfig, progress: Progress | None) -> list[str]:

@@ -297,12 +297,14 @@ def _figures(rows: Sequence[MetricRow], out: Path, config: Mapping[str, Any]) ->
     written: list[Path] = []
     cycles = [r for r in rows if r.scenario in CYCLE_SCENARIOS]
     if cycles:
-        written += write_report(cycles, out, f"{SUITE}: the four cycles", dict(config))
+        # force: the folder also holds the ablation's renamed figures, which the report did not write.
+        written += write_report(cycles, out, f"{SUITE}: the four cycles", dict(config), force=True, formats=("png",))
     ablation = [r for r in rows if r.scenario in TEMPERATURE_SCENARIOS]
     if len(present & set(TEMPERATURE_SCENARIOS)) > 1:
         # write_report names its files itself: render into a scratch folder, keep only the PNGs, renamed.
         with tempfile.TemporaryDirectory() as tmp:
-            for path in write_report(ablation, Path(tmp), f"{SUITE}: temperature ablation", dict(config)):
+            ablation_title = f"{SUITE}: temperature ablation"
+            for path in write_report(ablation, Path(tmp), ablation_title, dict(config), formats=("png",)):
                 if path.suffix == ".png":
                     written.append(Path(shutil.copyfile(path, out / f"temperature_{path.name}")))
     return written
