@@ -588,3 +588,31 @@ def test_score_estimate_reports_its_standard_error(tmp_path, capsys):
     samples = [line for line in path.read_text().split("\n") if line]
     assert exact["n"] == len(samples) and exact["unique_count"] == len(Counter(samples))
     assert math.isclose(exact["diversity_levenshtein"], brute_force_diversity(samples), abs_tol=1e-12)
+
+
+def reference_ngram_diversity(samples: list[str], num_n: int = 4) -> float:
+    """``diversity`` 0.3.1's definition, one string per token (the implementation before the packed ids)."""
+    if not samples:
+        return 0.0
+    tokens = " ".join(samples).split(" ")
+    score = 0.0
+    for n in range(1, num_n + 1):
+        count = len(tokens) - n + 1
+        if count > 0:
+            score += len(set(zip(*(tokens[i:] for i in range(n)), strict=False))) / count
+    return round(score, 3)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["a", "b", "", "True", "é", "\t"]), max_size=6).map(" ".join), max_size=10))
+def test_ngram_diversity_with_packed_ids_is_the_same_number(samples):
+    from bench.metrics import ngram_diversity
+
+    assert ngram_diversity(samples) == reference_ngram_diversity(samples)
+
+
+def test_ngram_diversity_with_a_large_vocabulary_falls_back_to_tuples():
+    from bench.metrics import ngram_diversity
+
+    samples = [f"t{i} t{i + 1} t{i % 7}" for i in range(40_000)]  # 40,007 ids: 40,007^4 exceeds 63 bits
+    assert ngram_diversity(samples) == reference_ngram_diversity(samples)
