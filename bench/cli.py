@@ -44,13 +44,29 @@ def _load(path: str, overrides: Sequence[str] = ()):
 # -- commands ---------------------------------------------------------------------------------------------------
 
 
+def _parallel(args: argparse.Namespace):
+    from bench.parallel import ParallelOptions
+
+    try:
+        return ParallelOptions.parse(args.workers, args.ray, args.cell_cpus, args.cell_gpus)
+    except ValueError as error:
+        raise BadInput(str(error)) from None
+
+
 def cmd_validate(args: argparse.Namespace) -> int:
     suite = _load(args.suite, args.set)
+    options = _parallel(args)
     cells = len(suite.scenarios) * len(suite.seeds)
     print(
         f"{args.suite}: ok — suite {suite.suite!r}, {len(suite.scenarios)} scenario(s) × {len(suite.seeds)} seed(s)"
         f" = {cells} cell(s), {suite.generations} generation(s) each, run id {suite.run_id()}",
         flush=True,
+    )
+    from bench.parallel import count_generation_zero_tasks
+
+    print(
+        f"resources: {cells} cell(s) and {count_generation_zero_tasks(suite)} generation-0 fit(s); "
+        + options.describe()
     )
     if args.estimate:
         from bench.estimate import estimate, format_estimate
@@ -61,6 +77,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     suite = _load(args.suite, args.set)  # validated completely before anything is created
+    options = _parallel(args)
     from bench.runner import Shard, run_suite
 
     try:
@@ -76,8 +93,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise BadInput(refusal)
     from bench.runner import SettingsMismatchError
 
+    failed: tuple[tuple[str, str], ...] = ()
     try:
-        summary = run_suite(suite, args.suite, results, shard, show_progress=not args.quiet)
+        if options.enabled:  # Ray is imported only on this path
+            from bench.parallel import ClusterMismatchError, ParallelRunError, run_suite_parallel
+
+            try:
+                summary = run_suite_parallel(suite, args.suite, results, options, shard, show_progress=not args.quiet)
+            except ClusterMismatchError as error:
+                raise BadInput(str(error)) from None
+            except ParallelRunError as error:
+                print(f"bench: error: {error}", file=sys.stderr)
+                return 1
+            failed = summary.failed
+        else:
+            summary = run_suite(suite, args.suite, results, shard, show_progress=not args.quiet)
     except SettingsMismatchError as error:
         raise BadInput(str(error)) from None
     if not summary.main_process:  # under a multi-process launch only the main process reports
@@ -87,7 +117,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"run {summary.run_id}: {summary.cells} cell(s), {summary.generations_run} generation(s) run, "
         f"{summary.generations_skipped} already done, {summary.seconds:.1f} s — {state}; results in {results}"
     )
-    return 0
+    # The other cells finished; each failed one is named (rerun the same command to retry it), and the run exits 1.
+    if options.enabled:
+        lines = [f"cell {cell} failed: {error}" for cell, error in failed]
+    else:
+        lines = [f"cell {failure.describe()}" for failure in summary.failed]
+    for line in lines:
+        print(f"bench: error: {line}", file=sys.stderr)
+    return 1 if lines else 0
 
 
 def _normalize(line: str) -> str:
@@ -164,7 +201,9 @@ def _run_rows(args: argparse.Namespace):
         if not candidates:
             what = f"of suite {args.suite!r} " if args.suite else ""
             raise BadInput(f"{args.results}: no runs {what}recorded yet")
-        run = candidates[-1]
+        # The newest run with finished generations: a crashed or failed newer run must not hide it.
+        run = store.choose_run(args.suite) or candidates[-1]
+        print(f"bench: using run {run['run_id']} (suite {run['suite']}, {run['status']})", file=sys.stderr)
     rows = store.metric_rows(run["run_id"])
     if not rows:
         raise BadInput(f"run {run['run_id']}: no finished generations yet")
@@ -264,6 +303,11 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from bench.store import Store, StoreError
 
     target = Store(args.into)
+    try:  # every source is checked before the target is created
+        for source in args.sources:
+            Store(source).check_readable()
+    except StoreError as error:
+        raise BadInput(str(error)) from None
     for source in args.sources:
         try:
             added = target.merge_from(Store(source))
@@ -298,6 +342,26 @@ def cmd_check(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def cmd_fsck(args: argparse.Namespace) -> int:
+    from bench.fsck import check_results, repair
+
+    findings = check_results(args.results)
+    for finding in findings:
+        print(finding.describe())
+    if not findings:
+        print(f"{args.results}: no damaged or orphaned items")
+        return 0
+    if not args.repair:
+        print(
+            f"{len(findings)} problem(s); `bench fsck --repair` removes orphans and marks damaged generations "
+            "unfinished (a rerun redoes them)"
+        )
+        return 1
+    repair(args.results, findings)
+    print(f"repaired {len(findings)} problem(s); rerun the suite to redo the generations marked unfinished")
+    return 0
+
+
 # -- parser -----------------------------------------------------------------------------------------------------
 
 
@@ -314,6 +378,14 @@ def _ci_option(parser: argparse.ArgumentParser) -> None:
         default="auto",
         help="interval method: auto = Student-t below 10 seeds, percentile bootstrap from 10 (default: auto)",
     )
+
+
+def _parallel_options(parser: argparse.ArgumentParser) -> None:
+    # Plain strings: bench.parallel checks them and names the option in one line (argparse would print usage too).
+    parser.add_argument("--workers", metavar="N", help="run up to N cells at once on a local Ray instance")
+    parser.add_argument("--ray", metavar="ADDRESS", help="run the cells on a Ray cluster (HOST:PORT, or auto)")
+    parser.add_argument("--cell-cpus", metavar="K", help="CPUs one cell takes (and torch threads it uses; default 1)")
+    parser.add_argument("--cell-gpus", metavar="F", help="GPUs one cell takes, e.g. 0.25 for four cells a GPU")
 
 
 def _set_option(parser: argparse.ArgumentParser) -> None:
@@ -343,6 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bars or progress lines (the log is kept)")
     run.add_argument("--allow-cpu", action="store_true", help="train on CPU even where BENCH_REQUIRE_GPU=1")
     _set_option(run)
+    _parallel_options(run)
     run.set_defaults(handler=cmd_run)
 
     validate = sub.add_parser("validate", help="check a suite file without running it")
@@ -353,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also print optimizer steps, samples, checkpoint disk and the time on this machine (a short probe)",
     )
+    _parallel_options(validate)
     validate.set_defaults(handler=cmd_validate)
 
     runs = sub.add_parser("runs", help="list the runs of a results directory and how far each has come")
@@ -414,6 +488,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--against", metavar="FILE", help="baseline JSON file to gate against")
     check.add_argument("--write-baseline", metavar="FILE", help="write a baseline from the run instead")
     check.set_defaults(handler=cmd_check)
+
+    fsck = sub.add_parser("fsck", help="find damaged or orphaned artifacts (exit 1 if any; --repair fixes them)")
+    fsck.add_argument("--results", default="results", help="results directory (default: results/)")
+    fsck.add_argument("--repair", action="store_true", help="remove orphans, mark damaged generations unfinished")
+    fsck.set_defaults(handler=cmd_fsck)
     return parser
 
 
@@ -464,7 +543,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(error))
     except RuntimeError as error:
         from bench.regimes import NoSamplesLeftError
+        from bench.store import StoreError
         from bench.train import TrainingDivergedError
+
+        if isinstance(error, StoreError):  # a busy, unreadable or missing database: one line, exit 2
+            return _fail(str(error))
 
         # A run that cannot go on (diverged training, nothing left to train on): one line, exit 1.
         if isinstance(error, TrainingDivergedError | NoSamplesLeftError):
@@ -474,6 +557,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bench: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except BaseException as error:
+        from bench.runner import Terminated
+
+        if isinstance(error, Terminated):
+            print(
+                "bench: terminated (SIGTERM); finished generations are saved, rerun the same command to resume",
+                file=sys.stderr,
+            )
+            return 143
+        raise
 
 
 if __name__ == "__main__":

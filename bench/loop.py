@@ -9,14 +9,18 @@ resumed one follow the same path and produce the same numbers.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import math
 import shutil
 import time
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
+import bench
 from bench.config import ResolvedScenario
+from bench.integrity import MANIFEST, folder_digests
 from bench.learners import FitResult, Learner, LearnerSetup, Progress
 from bench.metrics import higher_is_better, score_samples
 from bench.mitigations import apply_mitigations
@@ -53,6 +57,7 @@ class Cell:
     store: Store
     setup: LearnerSetup
     hooks: Hooks = field(default_factory=Hooks)
+    generations: int = 0  # the suite's count: the last generation's checkpoint goes under ``checkpoints: none``
     # What the last generation run in this process left for the next one: (generation, T_g, S_g), and every S so
     # far. The same values are read back from the store after a resume; keeping them saves the fast learners a
     # Parquet round trip per generation.
@@ -169,25 +174,78 @@ def fit_split(cell: Cell, generation: int, data: DataSet, real: RealData) -> tup
 # -- fit -------------------------------------------------------------------------------------------------------
 
 # Part of the generation-0 cache key: bump when what a cached generation 0 holds changes.
-GENERATION_ZERO_FORMAT = 3
+GENERATION_ZERO_FORMAT = 4
+# The modules whose code decides what a fitted learner is: an edit to any of them must not reuse an old cached fit.
+TRAINING_MODULES = ("learners", "model.py", "train.py", "sample.py", "splits.py", "tasks")
 
 
-def generation_zero_key(cell: Cell) -> str:
-    """Generation 0 depends only on these settings, so scenarios that share them share its learner."""
-    return generation_zero_key_of(cell.scenario, cell.seed)
+@cache
+def training_code_hash(extra: tuple[str, ...] = ()) -> str:
+    """SHA-256 over the source of the training modules (and a plugin learner's own file)."""
+    root = Path(bench.__file__).parent
+    files: list[Path] = []
+    for name in TRAINING_MODULES:
+        path = root / name
+        files.extend(sorted(path.rglob("*.py")) if path.is_dir() else [path])
+    files.extend(Path(e) for e in extra)
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(root) if path.is_relative_to(root) else path.name).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
-def generation_zero_key_of(s: ResolvedScenario, seed: int) -> str:
-    """:func:`generation_zero_key` from a scenario and seed (what ``bench validate --estimate`` counts)."""
-    payload = {
+def generation_zero_payload(cell: Cell) -> dict:
+    """Generation 0 depends only on these settings (and this code), so scenarios that share them share it."""
+    return generation_zero_payload_of(cell.scenario, cell.seed)
+
+
+def generation_zero_payload_of(s: ResolvedScenario, seed: int) -> dict:
+    source = inspect.getsourcefile(type(s.model))
+    return {
         "format": GENERATION_ZERO_FORMAT,
+        "version": bench.__version__,
+        "code": training_code_hash((source,) if source else ()),
         "task": s.task.model_dump(mode="json"),
         "data": s.data.model_dump(mode="json"),
         "model": s.model.model_dump(mode="json", exclude={"init"}),
         "training": s.training.model_dump(mode="json"),
         "seed": seed,
     }
+
+
+def generation_zero_key(cell: Cell) -> str:
+    """The cache folder's key: scenarios with the same generation-0 settings and seed share its learner."""
+    return generation_zero_key_of(cell.scenario, cell.seed)
+
+
+def generation_zero_key_of(s: ResolvedScenario, seed: int) -> str:
+    """:func:`generation_zero_key` from a scenario and seed (what ``bench validate --estimate`` counts)."""
+    payload = generation_zero_payload_of(s, seed)
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def cache_problem(shared: Path, payload: dict) -> str | None:
+    """Why a cached generation 0 cannot be used (``None``: it can): a missing or damaged file, or a manifest for
+    other settings (e.g. another seed's folder copied here)."""
+    try:
+        manifest = json.loads((shared / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        return f"{shared / MANIFEST}: unreadable ({error})"
+    if not isinstance(manifest, dict) or manifest.get("payload") != payload:
+        return f"{shared}: made for other settings or seed"
+    files = manifest.get("files")
+    if not isinstance(files, dict) or not files:
+        return f"{shared / MANIFEST}: lists no files"
+    actual = folder_digests(shared, shared)
+    actual.pop(MANIFEST, None)
+    for name, digest in sorted(files.items()):
+        if name not in actual:
+            return f"{shared / name}: missing"
+        if actual[name] != digest:
+            return f"{shared / name}: content differs from its recorded SHA-256"
+    extra = sorted(set(actual) - set(files))
+    return f"{shared / extra[0]}: not written by the cache" if extra else None
 
 
 def _fit_new(cell: Cell, generation: int, train: list[str], validation: list[str]) -> tuple[Learner, FitResult]:
@@ -201,13 +259,21 @@ def _fit_new(cell: Cell, generation: int, train: list[str], validation: list[str
 
 
 def fitted_learner(cell: Cell, generation: int, train: list[str], validation: list[str]) -> tuple[Learner, FitResult]:
-    """Fit generation ``generation``'s learner (generation 0 once per seed and settings, shared by scenarios)."""
+    """Fit generation ``generation``'s learner (generation 0 once per seed and settings, shared by scenarios).
+
+    A cached generation 0 is used only when its manifest matches these settings and every file its digest; a
+    damaged or foreign one is removed and refitted (the fit is deterministic, so the numbers do not change).
+    """
     if generation > 0:
         return _fit_new(cell, generation, train, validation)
+    payload = generation_zero_payload(cell)
     shared = cell.store.generation_zero_dir(generation_zero_key(cell))
-    if (shared / "fit.json").exists():
-        result = FitResult.from_json((shared / "fit.json").read_text())
-        return cell.scenario.model.load(cell.setup, shared / "model"), result
+    if shared.exists():
+        if cache_problem(shared, payload) is None:
+            result = FitResult.from_json((shared / "fit.json").read_text())
+            return cell.scenario.model.load(cell.setup, shared / "model"), result
+        if cell.is_main_process:
+            shutil.rmtree(shared, ignore_errors=True)
     # Every process fits (DDP needs all of them); the main one publishes the result.
     learner, result = _fit_new(cell, generation, train, validation)
     if cell.is_main_process:
@@ -215,6 +281,8 @@ def fitted_learner(cell: Cell, generation: int, train: list[str], validation: li
         def write(staging: Path) -> None:
             learner.save(staging / "model")
             (staging / "fit.json").write_text(result.to_json())
+            manifest = {"payload": payload, "files": folder_digests(staging, staging)}
+            (staging / MANIFEST).write_text(json.dumps(manifest, sort_keys=True), encoding="utf-8")
 
         cell.store.publish(shared, write)
     return learner, result
@@ -365,6 +433,7 @@ def persist(cell: Cell, generation: int, outcome: GenerationOutcome) -> Generati
     if cell.checkpoints != "none" or s.model.warm_start:
         outcome.learner.save(directory / "model")
         checkpoint = store.relative(directory / "model")
+    artifacts = folder_digests(directory, store.root)
     return GenerationRecord(
         run_id=cell.run_id,
         suite=cell.suite,
@@ -382,6 +451,7 @@ def persist(cell: Cell, generation: int, outcome: GenerationOutcome) -> Generati
         train_seconds=outcome.fit.seconds,
         sample_seconds=outcome.sample_seconds,
         useful_tokens_per_second=outcome.fit.useful_tokens_per_second,
+        artifacts=artifacts,
     )
 
 
@@ -394,11 +464,18 @@ def prune_checkpoints(cell: Cell, generation: int) -> None:
     previous_model = cell.directory(generation - 1) / "model"
     if cell.checkpoints in ("last", "none") and generation > 0 and previous_model.exists():
         shutil.rmtree(previous_model)
+    # ``none`` kept the newest only for a warm start; after the cell's last generation nothing reads it.
+    last_model = cell.directory(generation) / "model"
+    if cell.checkpoints == "none" and generation == cell.generations - 1 and last_model.exists():
+        shutil.rmtree(last_model)
 
 
 def run_generation(cell: Cell, generation: int, real: RealData) -> GenerationRecord | None:
     """Run one generation and write its artifacts (every process fits; the main process samples, scores and
     writes); return the record that marks it done once stored (``None`` off the main process)."""
+    directory = cell.directory(generation)
+    if cell.is_main_process and directory.exists():  # an unfinished attempt's files: not to be mixed in
+        shutil.rmtree(directory)
     outcome = step(cell, generation, real)
     record = None if outcome is None else persist(cell, generation, outcome)
     cell.setup.accelerator.wait_for_everyone()

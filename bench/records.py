@@ -6,7 +6,7 @@ They sit apart from both, so that storage never imports analysis and analysis ne
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import NamedTuple
 
 
@@ -43,6 +43,8 @@ class GenerationRecord:
     train_seconds: float
     sample_seconds: float
     useful_tokens_per_second: float
+    # SHA-256 of every file the generation wrote, by path relative to the results directory: what a resume verifies.
+    artifacts: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

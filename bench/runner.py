@@ -11,9 +11,13 @@ from __future__ import annotations
 import json
 import os
 import platform
+import signal
 import subprocess
+import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
@@ -30,11 +34,12 @@ from rich.progress import (
 
 from bench.config import Suite, first_difference, suite_hash
 from bench.device import make_accelerator
+from bench.integrity import resume_point
 from bench.learners import LearnerSetup
 from bench.loop import Cell, Hooks, prune_checkpoints, real_data, run_generation
 from bench.progress import GenerationReporter
 from bench.records import GenerationRecord
-from bench.store import Store
+from bench.store import Store, StoreError
 from bench.tasks import get_task
 
 PACKAGES = (
@@ -84,6 +89,7 @@ class Recorder:
         self.interval = interval
         self.pending: list[tuple[GenerationRecord, Cell]] = []
         self.last_flush = time.perf_counter()
+        self.broken = False
 
     def add(self, record: GenerationRecord, cell: Cell) -> None:
         self.pending.append((record, cell))
@@ -92,7 +98,11 @@ class Recorder:
 
     def flush(self) -> None:
         if self.pending:
-            self.store.record_generations([record for record, _ in self.pending])
+            try:
+                self.store.record_generations([record for record, _ in self.pending])
+            except BaseException:
+                self.broken = True  # the store failed, not a cell: the run stops
+                raise
             for record, cell in self.pending:  # only now may older checkpoints go
                 prune_checkpoints(cell, record.generation)
             self.pending = []
@@ -101,6 +111,47 @@ class Recorder:
 
 class SettingsMismatchError(ValueError):
     """The results directory already holds this suite under other settings; mixing them would be silent."""
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: stop like Ctrl-C (finished generations are kept; a rerun resumes)."""
+
+
+@contextmanager
+def terminate_on_sigterm() -> Iterator[None]:
+    """Turn SIGTERM (a scheduler's preemption, ``kill``) into :class:`Terminated` while a run is in progress."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise Terminated("SIGTERM")
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@dataclass(frozen=True)
+class CellFailure:
+    """A cell that failed at run time: where and why (its finished generations are kept)."""
+
+    scenario: str
+    seed: int
+    generation: int
+    error: str
+
+    def describe(self) -> str:
+        return f"{self.scenario} seed {self.seed} failed at generation {self.generation}: {self.error}"
+
+
+def fail_cell(store: Store, run_id: str, scenario: str, seed: int, generation: int, error: Exception) -> CellFailure:
+    """Record a failed cell (table ``failures``) so the others go on and the run ends with exit 1 naming it."""
+    message = " ".join(f"{type(error).__name__}: {error}".split())  # one line
+    store.record_failure(run_id, scenario, seed, generation, message)
+    return CellFailure(scenario, seed, generation, message)
 
 
 @dataclass(frozen=True)
@@ -112,6 +163,8 @@ class RunSummary:
     seconds: float
     finished: bool
     main_process: bool = True
+    failed: tuple[CellFailure, ...] = field(default_factory=tuple)
+    redone: tuple[str, ...] = field(default_factory=tuple)  # why finished generations were redone
 
 
 def git_commit() -> str | None:
@@ -219,7 +272,10 @@ def run_suite(
         disable=not (watched and console.is_terminal),
         transient=False,
     )
-    done_by_cell = store.finished_cells(run_id)
+    if accelerator.is_main_process:
+        store.remove_leftovers()  # an interrupted process's temporary files and staging folders
+    records_by_cell = store.generation_records(run_id)
+    failed_before = {(scenario, seed) for scenario, seed, _, _ in store.failures(run_id)}
     reporter = GenerationReporter(
         results,
         run_id,
@@ -228,8 +284,10 @@ def run_suite(
         stream=console.file if watched and not console.is_terminal else None,
     )
     recorder = Recorder(store)
+    failures: list[CellFailure] = []
+    redone: list[str] = []
     try:
-        with progress:
+        with terminate_on_sigterm(), progress:
             cell_bar = progress.add_task("cells", total=len(cells), info="")
             generation_bar = progress.add_task("generations", total=suite.generations, info="")
             step_bar = progress.add_task("  fitting", total=1, info="")
@@ -246,36 +304,61 @@ def run_suite(
                 ),
             )
             for scenario, seed in cells:
-                task = get_task(scenario.task.name, **scenario.task.params)
-                cell = Cell(
-                    run_id=run_id,
-                    suite=suite.suite,
-                    scenario=scenario,
-                    seed=seed,
-                    checkpoints=suite.checkpoints,
-                    store=store,
-                    setup=LearnerSetup(task=task, training=scenario.training, accelerator=accelerator),
-                    hooks=hooks,
-                )
                 progress.update(cell_bar, description=f"cells ({scenario.name}, seed {seed})")
                 progress.reset(generation_bar, total=suite.generations)
-                done = done_by_cell.get((scenario.name, seed), set())
-                real = real_data(cell) if len(done) < suite.generations else None
-                for generation in range(suite.generations):
-                    if generation in done:
-                        skipped += 1
-                        reporter.skipped()
-                    else:
-                        record = run_generation(cell, generation, real)
-                        if record is not None:
-                            recorder.add(record, cell)
-                            reporter.finished(record)
-                        ran += 1
-                    progress.advance(generation_bar)
-                    progress.update(cell_bar, info=f"suite ETA {reporter.eta_text()}")
+                records = records_by_cell.get((scenario.name, seed), {})
+                generation = 0
+                try:
+                    task = get_task(scenario.task.name, **scenario.task.params)
+                    cell = Cell(
+                        run_id=run_id,
+                        suite=suite.suite,
+                        scenario=scenario,
+                        seed=seed,
+                        checkpoints=suite.checkpoints,
+                        store=store,
+                        setup=LearnerSetup(task=task, training=scenario.training, accelerator=accelerator),
+                        hooks=hooks,
+                        generations=suite.generations,
+                    )
+                    point = resume_point(
+                        store, run_id, scenario.name, seed, records, suite.generations, scenario.model.warm_start
+                    )
+                    if any(g >= point.generation for g in records):
+                        if accelerator.is_main_process:
+                            store.invalidate(run_id, scenario.name, seed, point.generation)
+                        redone.append(
+                            f"{scenario.name} seed {seed}: redoing from generation {point.generation}, {point.reason}"
+                        )
+                        console.print(f"bench: {redone[-1]}", markup=False, highlight=False)
+                    done = {g for g in records if g < point.generation}
+                    real = real_data(cell) if len(done) < suite.generations else None
+                    for generation in range(suite.generations):
+                        if generation in done:
+                            skipped += 1
+                            reporter.skipped()
+                        else:
+                            record = run_generation(cell, generation, real)
+                            if record is not None:
+                                recorder.add(record, cell)
+                                reporter.finished(record)
+                            ran += 1
+                        progress.advance(generation_bar)
+                        progress.update(cell_bar, info=f"suite ETA {reporter.eta_text()}")
+                    if accelerator.is_main_process and (scenario.name, seed) in failed_before:
+                        recorder.flush()
+                        store.clear_failure(run_id, scenario.name, seed)  # it failed before; now it is done
+                except StoreError:
+                    raise  # the results directory itself: no later cell could be stored either
+                except Exception as error:  # noqa: BLE001 - any run-time failure of one cell must not stop the others
+                    if recorder.broken:
+                        raise
+                    recorder.flush()  # keep the generations this cell did finish
+                    if accelerator.is_main_process:
+                        failures.append(fail_cell(store, run_id, scenario.name, seed, generation, error))
                 progress.advance(cell_bar)
     finally:
-        recorder.flush()  # what finished is kept, also on Ctrl-C or an error in a later cell
+        recorder.flush()  # what finished is kept, also on Ctrl-C, SIGTERM or an error in a later cell
 
     finished = False
     if accelerator.is_main_process:
@@ -294,4 +377,6 @@ def run_suite(
         seconds=time.perf_counter() - started,
         finished=finished,
         main_process=accelerator.is_main_process,
+        failed=tuple(failures),
+        redone=tuple(redone),
     )

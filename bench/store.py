@@ -7,31 +7,43 @@ This is the only module that imports duckdb, and the only one that knows the res
     RESULTS/artifacts/RUN/SCENARIO/seed-S/gen-GGG/         data.parquet, samples.parquet, selected.parquet, model/
     RESULTS/cache/gen0-KEY/                                generation 0's fitted learner, shared by scenarios
 
-DuckDB lets one process write a database file at a time, so every access (reads included) is a short transaction
-under an exclusive ``flock`` on a lock file beside the database: two runs (or two shards) sharing a results
-directory queue for a few milliseconds per generation instead of failing.
+DuckDB lets one process write a database file at a time. Our writers take a ``filelock`` on a lock file beside the
+database for each short transaction, so two runs (or two shards) sharing a results directory queue for a few
+milliseconds per generation instead of failing. Readers open the database read-only and take no lock, so a
+read-only results directory can be read. A process outside the harness (the duckdb CLI, a notebook) holding the file
+open makes DuckDB refuse us: every open is retried with backoff for a bounded time, then fails with
+:class:`DatabaseBusyError`.
 
 A generation is finished exactly when its row is in ``generations``; its metrics are written in the same
 transaction, so a crash leaves either the whole generation or none of it, and a rerun redoes only what is missing.
+The row also records the SHA-256 of every artifact the generation wrote (``artifacts``), so a resume can tell a
+missing, damaged or replaced input from the one the numbers came from.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
+import hashlib
 import json
 import os
+import random
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import duckdb
+import filelock
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.records import GenerationRecord, MetricRow
+
+T = TypeVar("T")
 
 DATABASE = "bench.duckdb"
 SCHEMA = """
@@ -83,9 +95,27 @@ CREATE TABLE IF NOT EXISTS generations (
     sample_seconds DOUBLE,
     useful_tokens_per_second DOUBLE,
     finished_at TIMESTAMP NOT NULL,
+    artifacts JSON,
     PRIMARY KEY (run_id, scenario, seed, generation)
 );
+CREATE TABLE IF NOT EXISTS failures (
+    run_id VARCHAR NOT NULL,
+    scenario VARCHAR NOT NULL,
+    seed BIGINT NOT NULL,
+    generation INTEGER NOT NULL,
+    error VARCHAR NOT NULL,
+    failed_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (run_id, scenario, seed)
+);
 """
+# Databases written before ``artifacts`` existed gain the column (NULL: digests unknown) when a writer opens them.
+MIGRATIONS = "ALTER TABLE generations ADD COLUMN IF NOT EXISTS artifacts JSON;"
+TABLES = ("runs", "metrics", "drops", "generations", "failures")
+
+# How long an open waits for a database that another process holds (seconds; BENCH_DB_WAIT overrides), and how
+# long a writer waits for another bench process's lock (BENCH_LOCK_TIMEOUT).
+DEFAULT_DB_WAIT = 60.0
+DEFAULT_LOCK_TIMEOUT = 600.0
 
 
 METRIC_COLUMNS = (
@@ -120,6 +150,7 @@ GENERATION_COLUMNS = (
     ("sample_seconds", pa.float64()),
     ("useful_tokens_per_second", pa.float64()),
     ("finished_at", pa.timestamp("us")),
+    ("artifacts", pa.string()),
 )
 
 
@@ -132,8 +163,46 @@ class StoreError(RuntimeError):
     """A results directory or database that cannot be used."""
 
 
+class DatabaseBusyError(StoreError):
+    """Another process holds ``bench.duckdb`` open (or our own lock) for longer than we wait."""
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _seconds(variable: str, default: float) -> float:
+    try:
+        return max(0.0, float(os.environ.get(variable, default)))
+    except ValueError:
+        return default
+
+
+def _is_lock_conflict(error: duckdb.Error) -> bool:
+    # DuckDB reports another process's lock as an IOException ("Could not set lock on file ... Conflicting lock").
+    return isinstance(error, duckdb.IOException) and "lock" in str(error).lower()
+
+
+def _tables(con: duckdb.DuckDBPyConnection, schema: str = "main", catalog: str | None = None) -> set[str]:
+    query = "SELECT table_name FROM information_schema.tables WHERE table_schema = ?"
+    params: list[str] = [schema]
+    if catalog is not None:
+        query += " AND table_catalog = ?"
+        params.append(catalog)
+    return {row[0] for row in con.execute(query, params).fetchall()}
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def staging_prefix(name: str) -> str:
+    """Temporary names carry host and pid, so a later start can tell a dead process's leftovers from a live one's."""
+    return f".{name}-{socket.gethostname()}-{os.getpid()}-"
 
 
 class Store:
@@ -154,22 +223,76 @@ class Store:
         with self.connect() as con:
             con.execute(SCHEMA)
 
+    def _open(self, read_only: bool) -> duckdb.DuckDBPyConnection:
+        return self.retry_busy(lambda: duckdb.connect(str(self.database), read_only=read_only))
+
+    def retry_busy(self, action: Callable[[], T]) -> T:
+        """Run ``action``, retrying with backoff while another process holds a database; bounded by BENCH_DB_WAIT."""
+        wait = _seconds("BENCH_DB_WAIT", DEFAULT_DB_WAIT)
+        deadline = time.monotonic() + wait
+        delay = 0.05
+        jitter = random.Random(os.getpid())  # noqa: S311 - backoff jitter, not a result
+        while True:
+            try:
+                return action()
+            except duckdb.Error as error:
+                if not _is_lock_conflict(error):
+                    raise StoreError(f"{self.database}: not a readable results database ({error})") from None
+                if time.monotonic() >= deadline:
+                    raise DatabaseBusyError(
+                        f"{self.database}: another process holds bench.duckdb open (waited {wait:.0f} s); close "
+                        "that connection (a duckdb shell or notebook) and rerun the same command"
+                    ) from None
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())) * (0.5 + jitter.random()))
+            delay = min(delay * 2, 2.0)
+
     @contextlib.contextmanager
     def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A short-lived connection under the directory's exclusive lock (DuckDB allows one process at a time)."""
-        if read_only and not self.database.exists():
-            raise StoreError(f"{self.root}: no results database ({DATABASE}); run a suite first")
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.lock_path, "a+") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        """A short-lived connection. Writers hold the directory's lock (our processes queue); readers open the
+        database read-only and take no lock, so they work on a read-only directory."""
+        if read_only:
+            if not self.database.exists():
+                raise StoreError(f"{self.root}: no results database ({DATABASE}); run a suite first")
+            con = self._open(read_only=True)
             try:
-                con = duckdb.connect(str(self.database))
-                try:
-                    yield con
-                finally:
-                    con.close()
+                yield con
             finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+                con.close()
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        with self.writer_lock():
+            con = self._open(read_only=False)
+            try:
+                con.execute(SCHEMA)
+                con.execute(MIGRATIONS)
+                yield con
+            finally:
+                con.close()
+
+    @contextlib.contextmanager
+    def writer_lock(self) -> Iterator[None]:
+        """The lock between our own writing processes (``filelock``: ``flock`` on a file beside the database)."""
+        timeout = _seconds("BENCH_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT)
+        lock = filelock.FileLock(self.lock_path, timeout=timeout)
+        try:
+            with lock:
+                yield
+        except filelock.Timeout:
+            raise DatabaseBusyError(
+                f"{self.lock_path}: another bench process has held the lock for {timeout:.0f} s; wait for it "
+                "(or raise BENCH_LOCK_TIMEOUT) and rerun the same command"
+            ) from None
+
+    def check_readable(self) -> None:
+        """Raise ``StoreError`` unless the database opens read-only and has the tables of a results database."""
+        with self.connect(read_only=True) as con:
+            try:
+                present = _tables(con)
+            except duckdb.Error as error:
+                raise StoreError(f"{self.database}: not a readable results database ({error})") from None
+        missing = [t for t in ("runs", "metrics", "drops", "generations") if t not in present]
+        if missing:
+            raise StoreError(f"{self.database}: not a results database (no table {missing[0]!r})")
 
     # -- the artifacts layout ---------------------------------------------------------------------------------
 
@@ -195,7 +318,7 @@ class Store:
         Two shards racing here both write the same deterministic content, and the loser's copy is dropped.
         """
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
+        staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=staging_prefix(target.name)))
         try:
             write(staging)
         except BaseException:
@@ -222,7 +345,6 @@ class Store:
     ) -> None:
         """Record a run once; a resumed run keeps its first start time and is marked running again."""
         with self.connect() as con:
-            con.execute(SCHEMA)
             con.execute(
                 """INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'running')
                    ON CONFLICT DO NOTHING""",
@@ -254,15 +376,7 @@ class Store:
             return True
 
     def finished_generations(self, run_id: str, scenario: str, seed: int) -> set[int]:
-        if not self.database.exists():
-            return set()
-        with self.connect() as con:
-            con.execute(SCHEMA)
-            rows = con.execute(
-                "SELECT generation FROM generations WHERE run_id = ? AND scenario = ? AND seed = ?",
-                [run_id, scenario, seed],
-            ).fetchall()
-        return {r[0] for r in rows}
+        return self.finished_cells(run_id).get((scenario, seed), set())
 
     # -- one finished generation ------------------------------------------------------------------------------
 
@@ -302,6 +416,7 @@ class Store:
                 r.sample_seconds,
                 r.useful_tokens_per_second,
                 now,
+                json.dumps(r.artifacts, sort_keys=True),
             )
             for r in records
         ]
@@ -314,7 +429,7 @@ class Store:
                 con.execute("INSERT INTO metrics SELECT * FROM metrics_table ON CONFLICT DO NOTHING")
                 if drop_rows:
                     con.execute("INSERT INTO drops SELECT * FROM drops_table ON CONFLICT DO NOTHING")
-                con.execute("INSERT INTO generations SELECT * FROM generations_table ON CONFLICT DO NOTHING")
+                con.execute("INSERT INTO generations BY NAME SELECT * FROM generations_table ON CONFLICT DO NOTHING")
                 con.execute("COMMIT")
             except BaseException:
                 con.execute("ROLLBACK")
@@ -322,31 +437,104 @@ class Store:
 
     def finished_cells(self, run_id: str) -> dict[tuple[str, int], set[int]]:
         """Every finished generation of a run, by (scenario, seed): one read for a whole suite's resume."""
+        return {cell: set(rows) for cell, rows in self.generation_records(run_id).items()}
+
+    def generation_records(self, run_id: str) -> dict[tuple[str, int], dict[int, dict[str, str] | None]]:
+        """Each finished generation of a run with its artifact digests (``None``: recorded before digests)."""
         if not self.database.exists():
             return {}
-        with self.connect() as con:
-            con.execute(SCHEMA)
+        with self.connect(read_only=True) as con:
+            if "generations" not in _tables(con):
+                return {}
+            columns = {
+                r[0]
+                for r in con.execute(
+                    "SELECT column_name FROM information_schema.columns WHERE table_name = 'generations'"
+                ).fetchall()
+            }
+            digests = "artifacts" if "artifacts" in columns else "NULL"
             rows = con.execute(
-                "SELECT scenario, seed, generation FROM generations WHERE run_id = ?", [run_id]
+                f"SELECT scenario, seed, generation, {digests} FROM generations WHERE run_id = ?",  # noqa: S608
+                [run_id],
             ).fetchall()
-        done: dict[tuple[str, int], set[int]] = {}
-        for scenario, seed, generation in rows:
-            done.setdefault((scenario, seed), set()).add(generation)
+        done: dict[tuple[str, int], dict[int, dict[str, str] | None]] = {}
+        for scenario, seed, generation, artifacts in rows:
+            done.setdefault((scenario, seed), {})[generation] = None if artifacts is None else json.loads(artifacts)
         return done
+
+    def invalidate(self, run_id: str, scenario: str, seed: int, first: int) -> None:
+        """Mark generation ``first`` and every later one of a cell unfinished: rows go, artifacts folders go."""
+        with self.connect() as con:
+            con.execute("BEGIN TRANSACTION")
+            for table in ("metrics", "drops", "generations"):
+                con.execute(
+                    f"DELETE FROM {table} WHERE run_id = ? AND scenario = ? AND seed = ? AND generation >= ?",  # noqa: S608
+                    [run_id, scenario, seed, first],
+                )
+            con.execute("UPDATE runs SET status = 'running', finished_at = NULL WHERE run_id = ?", [run_id])
+            con.execute("COMMIT")
+        cell_dir = self.generation_dir(run_id, scenario, seed, 0).parent
+        if cell_dir.is_dir():
+            for folder in sorted(cell_dir.glob("gen-*")):
+                if folder.name[4:].isdigit() and int(folder.name[4:]) >= first:
+                    shutil.rmtree(folder, ignore_errors=True)
+
+    # -- failed cells -----------------------------------------------------------------------------------------
+
+    def record_failure(self, run_id: str, scenario: str, seed: int, generation: int, error: str) -> None:
+        """A cell that failed at run time: the newest error per cell (a rerun retries it)."""
+        with self.connect() as con:
+            con.execute(
+                "INSERT OR REPLACE INTO failures VALUES (?, ?, ?, ?, ?, ?)",
+                [run_id, scenario, seed, generation, error, _now()],
+            )
+            con.execute("UPDATE runs SET status = 'failed' WHERE run_id = ? AND status != 'finished'", [run_id])
+
+    def clear_failure(self, run_id: str, scenario: str, seed: int) -> None:
+        with self.connect() as con:
+            con.execute("DELETE FROM failures WHERE run_id = ? AND scenario = ? AND seed = ?", [run_id, scenario, seed])
+
+    def failures(self, run_id: str) -> list[tuple[str, int, int, str]]:
+        """(scenario, seed, generation, error) of every failed cell of a run, oldest databases included."""
+        if not self.database.exists():
+            return []
+        with self.connect(read_only=True) as con:
+            if "failures" not in _tables(con):
+                return []
+            return con.execute(
+                "SELECT scenario, seed, generation, error FROM failures WHERE run_id = ? ORDER BY scenario, seed",
+                [run_id],
+            ).fetchall()
 
     # -- reading ----------------------------------------------------------------------------------------------
 
     def runs(self) -> list[dict]:
         with self.connect(read_only=True) as con:
-            con.execute(SCHEMA)
+            if "runs" not in _tables(con):  # a database some other process created, not yet written by a run
+                return []
             cursor = con.execute("SELECT * FROM runs ORDER BY started_at")
             names = [d[0] for d in cursor.description]
             return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
+    def choose_run(self, suite: str | None = None) -> dict | None:
+        """The newest run (of ``suite``, if given) with finished generations: a crashed or failed newer run in a
+        shared directory must not hide the good one from the leaderboard, the report or the gate."""
+        with self.connect(read_only=True) as con:
+            row = con.execute(
+                """SELECT run_id FROM runs r
+                   WHERE (? IS NULL OR suite = ?) AND EXISTS (SELECT 1 FROM generations g WHERE g.run_id = r.run_id)
+                   ORDER BY started_at DESC LIMIT 1""",
+                [suite, suite],
+            ).fetchone()
+        if row is None:
+            return None
+        return next(run for run in self.runs() if run["run_id"] == row[0])
+
     def generation_counts(self) -> dict[str, dict[tuple[str, int], int]]:
         """Finished generations of every run, by (scenario, seed): what ``bench runs`` counts."""
         with self.connect(read_only=True) as con:
-            con.execute(SCHEMA)
+            if "generations" not in _tables(con):
+                return {}
             rows = con.execute(
                 "SELECT run_id, scenario, seed, count(*) FROM generations GROUP BY run_id, scenario, seed"
             ).fetchall()
@@ -366,7 +554,6 @@ class Store:
 
     def count_rows(self) -> dict[str, int]:
         with self.connect(read_only=True) as con:
-            con.execute(SCHEMA)
             return {
                 table: con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 - fixed names
                 for table in ("runs", "metrics", "drops", "generations")
@@ -381,37 +568,96 @@ class Store:
             )
             return con.execute(f"SELECT * FROM {name} ORDER BY {order}").fetchall()  # noqa: S608 - fixed names
 
+    # -- leftovers --------------------------------------------------------------------------------------------
+
+    def leftovers(self) -> list[Path]:
+        """Temporary files and staging folders of interrupted processes: ``*.tmp`` under ``artifacts/`` and
+        ``cache/.gen0-*``. Those named by a live process on this host are left alone (a shard may be writing)."""
+        found: list[Path] = []
+        for folder in ("artifacts", "cache"):
+            base = self.root / folder
+            if not base.is_dir():
+                continue
+            for directory, subdirs, files in os.walk(base):
+                here = Path(directory)
+                for name in [*files, *subdirs]:
+                    if (name.endswith(".tmp") or name.startswith(".gen0-")) and not _owned_by_live_process(name):
+                        found.append(here / name)
+                subdirs[:] = [d for d in subdirs if not d.startswith(".gen0-")]
+        return sorted(found)
+
+    def remove_leftovers(self) -> list[Path]:
+        removed = self.leftovers()
+        for path in removed:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        return removed
+
     # -- merging ----------------------------------------------------------------------------------------------
 
     def merge_from(self, other: Store) -> dict[str, int]:
-        """Copy another results directory's rows and artifacts in; rows already here are kept, not duplicated."""
+        """Copy another results directory's rows and artifacts in; rows already here are kept, not duplicated.
+
+        The source is checked before anything is created here, read without a lock (it may be read-only), and
+        symbolic links inside its ``artifacts/`` are never followed or copied."""
         if not other.database.exists():
             raise StoreError(f"{other.root}: no results database ({DATABASE})")
         if other.root.resolve() == self.root.resolve():
             raise StoreError(f"{other.root}: cannot merge a results directory into itself")
+        other.check_readable()
         self.create()
         before = self.count_rows()
-        # Copy the source under its own lock first, so the attach never races a writer there.
-        with tempfile.TemporaryDirectory() as tmp:
-            snapshot = Path(tmp) / DATABASE
-            with open(other.lock_path, "a+") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
-                try:
-                    shutil.copyfile(other.database, snapshot)
-                finally:
-                    fcntl.flock(lock, fcntl.LOCK_UN)
-            with self.connect() as con:
-                con.execute(SCHEMA)
-                con.execute(f"ATTACH '{snapshot}' AS source (READ_ONLY)")
-                for table in ("runs", "metrics", "drops", "generations"):
-                    con.execute(f"INSERT INTO {table} SELECT * FROM source.{table} ON CONFLICT DO NOTHING")  # noqa: S608
+        source_path = str(other.database.resolve()).replace("'", "''")
+        with self.connect() as con:
+            other.retry_busy(lambda: con.execute(f"ATTACH '{source_path}' AS source (READ_ONLY)"))
+            try:
+                present = _tables(con, catalog="source")
+                for table in TABLES:
+                    if table in present:
+                        con.execute(
+                            f"INSERT INTO {table} BY NAME SELECT * FROM source.{table} ON CONFLICT DO NOTHING"  # noqa: S608
+                        )
+            finally:
                 con.execute("DETACH source")
-        for folder in ("artifacts",):
-            source = other.root / folder
-            if source.exists():
-                shutil.copytree(source, self.root / folder, dirs_exist_ok=True)
+        _copy_regular_files(other.root / "artifacts", self.root / "artifacts")
         after = self.count_rows()
         return {table: after[table] - before[table] for table in after}
+
+
+def _owned_by_live_process(name: str) -> bool:
+    """Whether a temporary name made by :func:`staging_prefix` belongs to a process still running on this host."""
+    host = socket.gethostname()
+    marker = f"-{host}-"
+    if marker not in name:
+        return False
+    pid_text = name.split(marker, 1)[1].split("-", 1)[0]
+    if not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _copy_regular_files(source: Path, target: Path) -> None:
+    """Copy the regular files of ``source`` into ``target``; symbolic links (to files or folders) are skipped."""
+    if not source.is_dir() or source.is_symlink():
+        return
+    for directory, subdirs, files in os.walk(source, followlinks=False):
+        here = Path(directory)
+        subdirs[:] = [d for d in subdirs if not (here / d).is_symlink()]
+        destination = target / here.relative_to(source)
+        destination.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            path = here / name
+            if path.is_symlink() or not path.is_file():
+                continue
+            shutil.copyfile(path, destination / name, follow_symlinks=False)
 
 
 # -- Parquet artifacts ----------------------------------------------------------------------------------------
@@ -421,7 +667,7 @@ def write_parquet(path: Path, columns: dict[str, Sequence]) -> None:
     """Write atomically: a crash never leaves a half-written file under the final name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     table = pa.table({name: list(values) for name, values in columns.items()})
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=staging_prefix(path.name), suffix=".tmp")
     os.close(fd)
     try:
         pq.write_table(table, tmp)

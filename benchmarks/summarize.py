@@ -8,6 +8,8 @@ Headline numbers (``null`` when their benchmark did not run):
   ``train_vs_bare_torch_packed``: the same against a plain loop on our packed blocks (the harness's overhead);
 * ``sample_vs_hf_generate``: samples/s of ``bench.sample.sample`` / ``model.generate`` (> 1: ours faster);
   ``sample_vs_hf_generate_paper_untrained``: the same with the untrained paper-size model;
+* ``cells_speedup_2_workers``: smoke-suite wall time sequential (torch on every core) / with ``--workers 2``
+  (> 1: parallel faster); its extra_info says where the parallel time went (Ray start-up, first cell, slowest cell);
 * ``diversity_10k_seconds``: mean seconds of the exact all-pairs diversity of 10,000 samples;
 * ``identities_verify_10k_seconds``: mean seconds to verify 10,000 generated identities with 2,000 distinct
   (cold cache, one core; the goal is at most 10 s).
@@ -30,6 +32,7 @@ RATIO_KEYS = (
     "train_vs_bare_torch_packed",
     "sample_vs_hf_generate",
     "sample_vs_hf_generate_paper_untrained",
+    "cells_speedup_2_workers",
 )
 DIVERSITY_TEST = "test_diversity_exact_10k"
 IDENTITIES_TEST = "test_verify_10k_with_2k_distinct"
