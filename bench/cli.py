@@ -325,6 +325,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise BadInput("give --against FILE (or --write-baseline FILE to create one)")
     if args.write_baseline and Path(args.write_baseline).is_dir():
         raise BadInput(f"--write-baseline {args.write_baseline}: is a directory; give a file name")
+    if args.write_baseline:
+        from bench.paths import directory_problem
+
+        folder = Path(args.write_baseline).parent
+        if problem := directory_problem(folder):
+            raise BadInput(f"--write-baseline {args.write_baseline}: its folder {folder} {problem}")
     run, rows = _run_rows(args)
     try:
         board = [row.to_dict() for row in build_leaderboard(rows, baseline=run["baseline"])]

@@ -400,7 +400,7 @@ def test_write_baseline_to_a_directory(tmp_path, finished_results):
     result = run_bench(
         "check", "--results", str(finished_results), "--write-baseline", str(tmp_path / "file" / "b.json"), cwd=tmp_path
     )
-    assert_refused(result, "cannot write")
+    assert_refused(result, "its folder", "exists and is not a directory")
 
 
 def test_score_refuses_non_utf8_files(tmp_path):
