@@ -145,38 +145,40 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_lines(stream) -> list[str]:
+def _normalize(line: str) -> str:
     # One sample per line; tokens are re-joined by single spaces so stray whitespace is not a difference.
-    return [" ".join(line.split()) for line in stream.read().splitlines()]
+    return " ".join(line.split())
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from bench.lines import LineError, iter_lines
+
     task = _task(args.task)
-    for line in _read_lines(sys.stdin):
-        verdict = task.verify(line)
-        record = {"text": line, "label": verdict.label}
-        if verdict.reason:
-            record["reason"] = verdict.reason
-        print(json.dumps(record))
+    try:  # streamed: each line is answered (and flushed) as soon as it has arrived
+        for raw in iter_lines(sys.stdin.buffer, "stdin"):
+            line = _normalize(raw)
+            verdict = task.verify(line)
+            record = {"text": line, "label": verdict.label}
+            if verdict.reason:
+                record["reason"] = verdict.reason
+            print(json.dumps(record), flush=True)
+    except LineError as error:
+        raise BadInput(str(error)) from None
     return 0
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    from bench.scoring import ScoreInputError, check_size, diversity_estimate, read_samples
+
     task = _task(args.task)
-    path = Path(args.file)
-    if not path.is_file():
-        raise BadInput(f"{path}: no such file")
+    if args.sample_pairs is not None and not 2 <= args.sample_pairs <= 10_000_000:
+        raise BadInput(f"--sample-pairs {args.sample_pairs}: give a number of pairs from 2 to 10,000,000")
     try:
-        with path.open(encoding="utf-8") as handle:
-            samples = _read_lines(handle)
-    except (OSError, UnicodeDecodeError) as error:
-        raise BadInput(f"{path}: cannot read: {error}") from None
-    reference = None
-    if args.reference:
-        ref_path = Path(args.reference)
-        if not ref_path.is_file():
-            raise BadInput(f"--reference {ref_path}: no such file")
-        reference = _read_lines(ref_path.open(encoding="utf-8"))
+        samples = read_samples(args.file, "", _normalize)
+        check_size(len(set(samples)), args.file, args.sample_pairs)
+        reference = read_samples(args.reference, "--reference ", _normalize) if args.reference else None
+    except ScoreInputError as error:
+        raise BadInput(str(error)) from None
     from bench.loop import Analysis
     from bench.tasks import task_meaning
 
@@ -184,7 +186,15 @@ def cmd_score(args: argparse.Namespace) -> int:
     reference_meanings = None
     if reference is not None and analysis.meanings is not None:
         reference_meanings = frozenset(m for m in (task_meaning(task, t) for t in set(reference)) if m is not None)
-    scores = analysis.scores(samples, reference, reference_meanings)
+    estimate = args.sample_pairs is not None
+    scores = analysis.scores(
+        samples, reference, reference_meanings, exclude=frozenset({"diversity_levenshtein"} if estimate else ())
+    )
+    if estimate:
+        mean, se = diversity_estimate(samples, args.sample_pairs, args.seed)
+        scores.update(
+            diversity_levenshtein=mean, diversity_levenshtein_se=se, diversity_levenshtein_pairs=args.sample_pairs
+        )
     print(json.dumps(scores, indent=2))
     return 0
 
@@ -331,11 +341,22 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     if not args.against and not args.write_baseline:
         raise BadInput("give --against FILE (or --write-baseline FILE to create one)")
+    if args.write_baseline and Path(args.write_baseline).is_dir():
+        raise BadInput(f"--write-baseline {args.write_baseline}: is a directory; give a file name")
+    if args.write_baseline:
+        from bench.paths import directory_problem
+
+        folder = Path(args.write_baseline).parent
+        if problem := directory_problem(folder):
+            raise BadInput(f"--write-baseline {args.write_baseline}: its folder {folder} {problem}")
     run, rows = _run_rows(args)
     try:
         board = [row.to_dict() for row in build_leaderboard(rows, baseline=run["baseline"])]
         if args.write_baseline:
-            write_baseline(args.write_baseline, make_baseline(board, run["suite"]))
+            try:
+                write_baseline(args.write_baseline, make_baseline(board, run["suite"]))
+            except OSError as error:
+                raise BadInput(f"--write-baseline {args.write_baseline}: cannot write: {error.strerror}") from None
             print(f"wrote baseline {args.write_baseline} from run {run['run_id']}")
             return 0
         report = compare(board, load_baseline(args.against), suite=run["suite"])
@@ -444,6 +465,14 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--task", required=True)
     score.add_argument("file")
     score.add_argument("--reference", help="file of reference samples for novelty and length divergence")
+    score.add_argument(
+        "--sample-pairs",
+        type=int,
+        metavar="K",
+        help="estimate diversity_levenshtein from K random pairs (with its standard error) instead of all pairs; "
+        "needed above 50,000 distinct lines",
+    )
+    score.add_argument("--seed", type=int, default=0, help="seed of the pair sample (default: 0)")
     score.set_defaults(handler=cmd_score)
 
     board = sub.add_parser("leaderboard", help="scenarios ranked, with 95%% CIs over seeds and paired tests")
@@ -516,10 +545,23 @@ def quiet_libraries() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+def _check_directories(args: argparse.Namespace) -> None:
+    """Directory options that cannot be directories: one line now, not an OSError from the store later."""
+    from bench.paths import directory_problem
+
+    given = [(f"--{name}", getattr(args, name)) for name in ("results", "into") if getattr(args, name, None)]
+    given += [("source", source) for source in getattr(args, "sources", None) or ()]
+    for option, path in given:
+        problem = directory_problem(path)
+        if problem:
+            raise BadInput(f"{option} {path}: {problem}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     quiet_libraries()
     args = build_parser().parse_args(normalize_argv(sys.argv[1:] if argv is None else argv))
     try:
+        _check_directories(args)
         code = args.handler(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler below, not at interpreter exit
         return code

@@ -9,14 +9,17 @@ them and no list here has to be kept in step.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
+import inspect
 import json
+import types
+import typing
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from bench.learners import LEARNERS
 from bench.learners.transformer import TransformerConfig
@@ -24,10 +27,26 @@ from bench.mitigations import MITIGATIONS
 from bench.regimes import REGIMES
 from bench.schema import Strict, tagged_union
 from bench.settings import SamplingConfig, TrainingConfig
+from bench.suite_yaml import SuiteFileError, load_suite_data
 
 # Bump when a change to the schema or to the loop changes what a setting means: the run id covers it, so old
 # results are never resumed under new meanings.
 SCHEMA_VERSION = 3
+
+# Seeds are stored as DuckDB BIGINT and hashed into 63-bit derived seeds: 0 <= seed < 2^63.
+MAX_SEED = 2**63 - 1
+
+
+def _safe_name(name: str) -> str:
+    """A suite or scenario name becomes a folder name: one path component that stays inside its parent."""
+    if name.startswith("."):
+        raise ValueError(f"{name!r} may not start with '.': names become folder names ('.', '..' and hidden names)")
+    return name
+
+
+# Letters, digits, ``_ . -`` (no separators, no control characters, nothing a shell or a file system reads
+# specially), and not starting with ``.``, so neither ``.`` nor ``..`` nor a hidden name.
+SafeName = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]+$", min_length=1, max_length=80), AfterValidator(_safe_name)]
 
 Regime = tagged_union(REGIMES, "kind")
 Mitigation = tagged_union(MITIGATIONS, "name")
@@ -60,8 +79,8 @@ class DataConfig(Strict):
 
 
 class Scenario(Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", min_length=1, max_length=80)
-    """Unique name; letters, digits, ``_ . -``."""
+    name: SafeName
+    """Unique name; letters, digits, ``_ . -``, not starting with ``.`` (it names the scenario's folder)."""
     description: str = ""
     """What this scenario tests."""
     regime: Regime
@@ -77,11 +96,11 @@ class Scenario(Strict):
 
 
 class Suite(Strict):
-    suite: str = Field(pattern=r"^[A-Za-z0-9_.\-]+$", min_length=1, max_length=80)
-    """Suite name (letters, digits, ``_ . -``)."""
+    suite: SafeName
+    """Suite name (letters, digits, ``_ . -``, not starting with ``.``; it starts the run id, a folder name)."""
     description: str = ""
     """What the suite measures."""
-    seeds: list[int] = Field(min_length=1, max_length=1000)
+    seeds: list[Annotated[int, Field(ge=0, le=MAX_SEED)]] = Field(min_length=1, max_length=1000)
     """Seeds: each scenario runs once per seed; confidence intervals are over seeds."""
     generations: int = Field(ge=1, le=1000)
     """Generations per cell, counting generation 0 (trained on real data)."""
@@ -111,20 +130,13 @@ class Suite(Strict):
     def _cross_checks(self) -> Suite:
         if len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be distinct, got {self.seeds}")
-        if any(s < 0 for s in self.seeds):
-            raise ValueError(f"seeds must be >= 0, got {self.seeds}")
         names = [s.name for s in self.scenarios]
         duplicated = sorted({n for n in names if names.count(n) > 1})
         if duplicated:
             raise ValueError(f"scenario names must be unique; repeated: {', '.join(duplicated)}")
         if self.baseline is not None and self.baseline not in names:
             raise ValueError(f"baseline {self.baseline!r} is not a scenario; scenarios: {', '.join(names)}")
-        from bench.tasks import get_task
-
-        try:
-            task = get_task(self.task.name, **self.task.params)
-        except (KeyError, TypeError, ValueError) as error:
-            raise ValueError(f"task: {error}") from None
+        task = _build_task(self.task)
         self._check_corpus_sizes(task)
         for index, scenario in enumerate(self.scenarios):
             merged = self._merged(scenario)
@@ -132,7 +144,8 @@ class Suite(Strict):
                 resolved = ResolvedScenario.model_validate(merged)
             except ValidationError as error:
                 raise ValueError(
-                    f"scenarios[{index}] ({scenario.name}): {_describe_validation_error(error, merged)}"
+                    f"scenarios[{index}] ({scenario.name}): "
+                    f"{_describe_validation_error(error, merged, ResolvedScenario)}"
                 ) from None
             block = resolved.training.block_size
             longest = task.max_tokens() + 2  # with <bos> and <eos>
@@ -144,6 +157,9 @@ class Suite(Strict):
             try:
                 resolved.model.check(task, block)
                 _check_text_settings(task, resolved)
+                longest_sample = _longest_sample(resolved, task)
+                for mitigation in resolved.mitigations:
+                    mitigation.check(task, longest_sample)
             except ValueError as error:
                 raise ValueError(f"scenarios[{index}] ({scenario.name}): {error}") from None
             # One Accelerator serves a process, and its precision is fixed when it starts: a per-cell precision
@@ -262,6 +278,94 @@ def _check_text_settings(task: Any, scenario: ResolvedScenario) -> None:
             raise ValueError(f"sampling.{name} applies to the text task only (task {task.name!r})")
 
 
+def _build_task(config: TaskConfig) -> Any:
+    """The task with its parameters, each checked against the task's signature first (name and strict type)."""
+    from bench.registry import UnknownNameError
+    from bench.tasks import TASKS
+
+    try:
+        cls = TASKS.get(config.name)
+    except UnknownNameError as error:
+        raise ValueError(f"task.name: {error}") from None
+    try:
+        signature = inspect.signature(cls, eval_str=True)  # our own annotations, never suite text
+    except (NameError, TypeError, ValueError):
+        signature = None
+    if signature is not None and not any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        keyword = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        accepted = {n: p for n, p in signature.parameters.items() if p.kind in keyword}
+        for key, value in config.params.items():
+            if key not in accepted:
+                raise ValueError(f"task.params.{key}: unknown parameter of task {config.name!r}{_near(key, accepted)}")
+            annotation = accepted[key].annotation
+            if annotation is inspect.Parameter.empty:
+                continue
+            try:
+                TypeAdapter(annotation, config=ConfigDict(strict=True, allow_inf_nan=False)).validate_python(value)
+            except ValidationError as error:
+                message = error.errors()[0]["msg"]
+                raise ValueError(f"task.params.{key}: {message} (got {value!r})") from None
+    try:
+        return cls(**config.params)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"task.params: {error}") from None
+
+
+def _longest_sample(resolved: ResolvedScenario, task: Any) -> int | None:
+    """The most tokens a generated sample can have (``None`` for a learner that only resamples its data).
+
+    Checked against the training block: a sample cut at ``max_new_tokens`` is trained on by the next generation
+    with ``<bos>`` and ``<eos>`` around it, so it must fit one block (the block fits the model's context).
+    """
+    if not isinstance(resolved.model, TransformerConfig):
+        return None
+    longest = resolved.sampling.max_new_tokens or task.max_tokens() + 1  # the learner's default: bound + <eos>
+    block = resolved.training.block_size
+    if longest + 2 > block:
+        raise ValueError(
+            f"sampling.max_new_tokens ({longest}) does not fit the context: a sample with <bos> and <eos> needs "
+            f"{longest + 2} positions, training.block_size is {block}"
+        )
+    return longest
+
+
+def _near(name: str, choices: typing.Iterable[str]) -> str:
+    near = difflib.get_close_matches(name, list(choices), n=3, cutoff=0.6)
+    return f" (did you mean {' or '.join(near)}?)" if near else ""
+
+
+def _model_class_at(root: type[BaseModel], path: list[Any], data: Any) -> type[BaseModel] | None:
+    """The config class whose keys live at ``path`` of ``data`` (tagged unions resolved by their tag)."""
+    cls: type[BaseModel] | None = root
+    node = data
+    for part in path:
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and part < len(node) else None
+            continue
+        if cls is None or part not in cls.model_fields:
+            return None
+        node = node.get(part) if isinstance(node, dict) else None
+        cls = _model_in(cls.model_fields[part].annotation, node)
+    return cls
+
+
+def _model_in(annotation: Any, node: Any) -> type[BaseModel] | None:
+    """The BaseModel class an annotation holds for ``node``: through Optional, list and tagged unions."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    candidates = [c for c in (_model_in(a, node) for a in typing.get_args(annotation)) if c is not None]
+    if typing.get_origin(annotation) not in (typing.Union, types.UnionType, Annotated, list) and not candidates:
+        return None
+    if len(candidates) <= 1:
+        return candidates[0] if candidates else None
+    for candidate in candidates:  # a discriminated union: the member whose Literal tag matches the data
+        for name, field in candidate.model_fields.items():
+            if typing.get_origin(field.annotation) is Literal and isinstance(node, dict):
+                if node.get(name) in typing.get_args(field.annotation):
+                    return candidate
+    return None
+
+
 def _with_default_learner(data: Any) -> Any:
     """``model`` without ``kind`` means the default learner, ``transformer``."""
     if isinstance(data, dict) and isinstance(data.get("model"), dict) and "kind" not in data["model"]:
@@ -305,13 +409,13 @@ def _format_location(location: tuple[Any, ...]) -> str:
     return "".join(parts) or "(top level)"
 
 
-def _describe_validation_error(error: ValidationError, data: Any) -> str:
+def _describe_validation_error(error: ValidationError, data: Any, root: type[BaseModel] | None = None) -> str:
     first = error.errors()[0]
     location = list(first["loc"])
     # Discriminated unions add the tag ("replace", "dedup") to the location; it is noise to a reader.
     readable: list[Any] = []
     node = data
-    for item in location:
+    for position, item in enumerate(location):
         if isinstance(node, dict) and item in node:
             readable.append(item)
             node = node[item]
@@ -319,7 +423,9 @@ def _describe_validation_error(error: ValidationError, data: Any) -> str:
             readable.append(item)
             node = node[item]
         elif isinstance(node, dict | list):
-            if isinstance(item, str) and first["type"] in ("extra_forbidden", "missing"):
+            # The missing or unknown key itself (the last item); a union's tag before it is noise.
+            last = position == len(location) - 1
+            if isinstance(item, str) and last and first["type"] in ("extra_forbidden", "missing"):
                 readable.append(item)
             continue
         else:
@@ -328,6 +434,9 @@ def _describe_validation_error(error: ValidationError, data: Any) -> str:
     message = first["msg"]
     if first["type"] == "extra_forbidden":
         message = "unknown key"
+        cls = _model_class_at(root or Suite, readable[:-1], data) if readable else None
+        if cls is not None and readable and isinstance(readable[-1], str):
+            message += _near(readable[-1], cls.model_fields)
     elif first["type"] == "value_error":
         message = message.removeprefix("Value error, ")
     value = first.get("input")
@@ -352,24 +461,12 @@ def parse_suite(data: Any, source: str = "<suite>") -> Suite:
 
 
 def load_suite(path: str | Path, overrides: Sequence[str] = ()) -> Suite:
-    """Read and validate a suite file (``yaml.safe_load`` only), with ``--set FIELD=VALUE`` overrides applied first
-    (``bench/overrides.py``)."""
-    path = Path(path)
-    if not path.exists():
-        raise SuiteError(f"{path}: no such file")
-    if path.is_dir():
-        raise SuiteError(f"{path}: is a directory, not a suite file")
+    """Read and validate a suite file (a bounded read and the safe loader of ``bench.suite_yaml``), with
+    ``--set FIELD=VALUE`` overrides applied first (``bench/overrides.py``)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
-        raise SuiteError(f"{path}: cannot read: {error}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise SuiteError(f"{path}: invalid YAML{where}: {problem}") from None
+        data = load_suite_data(path)
+    except SuiteFileError as error:
+        raise SuiteError(str(error)) from None
     if overrides:
         from bench.overrides import OverrideError, apply_overrides
 

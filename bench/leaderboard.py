@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from bench.lines import split_lines
 from bench.metrics import METRICS
 from bench.records import MetricRow
 from bench.stats import Interval, KMResult, holm, interval, kaplan_meier_median, sign_flip_pvalue
@@ -466,7 +467,7 @@ def _render(renderables: Sequence[Any], width: int) -> str:
     console = Console(file=out, width=width, color_system=None, force_terminal=False, no_color=True)
     for renderable in renderables:
         console.print(renderable)
-    return "\n".join(line.rstrip() for line in out.getvalue().splitlines()) + "\n"
+    return "\n".join(line.rstrip() for line in split_lines(out.getvalue())) + "\n"
 
 
 def _wide_table(board: Sequence[BoardRow], metrics: Sequence[str], heading: str):

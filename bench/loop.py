@@ -326,8 +326,9 @@ class Analysis:
         reference: list[str] | None,
         reference_meanings: frozenset[str] | None,
         training: list[str] | None = None,
+        exclude: frozenset[str] = frozenset(),
     ) -> dict[str, float]:
-        """Every sample metric, from what was judged once."""
+        """Every sample metric (but those in ``exclude``), from what was judged once."""
         return score_samples(
             samples,
             None if self.verdicts is None else [self.verdicts[t].label for t in samples],
@@ -336,6 +337,7 @@ class Analysis:
             training=training,
             meanings=None if self.meanings is None else [self.meanings[t] for t in samples],
             reference_meanings=reference_meanings,
+            exclude=exclude,
         )
 
 

@@ -3,89 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
 
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedModel, PreTrainedTokenizerFast
 
+from bench.model_config import PRESETS, ModelSettings, check_model_settings, model_config
 
-class ModelSettings(Protocol):
-    """What the network is built from (``bench.learners.transformer.TransformerConfig`` provides it)."""
-
-    preset: str
-    architecture: str
-    overrides: dict[str, Any]
-    context_length: int | None
-
-
-# Architecture sizes per preset, in each model family's own config names. "paper" is the reference study's
-# 6 layers / 6 heads / 384 dims (≈10.6M parameters with GPT-2's tied embeddings and 256 positions).
-PRESETS: dict[str, dict[str, dict[str, Any]]] = {
-    "paper": {
-        "gpt2": {
-            "n_layer": 6,
-            "n_head": 6,
-            "n_embd": 384,
-            "resid_pdrop": 0.0,
-            "embd_pdrop": 0.0,
-            "attn_pdrop": 0.0,
-        },
-        "llama": {
-            "num_hidden_layers": 6,
-            "num_attention_heads": 6,
-            "num_key_value_heads": 6,
-            "hidden_size": 384,
-            "intermediate_size": 1024,
-        },
-    },
-    "tiny": {
-        "gpt2": {
-            "n_layer": 2,
-            "n_head": 2,
-            "n_embd": 64,
-            "resid_pdrop": 0.0,
-            "embd_pdrop": 0.0,
-            "attn_pdrop": 0.0,
-        },
-        "llama": {
-            "num_hidden_layers": 2,
-            "num_attention_heads": 2,
-            "num_key_value_heads": 2,
-            "hidden_size": 64,
-            "intermediate_size": 128,
-        },
-    },
-}
-
-# Config keys for the context length, per family (GPT-2 says n_positions, most others max_position_embeddings).
-_CONTEXT_KEYS = ("n_positions", "max_position_embeddings")
-
-
-def model_config(settings: ModelSettings, tokenizer: PreTrainedTokenizerFast, context_length: int):
-    """A transformers config for ``settings.architecture`` with the preset and the overrides applied."""
-    preset = {} if settings.preset == "custom" else PRESETS[settings.preset].get(settings.architecture)
-    if preset is None:
-        known = ", ".join(sorted(PRESETS[settings.preset]))
-        raise ValueError(
-            f"model.preset {settings.preset!r} has no sizes for architecture {settings.architecture!r} "
-            f"(known: {known}); use preset: custom with overrides"
-        )
-    fields: dict[str, Any] = {
-        "vocab_size": len(tokenizer),
-        "bos_token_id": tokenizer.bos_token_id,
-        "eos_token_id": tokenizer.eos_token_id,
-        "pad_token_id": tokenizer.pad_token_id,
-        **preset,
-    }
-    config = AutoConfig.for_model(settings.architecture, **fields)
-    for key in _CONTEXT_KEYS:
-        if hasattr(config, key):
-            setattr(config, key, settings.context_length or context_length)
-    for key, value in settings.overrides.items():
-        if not hasattr(config, key):
-            raise ValueError(f"model.overrides: {settings.architecture} config has no field {key!r}")
-        setattr(config, key, value)
-    return config
+__all__ = [
+    "PRESETS",
+    "ModelSettings",
+    "build_model",
+    "check_model_settings",
+    "count_parameters",
+    "load_model",
+    "model_config",
+    "save_checkpoint",
+]
 
 
 def build_model(

@@ -3,7 +3,8 @@
 ``PATH`` is dotted keys with ``[N]`` (a list position) or ``[NAME]`` (the list item whose ``name`` is NAME, as
 scenarios and mitigations have), the same spelling as the settings-mismatch message:
 ``training.max_iters=100``, ``seeds=[0, 1]``, ``scenarios[replace].sampling.temperature=1.0``. ``VALUE`` is read
-with ``yaml.safe_load`` as a scalar or flow collection, so ``100`` is an int, ``[0]`` a list and ``null`` None.
+with the suite file's safe loader (``bench.suite_yaml``) as a scalar or flow collection, so
+``100`` is an int, ``[0]`` a list and ``null`` None.
 Missing mappings on the way are created (``training.max_iters`` works in a file without ``training:``); whether
 the result is a valid suite is then checked exactly as a file is, so a misspelt key or a bad value fails the same way.
 Overrides change the resolved settings, so they change the run id.
@@ -15,8 +16,6 @@ import copy
 import re
 from collections.abc import Sequence
 from typing import Any
-
-import yaml
 
 # "key", "key[3]", "key[name]" (names may hold dots, e.g. fixed_real_0.5, so brackets are matched first).
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[([^\[\]]+)\]|(\.)")
@@ -66,10 +65,12 @@ def parse_assignment(text: str) -> tuple[str, list[str | int], Any]:
     path = path.strip()
     if not equals or not path:
         raise OverrideError(f"--set {text!r}: expected FIELD=VALUE, e.g. training.max_iters=100")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError as error:
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    from bench.suite_yaml import SuiteFileError, parse_suite_yaml
+
+    try:  # the suite file's loader: no aliases, bounded depth, no duplicate keys
+        value = parse_suite_yaml(raw, f"--set {path}") if raw.strip() else None
+    except SuiteFileError as error:
+        problem = str(error).removeprefix(f"--set {path}: ")
         raise OverrideError(f"--set {path}: the value {raw!r} is not valid YAML: {problem}") from None
     return path, parse_path(path), value
 

@@ -348,8 +348,8 @@ def _check_capacity(options: ParallelOptions) -> None:
 def _error_text(error: BaseException) -> str:
     cause = getattr(error, "cause", None)
     if isinstance(cause, BaseException):
-        return f"{type(cause).__name__}: {cause}".splitlines()[0]
-    lines = [line for line in str(error).splitlines() if line.strip()]
+        return f"{type(cause).__name__}: {cause}".split("\n")[0]
+    lines = [line for line in str(error).split("\n") if line.strip()]
     return f"{type(error).__name__}: {lines[-1] if lines else ''}"
 
 

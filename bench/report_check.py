@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from bench.lines import split_lines
+
 SUITE = {
     "suite": "report_check",
     "seeds": [0, 1],
@@ -100,7 +102,7 @@ def check_dom(binary: str, page: Path) -> list[str]:
     """The DOM Chromium built from the page holds every section and its images exist; returns the image names."""
     result = _chromium(binary, "--dump-dom", page.resolve().as_uri())
     if result.returncode != 0 or "</html>" not in result.stdout:
-        raise CheckFailed(f"chromium could not load {page}: {result.stderr.strip().splitlines()[-1:]}")
+        raise CheckFailed(f"chromium could not load {page}: {split_lines(result.stderr.strip())[-1:]}")
     parser = _Ids()
     parser.feed(result.stdout)
     missing = [s for s in SECTIONS if s not in parser.ids]
@@ -120,7 +122,7 @@ def check_screenshot(binary: str, page: Path, shot: Path) -> dict[str, float]:
 
     result = _chromium(binary, f"--window-size={WIDTH},{HEIGHT}", f"--screenshot={shot}", page.resolve().as_uri())
     if result.returncode != 0 or not shot.is_file():
-        raise CheckFailed(f"chromium took no screenshot of {page}: {result.stderr.strip().splitlines()[-1:]}")
+        raise CheckFailed(f"chromium took no screenshot of {page}: {split_lines(result.stderr.strip())[-1:]}")
     pixels = np.asarray(Image.open(shot).convert("RGB")).reshape(-1, 3).astype(np.int16)
     ink = float((pixels.sum(axis=1) < 600).mean())  # share of non-near-white pixels
     found = {}
@@ -151,7 +153,7 @@ def build(out: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.report_check", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.report_check", description=__doc__.split("\n")[0])
     parser.add_argument("--out", default="results/report-check", help="work folder (default: results/report-check)")
     args = parser.parse_args(argv)
     binary = find_chromium()

@@ -10,9 +10,15 @@ from bench.registry import Registry
 
 
 class Strict(BaseModel):
-    """Every config object rejects unknown keys (a typo must fail, not be ignored) and is immutable."""
+    """Every config object rejects unknown keys (a typo must fail, not be ignored) and is immutable.
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True, frozen=True)
+    Types are strict (a bool is not an int, a string is not a number) and infinities and NaN are refused: YAML
+    would otherwise turn ``generations: true`` into 1 and ``grad_clip: .inf`` into an unbounded clip.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", use_attribute_docstrings=True, frozen=True, strict=True, allow_inf_nan=False
+    )
 
 
 def tagged_union(registry: Registry[Any], tag: str) -> Any:

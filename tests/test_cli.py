@@ -51,9 +51,10 @@ def test_shorthand_suite_argument_means_run():
 def test_verify_labels_each_line(capsys, monkeypatch):
     import io
 
-    monkeypatch.setattr(sys, "stdin", io.StringIO("True and False\nnot False\n__import__('os')\n( )\n"))
+    stdin = io.TextIOWrapper(io.BytesIO(b"True and False\nnot False\n__import__('os')\n( )\n"))
+    monkeypatch.setattr(sys, "stdin", stdin)
     assert main(["verify", "--task", "logic"]) == 0
-    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    records = [json.loads(line) for line in capsys.readouterr().out.split("\n") if line]
     assert [r["label"] for r in records] == ["incorrect", "correct", "invalid", "invalid"]
     assert records[0]["text"] == "True and False" and "reason" in records[2]
 

@@ -105,7 +105,7 @@ BAD_SUITES = [
         "scenarios[0] (a): training.max_iterz: unknown key",
     ),
     ("unknown task", with_changes(task={"name": "chess"}), "unknown task 'chess'"),
-    ("bad task parameter", with_changes(task={"name": "logic", "params": {"max_depth": 0}}), "task:"),
+    ("bad task parameter", with_changes(task={"name": "logic", "params": {"max_depth": 0}}), "task.params:"),
     ("repeated seeds", with_changes(seeds=[1, 1]), "seeds must be distinct"),
     (
         "cross-field: warmup longer than training",

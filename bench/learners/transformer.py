@@ -90,6 +90,10 @@ class TransformerConfig(LearnerConfig):
             raise ValueError(
                 f"model.context_length ({self.context_length}) is shorter than training.block_size ({block_size})"
             )
+        # Build the transformers config from the overrides now, so that a suite that validates can run.
+        from bench.model_config import check_model_settings
+
+        check_model_settings(self, task.build_tokenizer(), block_size)
 
 
 class TransformerLearner:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -52,11 +52,19 @@ class Mitigation(BaseModel):
     Subclasses declare ``name: Literal["..."]`` plus their own bounded, documented fields.
     """
 
-    # Unknown keys in a suite file are errors, and a parsed config cannot change under the runner.
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Unknown keys in a suite file are errors, and a parsed config cannot change under the runner. Strict types: a
+    # bool is not a count.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     name: str = Field(description="Which mitigation this is; each subclass narrows it to one Literal.")
 
     @abstractmethod
     def select(self, samples: list[str], context: MitigationContext) -> Selection:
         """Keep some of ``samples``; report why the others were dropped."""
+
+    def check(self, task: Any, longest_sample: int | None) -> None:
+        """Validation-time check: raise ``ValueError`` when this configuration must drop every sample.
+
+        ``longest_sample`` is the most tokens a generated sample can have (``None`` when the learner only
+        resamples its data). A run would otherwise stop at generation 1 with nothing to train on.
+        """

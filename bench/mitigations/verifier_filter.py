@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field
 
@@ -31,3 +31,13 @@ class VerifierFilter(Mitigation):
             else:
                 dropped[label] += 1
         return Selection(kept=kept, dropped=dict(dropped))
+
+    def check(self, task: Any, longest_sample: int | None) -> None:
+        shortest = getattr(task, "min_correct_tokens", None)
+        if longest_sample is None or shortest is None:
+            return
+        if longest_sample < shortest():
+            raise ValueError(
+                f"verifier_filter would drop every sample: samples are cut at {longest_sample} token(s) "
+                f"(sampling.max_new_tokens) but a correct {task.name} sample has at least {shortest()}"
+            )

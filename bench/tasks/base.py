@@ -45,6 +45,8 @@ class Task(Protocol):
         ...
 
 
+# Optional, beside the protocol: ``min_correct_tokens() -> int``, the fewest tokens a correct sample can have; with it,
+# validation refuses a ``verifier_filter`` whose samples are cut too short ever to be correct.
 # Optional, beside the protocol: ``meaning(text) -> str | None``, a canonical key of what a *correct* sample means
 # (``None`` otherwise). A task that defines it gets the semantic metrics; ``logic`` does not (every correct sample
 # means True). See ``bench.tasks.task_meaning``.

@@ -803,3 +803,7 @@ class IdentitiesTask:
     def max_tokens(self) -> int:
         """:data:`MAX_TOKENS`: the length bound of every valid sample, generated ones included."""
         return MAX_TOKENS
+
+    def min_correct_tokens(self) -> int:
+        """The shortest correct sample has three tokens: ``x = x``."""
+        return 3

@@ -512,3 +512,7 @@ class LogicTask:
     def max_tokens(self) -> int:
         """See :func:`max_tokens_for_depth` (59 at the default max_depth 5)."""
         return max_tokens_for_depth(self.max_depth)
+
+    def min_correct_tokens(self) -> int:
+        """The shortest correct sample has one token: ``True``."""
+        return 1

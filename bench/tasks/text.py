@@ -21,6 +21,7 @@ from typing import Literal
 
 from transformers import PreTrainedTokenizerFast
 
+from bench.lines import split_lines
 from bench.tasks import TASKS
 from bench.tasks.base import Verdict
 
@@ -60,7 +61,7 @@ def read_documents(path: str | Path) -> list[str]:
 def _txt_documents(text: str) -> list[str]:
     paragraphs: list[str] = []
     current: list[str] = []
-    for line in text.splitlines():
+    for line in split_lines(text):
         if line.strip():
             current.append(line.rstrip())
         elif current:
@@ -73,7 +74,7 @@ def _txt_documents(text: str) -> list[str]:
 
 def _jsonl_documents(path: Path, text: str) -> list[str]:
     documents = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(split_lines(text), start=1):
         if not line.strip():
             continue
         try:
@@ -93,7 +94,8 @@ def _parquet_documents(path: Path) -> list[str]:
     try:
         table = pq.read_table(path)
     except (pa.ArrowInvalid, pa.ArrowException) as error:
-        raise CorpusError(f"{path}: not a readable Parquet file ({str(error).splitlines()[0]})") from None
+        reason = str(error).partition("\n")[0]  # Arrow's first line names the problem; the rest is context
+        raise CorpusError(f"{path}: not a readable Parquet file ({reason})") from None
     if "text" not in table.column_names:
         raise CorpusError(f"{path}: no 'text' column (columns: {', '.join(table.column_names)})")
     column = table.column("text")
