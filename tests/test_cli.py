@@ -113,8 +113,11 @@ def test_reading_commands_on_missing_or_empty_results_exit_2(command, tmp_path):
 
 
 def test_validate_accepts_every_shipped_suite():
+    # The text suites name a model folder the user builds first; tests/test_text.py validates them against one.
+    needs_local_files = {"text_smoke.yaml", "text_cpu.yaml", "shumailov.yaml"}
     for path in sorted((ROOT / "suites").glob("*.yaml")):
-        assert main(["validate", str(path)]) == 0
+        if path.name not in needs_local_files:
+            assert main(["validate", str(path)]) == 0
 
 
 @pytest.mark.slow
