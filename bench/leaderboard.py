@@ -51,6 +51,8 @@ DEFAULT_METRICS: tuple[str, ...] = (
     "semantic_unique",
     "semantic_entropy",
     "semantic_novelty",
+    "self_bleu",
+    "mauve",
 )
 DEFAULT_PRIMARY = "diversity_levenshtein"
 # Preferred baselines, in order: an explicit "baseline" scenario, else the paper's full-synthetic regime.
