@@ -9,7 +9,7 @@ Figures (each as PNG for the page, SVG and PDF for papers, written next to ``ind
   seed, so "2 of 3 seeds collapsed" is visible; y-limits fitted to the data;
 - ``composition``: the data set's real / fresh / synthetic shares per generation, one panel per scenario;
 - ``drops``: how many samples each mitigation dropped per generation, by reason (only when something was dropped);
-- per-task extra figures, registered with :func:`task_figure` (e.g. a text task's histogram).
+- per-task extra figures, registered with :func:`bench.report_hooks.task_figure` (e.g. a text task's histogram).
 
 Scenarios appear in leaderboard order everywhere (legends, panels, samples). Like the leaderboard, every figure
 shows per scenario only the generations every seed finished (:func:`bench.leaderboard.collect_curves`). Rendering
@@ -22,7 +22,7 @@ from __future__ import annotations
 import io
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -36,6 +36,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+import bench.text_figures  # noqa: F401  (registers the text task's figures with @task_figure)
 from bench.leaderboard import (
     DEFAULT_METRICS,
     BoardRow,
@@ -47,6 +48,7 @@ from bench.leaderboard import (
 )
 from bench.outdir import OutputDir
 from bench.records import MetricRow
+from bench.report_hooks import TASK_FIGURES, FigureContext
 from bench.report_inputs import Drop, ReportInputs
 from bench.stats import interval
 
@@ -86,34 +88,6 @@ class FigureEntry:
 
     stem: str
     caption: str
-
-
-@dataclass(frozen=True)
-class FigureContext:
-    """What a per-task figure may draw from."""
-
-    rows: Sequence[MetricRow]
-    inputs: ReportInputs
-    order: Sequence[str]
-    colors: dict[str, Any]
-
-
-# task name -> functions returning (file stem, figure, caption) triples; see :func:`task_figure`.
-TASK_FIGURES: dict[str, list[Callable[[FigureContext], list[tuple[str, Figure, str]]]]] = {}
-
-
-def task_figure(task: str) -> Callable:
-    """Register extra figures for runs of ``task`` (drawn after the common ones, in registration order)::
-
-    @task_figure("text")
-    def perplexity_histogram(context: FigureContext) -> list[tuple[str, Figure, str]]: ...
-    """
-
-    def register(function: Callable[[FigureContext], list[tuple[str, Figure, str]]]) -> Callable:
-        TASK_FIGURES.setdefault(task, []).append(function)
-        return function
-
-    return register
 
 
 def _scenario_colors(scenarios: Sequence[str]) -> dict[str, Any]:
@@ -565,7 +539,3 @@ def write_report(
     written.append(out.write_text(PAGE, page))
     out.close()
     return written
-
-
-# Per-task figures register themselves with @task_figure when imported (the text task: perplexity histograms).
-import bench.text_figures  # noqa: E402, F401

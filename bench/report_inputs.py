@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow.parquet as pq
 
 from bench.seeding import derive_seed
 
@@ -119,8 +122,6 @@ def load_report_inputs(store: Store, run_id: str, seed: int = 0) -> ReportInputs
         for run, scenario, s, g, reason, count in store.table("drops")
         if run == run_id
     ]
-    from bench.text_figures import read_sample_ppl
-
     files: dict[tuple[str, int], list[Path]] = {}
     for scenario, seeds in cells.items():
         for paths in seeds.values():
@@ -142,3 +143,18 @@ def _panel(store: Store, scenario: str, cell_seed: int, generation: int, relativ
     pick_seed = derive_seed(seed, "report-samples", scenario, cell_seed, generation)
     frequent, drawn = pick_samples(texts, labels, pick_seed)
     return SamplePanel(scenario, cell_seed, generation, len(texts), len(set(texts)), frequent, drawn)
+
+
+def read_sample_ppl(files: Mapping[tuple[str, int], Sequence[Path]]) -> dict[tuple[str, int], np.ndarray]:
+    """Per (scenario, generation): the ``ppl_ref`` values of every given ``samples.parquet`` (missing files and
+    files without the column, i.e. tasks other than text, are skipped)."""
+    out: dict[tuple[str, int], np.ndarray] = {}
+    for key, paths in files.items():
+        values = [
+            pq.read_table(path, columns=["ppl_ref"]).column("ppl_ref").to_numpy()
+            for path in paths
+            if path.is_file() and "ppl_ref" in pq.read_schema(path).names
+        ]
+        if values:
+            out[key] = np.concatenate(values)
+    return out

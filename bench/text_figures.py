@@ -9,31 +9,14 @@ does not know the store's layout) and ``bench.report`` draws the figure for runs
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
-import pyarrow.parquet as pq
 from matplotlib.figure import Figure
 
-from bench.report import FigureContext, task_figure
+from bench.report_hooks import FigureContext, task_figure
 
 FIGURE = "sample_ppl_hist"
 CAPTION = "Perplexity of each generation's samples under generation 0's model (all seeds pooled), per scenario"
-
-
-def read_sample_ppl(files: Mapping[tuple[str, int], Sequence[Path]]) -> dict[tuple[str, int], np.ndarray]:
-    """Per (scenario, generation): the ``ppl_ref`` values of every given ``samples.parquet`` (missing files and
-    files without the column, i.e. tasks other than text, are skipped)."""
-    out: dict[tuple[str, int], np.ndarray] = {}
-    for key, paths in files.items():
-        values = [
-            pq.read_table(path, columns=["ppl_ref"]).column("ppl_ref").to_numpy()
-            for path in paths
-            if path.is_file() and "ppl_ref" in pq.read_schema(path).names
-        ]
-        if values:
-            out[key] = np.concatenate(values)
-    return out
 
 
 def sample_ppl_figure(values: Mapping[tuple[str, int], np.ndarray], order: Sequence[str] = ()) -> Figure | None:
@@ -66,6 +49,6 @@ def sample_ppl_figure(values: Mapping[tuple[str, int], np.ndarray], order: Seque
 
 
 @task_figure("text")
-def _text_figures(context: FigureContext) -> list[tuple[str, Figure, str]]:
+def text_figures(context: FigureContext) -> list[tuple[str, Figure, str]]:
     fig = sample_ppl_figure(context.inputs.sample_ppl, context.order)
     return [] if fig is None else [(FIGURE, fig, CAPTION)]
