@@ -221,7 +221,10 @@ def _run_rows(args: argparse.Namespace):
             raise BadInput(f"{args.results}: no runs {what}recorded yet")
         # The newest run with finished generations: a crashed or failed newer run must not hide it.
         run = store.choose_run(args.suite) or candidates[-1]
-        print(f"bench: using run {run['run_id']} (suite {run['suite']}, {run['status']})", file=sys.stderr)
+        # Say so when the choice is not the obvious one: a newer run passed over, or a run that did not finish.
+        # (The outputs themselves name the run; a silent note keeps one-line errors one line.)
+        if run["run_id"] != candidates[-1]["run_id"] or run["status"] != "finished":
+            print(f"bench: using run {run['run_id']} (suite {run['suite']}, {run['status']})", file=sys.stderr)
     rows = store.metric_rows(run["run_id"])
     if not rows:
         raise BadInput(f"run {run['run_id']}: no finished generations yet")

@@ -154,7 +154,7 @@ def test_bad_corpus_exits_2_with_one_line(tmp_path, model_dir):
     )
     assert result.returncode == 2
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines == [f"bench: error: {suite}: task: {bad}: not valid UTF-8 (byte 0)"]
+    assert lines == [f"bench: error: {suite}: task.params: {bad}: not valid UTF-8 (byte 0)"]
     assert not (tmp_path / "r").exists()
 
 
