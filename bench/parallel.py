@@ -358,7 +358,9 @@ def _prune_checkpoints(store: Store, spec: CellSpec, last: int) -> None:
     generation). Until then every checkpoint stays: a retried worker may redo a generation from any of them."""
     if spec.checkpoints not in ("last", "none"):
         return
-    for generation in range(last):
+    # ``none`` kept the newest only for a warm start; once the cell is complete nothing reads it.
+    keep = last if spec.checkpoints == "last" else last + 1
+    for generation in range(keep):
         shutil.rmtree(store.generation_dir(spec.run_id, spec.scenario.name, spec.seed, generation) / "model", True)
 
 
@@ -465,8 +467,27 @@ def _drive(
 
     all_cells = [(scenario, seed) for scenario in suite.resolved_scenarios() for seed in suite.seeds]
     cells = [cell for position, cell in enumerate(all_cells) if shard.owns(position)]
+    from bench.integrity import resume_point
+    from bench.runner import fail_cell, terminate_on_sigterm
+
     keys = generation_zero_groups(suite)
-    done_by_cell = store.finished_cells(run_id)
+    store.remove_leftovers()  # an interrupted process's temporary files and staging folders
+    # As the sequential runner: a cell resumes where its recorded inputs still check out (bench.integrity); a
+    # damaged or different input makes that generation and the later ones unfinished, so they are redone.
+    records_by_cell = store.generation_records(run_id)
+    failed_before = {(scenario, seed) for scenario, seed, _, _ in store.failures(run_id)}
+    done_by_cell: dict[tuple[str, int], set[int]] = {}
+    for scenario, seed in cells:
+        records = records_by_cell.get((scenario.name, seed), {})
+        point = resume_point(store, run_id, scenario.name, seed, records, suite.generations, scenario.model.warm_start)
+        if any(g >= point.generation for g in records):
+            store.invalidate(run_id, scenario.name, seed, point.generation)
+            console.print(
+                f"bench: {scenario.name} seed {seed}: redoing from generation {point.generation}, {point.reason}",
+                markup=False,
+                highlight=False,
+            )
+        done_by_cell[(scenario.name, seed)] = {g for g in records if g < point.generation}
 
     def spec_of(scenario: ResolvedScenario, seed: int) -> CellSpec:
         return CellSpec(
@@ -478,7 +499,7 @@ def _drive(
             checkpoints=suite.checkpoints,
             precision=suite.training.precision,
             results=str(store.root),
-            done=frozenset(done_by_cell.get((scenario.name, seed), set())),
+            done=frozenset(done_by_cell[(scenario.name, seed)]),
             torch_threads=options.torch_threads,
             token=token,
         )
@@ -519,6 +540,8 @@ def _drive(
     pending: list[GenerationRecord] = []
     last_flush = time.perf_counter()
     ran = 0
+    # The generation each cell works on: where a failure is recorded.
+    current = {spec.name: min(set(range(suite.generations)) - spec.done) for spec in todo}
 
     def flush() -> None:
         nonlocal last_flush
@@ -528,7 +551,7 @@ def _drive(
         last_flush = time.perf_counter()
 
     try:
-        with progress:
+        with terminate_on_sigterm(), progress:
             bar = progress.add_task(board.line(), total=sum(suite.generations - len(s.done) for s in todo))
             while generators:
                 ready, _ = ray.wait(list(generators), num_returns=1, timeout=1.0)
@@ -544,6 +567,8 @@ def _drive(
                         board.done += 1
                         flush()  # the cell's last records are stored before its older checkpoints go
                         _prune_checkpoints(store, spec, suite.generations - 1)
+                        if (spec.scenario.name, spec.seed) in failed_before:
+                            store.clear_failure(run_id, spec.scenario.name, spec.seed)  # failed before; done now
                         continue
                     except (ray.exceptions.RayError, ResultsNotVisibleError) as error:
                         del generators[generator]
@@ -551,11 +576,22 @@ def _drive(
                             raise ParallelRunError(_error_text(error)) from None
                         board.failed.append((spec.name, _error_text(error)))
                         board.finish(spec.name)
+                        flush()  # keep the generations this cell did finish
+                        cause = getattr(error, "cause", None)
+                        fail_cell(
+                            store,
+                            run_id,
+                            spec.scenario.name,
+                            spec.seed,
+                            current[spec.name],
+                            cause if isinstance(cause, Exception) else error,
+                        )
                         continue
                     if isinstance(item, CellStarted):
                         board.start(spec.name)
                     else:
                         pending.append(item)
+                        current[spec.name] = item.generation + 1
                         reporter.finished(item)
                         ran += 1
                         progress.advance(bar)
