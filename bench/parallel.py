@@ -603,15 +603,9 @@ def _drive(
         for generator in generators:  # a failed run stops the cells still queued or running
             ray.cancel(generator, force=True)  # type: ignore[arg-type]
 
-    expected = len(all_cells) * suite.generations
-    finished = store.finish_run(run_id, expected)
-    if finished:  # as the sequential runner: the finished run's results JSON beside the database
-        from bench.runner import write_results_json
+    from bench.runner import close_run
 
-        try:
-            write_results_json(store, run_id)
-        except (OSError, ValueError) as error:  # the run's numbers are stored; only the summary file is missing
-            console.print(f"bench: note: results JSON not written: {error}")
+    finished = close_run(store, run_id, len(all_cells) * suite.generations, console)
     return ParallelSummary(
         run_id=run_id,
         cells=len(cells),

@@ -225,6 +225,18 @@ def write_results_json(store: Store, run_id: str) -> None:
     save(store.results_json(run_id), document_for_run(store, run))
 
 
+def close_run(store: Store, run_id: str, expected: int, console: Console) -> bool:
+    """Mark the run finished when all ``expected`` generations are stored, then write its results JSON (both run
+    paths, sequential and parallel, end here). Returns whether the run is finished."""
+    finished = store.finish_run(run_id, expected)
+    if finished:
+        try:
+            write_results_json(store, run_id)
+        except (OSError, ValueError) as error:  # the run's numbers are stored; only the summary file is missing
+            console.print(f"bench: note: results JSON not written: {error}")
+    return finished
+
+
 def run_suite(
     suite: Suite,
     suite_path: str | Path,
@@ -362,13 +374,7 @@ def run_suite(
 
     finished = False
     if accelerator.is_main_process:
-        expected = len(all_cells) * suite.generations
-        finished = store.finish_run(run_id, expected)
-        if finished:
-            try:
-                write_results_json(store, run_id)
-            except (OSError, ValueError) as error:  # the run's numbers are stored; only the summary file is missing
-                console.print(f"bench: note: results JSON not written: {error}")
+        finished = close_run(store, run_id, len(all_cells) * suite.generations, console)
     return RunSummary(
         run_id=run_id,
         cells=len(cells),
