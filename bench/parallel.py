@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from bench.config import ResolvedScenario, Suite, suite_hash
+from bench.config import ResolvedScenario, Suite
 from bench.records import GenerationRecord
 from bench.store import Store
 
@@ -408,7 +408,7 @@ def run_suite_parallel(
     """Run (or resume) every cell of this shard on Ray; return what was done and which cells failed."""
     import ray
 
-    from bench.runner import Shard, check_settings, git_commit, package_versions
+    from bench.runner import Shard, check_settings, open_run
 
     console = console or Console(stderr=True)
     started = time.perf_counter()
@@ -423,17 +423,7 @@ def run_suite_parallel(
     ray_start_seconds = time.perf_counter() - connecting
     try:
         _check_capacity(options)
-        store.begin_run(
-            run_id=run_id,
-            suite=suite.suite,
-            suite_path=str(suite_path),
-            suite_hash=suite_hash(suite_path),
-            config=config,
-            baseline=suite.baseline_name(),
-            git_commit=git_commit(),
-            packages=package_versions(),
-            device=f"ray: {options.describe()}",
-        )
+        open_run(store, suite, suite_path, config, f"ray: {options.describe()}")
         token = uuid.uuid4().hex  # not a result: only names this run's visibility check
         (root / CHECK_FILE).write_text(token, encoding="utf-8")
         resources = options.resources()

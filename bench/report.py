@@ -148,8 +148,15 @@ def _panels(n: int, width: float = 4.6, height: float = 3.3) -> tuple[Figure, np
     return fig, axes, ncols
 
 
-def verdicts_figure(curves: dict[str, ScenarioCurves], order: Sequence[str] | None = None) -> Figure:
-    """Stacked bars of the verdict shares per generation, one panel per scenario (mean over seeds)."""
+def _stacked_shares_figure(
+    curves: dict[str, ScenarioCurves],
+    order: Sequence[str] | None,
+    layers: Sequence[tuple[str, str, Any]],
+    ylabel: str,
+    title: str,
+) -> Figure:
+    """Stacked bars of shares per generation, one panel per scenario (mean over seeds); ``layers`` are
+    (metric, legend label, colour) from the bottom up, and a metric a run lacks counts as zero."""
     scenarios = [s for s in _ordered(curves, order) if curves[s].n_generations > 0]
     fig, axes, ncols = _panels(len(scenarios))
     max_gens = max((curves[s].n_generations for s in scenarios), default=1)
@@ -157,44 +164,8 @@ def verdicts_figure(curves: dict[str, ScenarioCurves], order: Sequence[str] | No
         c = curves[scenario]
         gens = np.arange(c.n_generations)
         bottom = np.zeros(c.n_generations)
-        for label in VERDICTS:
-            share = c.values[label].mean(axis=0)
-            ax.bar(gens, share, bottom=bottom, width=0.85, color=VERDICT_COLORS[label], label=label)
-            bottom += share
-        ax.set_title(f"{scenario}  ({_seeds(len(c.seeds))})", fontsize=11)
-        ax.set_ylim(0, 1)
-        ax.set_xlim(-0.6, max_gens - 0.4)
-        _generation_ticks(ax, max_gens)
-        ax.set_xlabel("generation")
-        ax.grid(axis="y", alpha=0.3)
-        ax.set_axisbelow(True)
-    for ax in axes[: len(scenarios) : ncols]:
-        ax.set_ylabel("share of samples")
-    for ax in axes[len(scenarios) :]:
-        ax.set_visible(False)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=len(VERDICTS), frameon=False)
-    fig.suptitle("Verdicts per generation (mean over seeds)", fontsize=13)
-    return fig
-
-
-def plot_verdicts(curves: dict[str, ScenarioCurves], path: Path, order: Sequence[str] | None = None) -> Path:
-    """:func:`verdicts_figure` written as PNG (and SVG, PDF) at ``path``; returns the PNG path."""
-    return _save(verdicts_figure(curves, order), path)[0]
-
-
-def composition_figure(curves: dict[str, ScenarioCurves], order: Sequence[str] | None = None) -> Figure:
-    """Stacked areas of the training data's origins per generation, one panel per scenario (mean over seeds)."""
-    scenarios = [s for s in _ordered(curves, order) if curves[s].n_generations > 0]
-    fig, axes, ncols = _panels(len(scenarios))
-    max_gens = max((curves[s].n_generations for s in scenarios), default=1)
-    for ax, scenario in zip(axes, scenarios, strict=False):
-        c = curves[scenario]
-        gens = np.arange(c.n_generations)
-        shares = [c.values[m].mean(axis=0) if m in c.values else np.zeros(c.n_generations) for m, _, _ in ORIGINS]
-        ax.bar(gens, shares[0], width=0.85, color=ORIGINS[0][2], label=ORIGINS[0][1])
-        bottom = shares[0].copy()
-        for share, (_, label, color) in zip(shares[1:], ORIGINS[1:], strict=True):
+        for metric, label, color in layers:
+            share = c.values[metric].mean(axis=0) if metric in c.values else np.zeros(c.n_generations)
             ax.bar(gens, share, bottom=bottom, width=0.85, color=color, label=label)
             bottom += share
         ax.set_title(f"{scenario}  ({_seeds(len(c.seeds))})", fontsize=11)
@@ -205,13 +176,37 @@ def composition_figure(curves: dict[str, ScenarioCurves], order: Sequence[str] |
         ax.grid(axis="y", alpha=0.3)
         ax.set_axisbelow(True)
     for ax in axes[: len(scenarios) : ncols]:
-        ax.set_ylabel("share of the training data")
+        ax.set_ylabel(ylabel)
     for ax in axes[len(scenarios) :]:
         ax.set_visible(False)
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=len(ORIGINS), frameon=False)
-    fig.suptitle("Training data by origin per generation (mean over seeds)", fontsize=13)
+    fig.legend(handles, labels, loc="outside lower center", ncols=len(layers), frameon=False)
+    fig.suptitle(title, fontsize=13)
     return fig
+
+
+def verdicts_figure(curves: dict[str, ScenarioCurves], order: Sequence[str] | None = None) -> Figure:
+    """Stacked bars of the verdict shares per generation, one panel per scenario (mean over seeds)."""
+    layers = [(label, label, VERDICT_COLORS[label]) for label in VERDICTS]
+    return _stacked_shares_figure(
+        curves, order, layers, "share of samples", "Verdicts per generation (mean over seeds)"
+    )
+
+
+def plot_verdicts(curves: dict[str, ScenarioCurves], path: Path, order: Sequence[str] | None = None) -> Path:
+    """:func:`verdicts_figure` written as PNG (and SVG, PDF) at ``path``; returns the PNG path."""
+    return _save(verdicts_figure(curves, order), path)[0]
+
+
+def composition_figure(curves: dict[str, ScenarioCurves], order: Sequence[str] | None = None) -> Figure:
+    """Stacked bars of the training data's origins per generation, one panel per scenario (mean over seeds)."""
+    return _stacked_shares_figure(
+        curves,
+        order,
+        ORIGINS,
+        "share of the training data",
+        "Training data by origin per generation (mean over seeds)",
+    )
 
 
 def drops_figure(drops: Sequence[Drop], seeds: dict[str, int], order: Sequence[str]) -> Figure:

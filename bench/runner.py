@@ -217,6 +217,21 @@ def check_settings(store: Store, suite: Suite, config: dict) -> None:
             )
 
 
+def open_run(store: Store, suite: Suite, suite_path: str | Path, config: dict, device: str) -> None:
+    """Record the run (or mark it running again) with its provenance: both run paths, sequential and parallel."""
+    store.begin_run(
+        run_id=suite.run_id(),
+        suite=suite.suite,
+        suite_path=str(suite_path),
+        suite_hash=suite_hash(suite_path),
+        config=config,
+        baseline=suite.baseline_name(),
+        git_commit=git_commit(),
+        packages=package_versions(),
+        device=device,
+    )
+
+
 def write_results_json(store: Store, run_id: str) -> None:
     """The finished run's lm-eval style results JSON beside the database (``bench.results_json``)."""
     from bench.results_json import document_for_run, save
@@ -255,17 +270,7 @@ def run_suite(
     config = suite.resolved_config()
     check_settings(store, suite, config)
     if accelerator.is_main_process:
-        store.begin_run(
-            run_id=run_id,
-            suite=suite.suite,
-            suite_path=str(suite_path),
-            suite_hash=suite_hash(suite_path),
-            config=config,
-            baseline=suite.baseline_name(),
-            git_commit=git_commit(),
-            packages=package_versions(),
-            device=describe_device(accelerator.device, accelerator.num_processes),
-        )
+        open_run(store, suite, suite_path, config, describe_device(accelerator.device, accelerator.num_processes))
     accelerator.wait_for_everyone()
 
     all_cells = [(scenario, seed) for scenario in resolved for seed in suite.seeds]
