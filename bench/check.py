@@ -129,9 +129,9 @@ def dump_baseline(baseline: Mapping[str, Any]) -> str:
 def write_baseline(path: str | Path, baseline: Mapping[str, Any]) -> None:
     """Validate and write a baseline file, creating its folder."""
     text = dump_baseline(validate_baseline(dict(baseline)))
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(text, encoding="utf-8")
+    from bench.safe_io import write_atomic
+
+    write_atomic(path, text)
 
 
 def load_baseline(path: str | Path) -> dict[str, Any]:

@@ -384,8 +384,11 @@ def cmd_fsck(args: argparse.Namespace) -> int:
             "unfinished (a rerun redoes them)"
         )
         return 1
-    repair(args.results, findings)
-    print(f"repaired {len(findings)} problem(s); rerun the suite to redo the generations marked unfinished")
+    kept = repair(args.results, findings)
+    print(f"repaired {len(findings) - len(kept)} problem(s); rerun the suite to redo the generations marked unfinished")
+    if kept:
+        print(f"kept {len(kept)} item(s) that are not provably bench's (listed above); remove them by hand if yours")
+        return 1
     return 0
 
 
@@ -579,10 +582,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(str(error))
     except RuntimeError as error:
         from bench.regimes import NoSamplesLeftError
+        from bench.safe_io import UnsafePathError
         from bench.store import StoreError
         from bench.train import TrainingDivergedError
 
-        if isinstance(error, StoreError):  # a busy, unreadable or missing database: one line, exit 2
+        # A busy, unreadable or missing database, or a link where bench writes a file: one line, exit 2.
+        if isinstance(error, StoreError | UnsafePathError):
             return _fail(str(error))
 
         # A run that cannot go on (diverged training, nothing left to train on): one line, exit 1.

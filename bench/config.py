@@ -228,9 +228,16 @@ class Suite(Strict):
 
     def resolved_config(self) -> dict[str, Any]:
         """Every setting of every cell, defaults filled in, as plain JSON data (what the store records)."""
+        from bench.input_digests import digests, input_paths
+
         payload = self.model_dump(mode="json", exclude={"description", "scenarios"})
         payload["schema_version"] = SCHEMA_VERSION
-        payload["scenarios"] = [s.model_dump(mode="json") for s in self.resolved_scenarios()]
+        resolved = self.resolved_scenarios()
+        payload["scenarios"] = [s.model_dump(mode="json") for s in resolved]
+        # The contents of the corpus and model folder, not only their paths: a changed input is a new run.
+        inputs = digests(path for s in resolved for path in input_paths(s.task.params, s.model))
+        if inputs:
+            payload["inputs"] = inputs
         return payload
 
     def run_id(self) -> str:

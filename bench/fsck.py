@@ -5,13 +5,20 @@ checkpoint is not damage: ``checkpoints: last | none`` prune them), or a generat
 match its manifest. Orphaned: an artifacts folder with no row in the database (a run, a cell's generation), and an
 interrupted process's temporary files and staging folders. ``--repair`` removes orphans and damaged caches and marks
 each damaged generation, with the later ones of its cell, unfinished, so that rerunning the suite redoes them.
+
+What ``--repair`` deletes must be provably ours: a generation folder of a run the database records, a damaged
+generation-0 cache folder, or a temporary name of the store's own pattern, and the path must resolve (every link
+followed) inside the results directory without being a link itself. Anything else, such as a folder in
+``artifacts/`` that no run of this database names, or anything reached through a symlinked ``artifacts/`` on
+another disk, is listed and kept: the user deletes it by hand if it is theirs.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from bench.integrity import MANIFEST, folder_digests, generation_problems
@@ -24,9 +31,22 @@ class Finding:
     path: Path
     detail: str
     generation: tuple[str, str, int, int] | None = None  # (run_id, scenario, seed, generation) when damaged
+    keep: str | None = None  # why --repair must not delete it (not provably ours), or None
 
     def describe(self) -> str:
-        return f"{self.kind}: {self.path}: {self.detail}"
+        kept = f" (--repair keeps it: {self.keep})" if self.keep else ""
+        return f"{self.kind}: {self.path}: {self.detail}{kept}"
+
+
+def _outside(root: Path, path: Path) -> str | None:
+    """Why ``path`` may not be deleted as part of ``root``: a link itself, or resolving outside ``root``."""
+    if path.is_symlink():
+        return "it is a symbolic link"
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(path)
+    if real == real_root or os.path.commonpath([real_root, real]) != real_root:
+        return f"it resolves outside the results directory ({real})"
+    return None
 
 
 def _cache_problem(folder: Path) -> str | None:
@@ -63,32 +83,41 @@ def check_results(results: str | Path) -> list[Finding]:
     if artifacts.is_dir():
         for run_dir in sorted(artifacts.iterdir()):
             if run_dir.name not in runs:
-                findings.append(Finding("orphan", run_dir, "no such run in the database"))
+                keep = "no run of this database names it; delete it by hand if it is yours"
+                findings.append(Finding("orphan", run_dir, "no such run in the database", keep=keep))
                 continue
             for folder in sorted(run_dir.glob("*/seed-*/gen-*")):
                 if folder not in recorded:
-                    findings.append(Finding("orphan", folder, "no finished generation recorded for it"))
+                    detail = "no finished generation recorded for it"
+                    findings.append(Finding("orphan", folder, detail, keep=_outside(store.root, folder)))
     cache = store.root / "cache"
     if cache.is_dir():
         for folder in sorted(cache.glob("gen0-*")):
             problem = _cache_problem(folder)
             if problem is not None:
-                findings.append(Finding("damaged-cache", folder, problem))
+                findings.append(Finding("damaged-cache", folder, problem, keep=_outside(store.root, folder)))
     for path in store.leftovers():
-        findings.append(Finding("orphan", path, "left by an interrupted process"))
+        findings.append(Finding("orphan", path, "left by an interrupted process", keep=_outside(store.root, path)))
     return findings
 
 
-def repair(results: str | Path, findings: list[Finding]) -> None:
+def repair(results: str | Path, findings: list[Finding]) -> list[Finding]:
     """Remove orphans and damaged caches; mark damaged generations (and the later ones of their cells) unfinished.
 
-    Run it while no run writes to the directory: a live run's unfinished generation looks like an orphan.
+    Returns the findings kept because they are not provably ours (listed, never deleted). Run it while no run
+    writes to the directory: a live run's unfinished generation looks like an orphan.
     """
     store = Store(results)
+    kept = []
     for finding in findings:
         if finding.generation is not None:
             store.invalidate(*finding.generation)
-        elif finding.path.is_dir() and not finding.path.is_symlink():
-            shutil.rmtree(finding.path, ignore_errors=True)
+            continue
+        keep = finding.keep or _outside(store.root, finding.path)  # checked again right before deleting
+        if keep:
+            kept.append(replace(finding, keep=keep))
+        elif finding.path.is_dir():
+            shutil.rmtree(finding.path, ignore_errors=True)  # never follows links inside the tree
         else:
             finding.path.unlink(missing_ok=True)
+    return kept

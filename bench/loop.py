@@ -207,8 +207,12 @@ def generation_zero_payload(cell: Cell) -> dict:
 
 
 def generation_zero_payload_of(s: ResolvedScenario, seed: int) -> dict:
+    from bench.input_digests import digests, input_paths
+
     source = inspect.getsourcefile(type(s.model))
+    inputs = digests(input_paths(s.task.params, s.model))  # contents of the corpus and model folder
     return {
+        **({"inputs": inputs} if inputs else {}),
         "format": GENERATION_ZERO_FORMAT,
         "version": bench.__version__,
         "code": training_code_hash((source,) if source else ()),

@@ -28,14 +28,14 @@ def build_model(
     config = model_config(settings, tokenizer, context_length)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa")
+        model = AutoModelForCausalLM.from_config(config, attn_implementation="sdpa", trust_remote_code=False)
     return model
 
 
 def load_model(path: str | Path) -> PreTrainedModel:
     """Load a checkpoint folder written by ``save_checkpoint`` (safetensors; no pickle)."""
     return AutoModelForCausalLM.from_pretrained(
-        path, attn_implementation="sdpa", use_safetensors=True, local_files_only=True
+        path, attn_implementation="sdpa", use_safetensors=True, local_files_only=True, trust_remote_code=False
     )
 
 
@@ -50,14 +50,20 @@ def check_pretrained(path: str | Path) -> None:
         raise ValueError(f"model.pretrained: {folder}: no .safetensors weights (other formats are not loaded)")
     if not (folder / "tokenizer.json").is_file() and not (folder / "tokenizer_config.json").is_file():
         raise ValueError(f"model.pretrained: {folder}: no tokenizer (save it with tokenizer.save_pretrained)")
+    from bench.model_folder import ModelFolderError, check_model_folder
+
+    try:  # no auto_map (remote code), a known causal-LM type, sound safetensors headers, a size that fits
+        check_model_folder(folder)
+    except ModelFolderError as error:
+        raise ValueError(f"model.pretrained: {error}") from None
 
 
 def fresh_like(path: str | Path, seed: int) -> PreTrainedModel:
     """The architecture of the model folder at ``path`` with freshly initialised weights (``init: scratch``)."""
-    config = AutoConfig.from_pretrained(path, local_files_only=True)
+    config = AutoConfig.from_pretrained(path, local_files_only=True, trust_remote_code=False)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return AutoModelForCausalLM.from_config(config, attn_implementation="sdpa")
+        return AutoModelForCausalLM.from_config(config, attn_implementation="sdpa", trust_remote_code=False)
 
 
 def save_checkpoint(model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, path: str | Path) -> None:

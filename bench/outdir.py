@@ -45,7 +45,18 @@ def _manifest_names(root: Path) -> set[str]:
         return set()
     if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION or not isinstance(data.get("files"), list):
         return set()
-    return {n for n in data["files"] if isinstance(n, str)}
+    names = set()
+    for name in data["files"]:
+        # The manifest decides what is deleted later: a name that is not one plain file directly in this folder
+        # (``../x``, ``/etc/x``, ``a/b``) was not written by bench, and the whole directory is refused.
+        try:
+            names.add(_safe_name(name) if isinstance(name, str) else _safe_name(""))
+        except ValueError:
+            raise OutDirError(
+                f"{path}: names {name!r}, which is not a plain file name in this folder; "
+                "this manifest was not written by bench (remove it or choose another directory)"
+            ) from None
+    return names
 
 
 class OutputDir:
@@ -107,7 +118,7 @@ class OutputDir:
     def close(self) -> Path:
         """Remove stale files of an earlier write and record what this one wrote."""
         for name in sorted(self.previous - set(self.written)):
-            path = self.root / name
+            path = self.root / _safe_name(name)  # checked again: only plain names directly in this folder
             if os.path.lexists(path) and not path.is_dir():
                 os.unlink(path)  # unlink removes a link itself, never its target
         manifest = {"version": MANIFEST_VERSION, "files": sorted(self.written)}

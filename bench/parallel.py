@@ -36,6 +36,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from bench.config import ResolvedScenario, Suite
 from bench.records import GenerationRecord
+from bench.safe_io import write_atomic
 from bench.store import Store
 
 if TYPE_CHECKING:
@@ -425,7 +426,7 @@ def run_suite_parallel(
         _check_capacity(options)
         open_run(store, suite, suite_path, config, f"ray: {options.describe()}")
         token = uuid.uuid4().hex  # not a result: only names this run's visibility check
-        (root / CHECK_FILE).write_text(token, encoding="utf-8")
+        write_atomic(root / CHECK_FILE, token)  # a link planted there is refused, never written through
         resources = options.resources()
         if started_ray and options.workers is not None:
             resources["resources"] = {SLOT: 1}

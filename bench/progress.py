@@ -125,9 +125,9 @@ class GenerationReporter:
         return line
 
     def write(self, line: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        from bench.safe_io import append_text
+
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        with self.path.open("a", encoding="utf-8") as log:
-            log.write(f"{stamp} {line}\n")
+        append_text(self.path, f"{stamp} {line}\n")  # never through a link planted at logs/RUN_ID.log
         if self.stream is not None:
             print(line, file=self.stream, flush=True)

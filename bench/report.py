@@ -50,6 +50,7 @@ from bench.outdir import OutputDir
 from bench.records import MetricRow
 from bench.report_hooks import TASK_FIGURES, FigureContext
 from bench.report_inputs import Drop, ReportInputs
+from bench.safe_io import write_atomic
 from bench.stats import interval
 
 VERDICTS: tuple[str, ...] = ("correct", "incorrect", "invalid")
@@ -133,9 +134,7 @@ def _save(fig: Figure, path: Path | OutputDir, stem: str | None = None, formats:
         if isinstance(path, OutputDir):
             written.append(path.write(f"{stem}.{fmt}", data))
         else:
-            target = path.with_suffix(f".{fmt}")
-            target.write_bytes(data)
-            written.append(target)
+            written.append(write_atomic(path.with_suffix(f".{fmt}"), data))
     fig.clear()
     return written
 

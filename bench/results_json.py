@@ -115,7 +115,10 @@ def dumps(document: dict[str, Any]) -> str:
 
 
 def save(path: Path, document: dict[str, Any]) -> Path:
-    """Write atomically (temporary file + rename: a reader never sees half a file, a link is replaced)."""
+    """Write atomically (temporary file + rename: a reader never sees half a file); a link there is refused."""
+    from bench.safe_io import check_plain_file
+
+    check_plain_file(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -210,6 +210,15 @@ def check_settings(store: Store, suite: Suite, config: dict) -> None:
             continue
         stored = json.loads(run["config"])
         differs = first_difference(stored, config)
+        if differs is not None and differs.startswith("inputs."):
+            changed = differs.removeprefix("inputs.")
+            what = "is new" if changed not in stored.get("inputs", {}) else "changed"
+            if changed not in config.get("inputs", {}):
+                what = "is gone"
+            raise SettingsMismatchError(
+                f"{changed}: input file {what} since run {run['run_id']} of suite {suite.suite!r} was recorded in "
+                f"{store.root}; restore it, or use a new --results directory for the new input"
+            )
         if differs is not None:
             raise SettingsMismatchError(
                 f"{store.root}: suite {suite.suite!r} already has run {run['run_id']} there with different settings "

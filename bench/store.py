@@ -42,6 +42,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.records import GenerationRecord, MetricRow
+from bench.safe_io import check_plain_file
 
 T = TypeVar("T")
 
@@ -273,6 +274,8 @@ class Store:
     def writer_lock(self) -> Iterator[None]:
         """The lock between our own writing processes (``filelock``: ``flock`` on a file beside the database)."""
         timeout = _seconds("BENCH_LOCK_TIMEOUT", DEFAULT_LOCK_TIMEOUT)
+        # filelock opens the lock file with O_TRUNC: through a planted link it would empty the link's target.
+        check_plain_file(self.lock_path)
         lock = filelock.FileLock(self.lock_path, timeout=timeout)
         try:
             with lock:

@@ -111,7 +111,16 @@ def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
     path = Path(path)
     if not (path / "tokenizer.json").is_file() and not (path / "tokenizer_config.json").is_file():
         raise CorpusError(f"{path}: not a model or tokenizer folder (build one with bench pretrain)")
-    tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, use_fast=True)
+    from bench.model_folder import ModelFolderError, check_no_remote_code
+
+    try:  # a model folder's own code never runs (no auto_map, trust_remote_code=False)
+        check_no_remote_code(path)
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, use_fast=True, trust_remote_code=False)
+    except ModelFolderError as error:
+        raise CorpusError(str(error)) from None
+    except Exception as error:  # noqa: BLE001 - a malformed tokenizer.json/config.json raises anything
+        reason = str(error).strip().partition("\n")[0] or type(error).__name__
+        raise CorpusError(f"{path}: the tokenizer cannot be loaded ({reason})") from None
     if tokenizer.bos_token_id is None or tokenizer.eos_token_id is None:
         raise CorpusError(f"{path}: the tokenizer defines no bos/eos token")
     if tokenizer.pad_token_id is None:  # GPT-2-style tokenizers have none; padding is never scored, so eos serves
