@@ -409,7 +409,7 @@ def run_suite_parallel(
     """Run (or resume) every cell of this shard on Ray; return what was done and which cells failed."""
     import ray
 
-    from bench.runner import Shard, check_settings, open_run
+    from bench.runner import Shard, check_settings, check_written_paths, open_run
 
     console = console or Console(stderr=True)
     started = time.perf_counter()
@@ -418,6 +418,7 @@ def run_suite_parallel(
     run_id = suite.run_id()
     config = suite.resolved_config()
     check_settings(store, suite, config)
+    check_written_paths(store, run_id)
 
     connecting = time.perf_counter()
     started_ray = _connect(options)

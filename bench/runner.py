@@ -226,6 +226,21 @@ def check_settings(store: Store, suite: Suite, config: dict) -> None:
             )
 
 
+def check_written_paths(store: Store, run_id: str) -> None:
+    """Before any work: every file a run writes beside the database must not be a planted link, folder or FIFO
+    (``bench.safe_io``); the writes check again, but a refusal here comes before a generation is spent."""
+    from bench.progress import log_path
+    from bench.safe_io import check_plain_file
+
+    for path in (
+        store.lock_path,
+        log_path(store.root, run_id),
+        store.results_json(run_id),
+        store.root / ".parallel-check",
+    ):  # CHECK_FILE of bench.parallel
+        check_plain_file(path)
+
+
 def open_run(store: Store, suite: Suite, suite_path: str | Path, config: dict, device: str) -> None:
     """Record the run (or mark it running again) with its provenance: both run paths, sequential and parallel."""
     store.begin_run(
@@ -278,6 +293,7 @@ def run_suite(
     resolved = suite.resolved_scenarios()
     config = suite.resolved_config()
     check_settings(store, suite, config)
+    check_written_paths(store, run_id)
     if accelerator.is_main_process:
         open_run(store, suite, suite_path, config, describe_device(accelerator.device, accelerator.num_processes))
     accelerator.wait_for_everyone()
