@@ -180,7 +180,7 @@ def validate_baseline(data: Any) -> dict[str, Any]:
     rows = data.get("rows")
     if not isinstance(rows, list):
         raise ValueError("'rows' must be a list of leaderboard rows")
-    _check_rows(rows, where="'rows'")
+    _check_rows(rows, where="'rows'", finite=True)
     tolerances = {m: dict(t) for m, t in DEFAULT_TOLERANCES.items()}
     raw_tol = data.get("tolerances", {})
     if not isinstance(raw_tol, dict):
@@ -318,7 +318,9 @@ def run_check(current_rows: Sequence[Mapping[str, Any]], baseline_path: str | Pa
 # --------------------------------------------------------------------------- helpers
 
 
-def _check_rows(rows: Iterable[Any], where: str) -> None:
+def _check_rows(rows: Iterable[Any], where: str, finite: bool = False) -> None:
+    """Rows with distinct scenario names and numeric gated fields; ``finite`` (a baseline file) also refuses
+    values such as ``1e400``, which JSON parses to infinity and which would turn the gate off for that value."""
     seen: set[str] = set()
     for i, row in enumerate(rows):
         if not isinstance(row, Mapping):
@@ -334,6 +336,8 @@ def _check_rows(rows: Iterable[Any], where: str) -> None:
                 value is None or _is_real(value)
             ):
                 raise ValueError(f"{where}: scenario {name!r} field {key!r} must be a number, got {value!r}")
+            if finite and _is_real(value) and not _finite(value):
+                raise ValueError(f"{where}: scenario {name!r} field {key!r} must be finite, got {value!r}")
 
 
 def _check_tolerance(metric: str, tol: Any) -> dict[str, float]:
@@ -355,10 +359,16 @@ def _check_tolerance(metric: str, tol: Any) -> dict[str, float]:
 
 def _number(value: Any) -> float | None:
     """A finite float, or None for absent/None/NaN/non-numbers (booleans are not numbers here)."""
-    if not _is_real(value):
+    if not _is_real(value) or not _finite(value):
         return None
-    number = float(value)
-    return number if math.isfinite(number) else None
+    return float(value)
+
+
+def _finite(value: Any) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond any float
+        return False
 
 
 def _is_real(value: Any) -> bool:

@@ -168,7 +168,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from bench.scoring import ScoreInputError, check_size, diversity_estimate, read_samples
+    from bench.scoring import ScoreInputError, check_size, check_work, diversity_estimate, read_samples
 
     task = _task(args.task)
     if args.sample_pairs is not None and not 2 <= args.sample_pairs <= 10_000_000:
@@ -176,6 +176,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     try:
         samples = read_samples(args.file, "", _normalize)
         check_size(len(set(samples)), args.file, args.sample_pairs)
+        check_work(samples, args.file, args.sample_pairs)
         reference = read_samples(args.reference, "--reference ", _normalize) if args.reference else None
     except ScoreInputError as error:
         raise BadInput(str(error)) from None
@@ -324,9 +325,9 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from bench.store import Store, StoreError
 
     target = Store(args.into)
-    try:  # every source is checked before the target is created
+    try:  # every source (tables, columns, types) is checked before the target is created
         for source in args.sources:
-            Store(source).check_readable()
+            Store(source).check_mergeable()
     except StoreError as error:
         raise BadInput(str(error)) from None
     for source in args.sources:

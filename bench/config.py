@@ -316,6 +316,9 @@ def _build_task(config: TaskConfig) -> Any:
         return cls(**config.params)
     except (TypeError, ValueError) as error:
         raise ValueError(f"task.params: {error}") from None
+    except Exception as error:  # noqa: BLE001 - whatever building the task raises is a validation error, one line
+        reason = str(error).strip().partition("\n")[0] or type(error).__name__
+        raise ValueError(f"task.params: {type(error).__name__}: {reason}") from None
 
 
 def _longest_sample(resolved: ResolvedScenario, task: Any) -> int | None:

@@ -26,6 +26,10 @@ from bench.seeding import derive_seed
 
 PROBE_STEPS = 5
 PROBE_SAMPLES = 64
+PROBE_DATA = 2048
+"""Most data items (and test items) the probe generates: a data set of millions would cost the probe gigabytes.
+Times that grow with the data (a validation pass, a fit without steps, a test-set score) are measured on at most
+this many items and scaled linearly to the suite's sizes."""
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,8 @@ def probe(scenario: ResolvedScenario, seed: int, accelerator, steps: int = PROBE
     # A fit of `steps` steps with one validation at its end; every other setting as the suite has it.
     training = scenario.training.model_copy(update={"max_iters": steps, "eval_interval": steps, "warmup_iters": 0})
     setup = LearnerSetup(task=task, training=training, accelerator=accelerator)
-    data = task.generate(scenario.data.size, seed=derive_seed(seed, "real"))
+    data_scale = scenario.data.size / min(scenario.data.size, PROBE_DATA)
+    data = task.generate(min(scenario.data.size, PROBE_DATA), seed=derive_seed(seed, "real"))
     held_out = max(1, round(scenario.data.validation_fraction * len(data)))
     learner = scenario.model.create(setup, seed=derive_seed(seed, "init", 0))
 
@@ -76,7 +81,7 @@ def probe(scenario: ResolvedScenario, seed: int, accelerator, steps: int = PROBE
     )
     validation = 0.0
     if fit.iterations == 0:
-        per_step, fit_seconds = None, fit.seconds
+        per_step, fit_seconds = None, fit.seconds * data_scale
     else:
         fit_seconds = 0.0
         # The first step carries one-off costs (allocation, kernels): the median of the later ones, which a busy
@@ -86,17 +91,18 @@ def probe(scenario: ResolvedScenario, seed: int, accelerator, steps: int = PROBE
         # A validation pass is the held-out loss, what `nll` computes; the fit has warmed it up already.
         started = time.perf_counter()
         learner.nll(data[:held_out])
-        validation = time.perf_counter() - started
+        validation = (time.perf_counter() - started) * data_scale
 
     n = max(1, min(PROBE_SAMPLES, scenario.sampling.n or scenario.data.size))
     started = time.perf_counter()
     learner.sample(n, seed=derive_seed(seed, "sample", 0), settings=scenario.sampling, progress=None)
     per_sample = (time.perf_counter() - started) / n
 
-    test = task.generate(scenario.data.resolved_test_size(), seed=derive_seed(seed, "test"))
+    test_size = scenario.data.resolved_test_size()
+    test = task.generate(min(test_size, PROBE_DATA), seed=derive_seed(seed, "test"))
     started = time.perf_counter()
     learner.nll(test)
-    nll_seconds = time.perf_counter() - started
+    nll_seconds = (time.perf_counter() - started) * test_size / len(test)
 
     with tempfile.TemporaryDirectory(prefix="bench-estimate-") as tmp:
         learner.save(Path(tmp) / "model")

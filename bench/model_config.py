@@ -169,6 +169,9 @@ def check_model_settings(settings: ModelSettings, tokenizer: PreTrainedTokenizer
         positions = getattr(config, key, None)
         if isinstance(positions, int) and positions < block_size:
             raise ValueError(f"model: {key} ({positions}) is shorter than training.block_size ({block_size})")
+    from bench.model_folder import check_fits_memory, estimated_parameters
+
+    check_fits_memory(estimated_parameters(config.to_dict()) or 0, f"model ({settings.architecture})")
     for key, value in settings.overrides.items():
         if ("drop" in key or key.endswith("dropout")) and isinstance(value, int | float) and not 0 <= value <= 1:
             raise ValueError(f"model.overrides.{key}: a dropout probability must be in [0, 1], got {value}")

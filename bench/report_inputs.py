@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from bench.seeding import derive_seed
@@ -138,8 +139,9 @@ def _panel(store: Store, scenario: str, cell_seed: int, generation: int, relativ
         columns = read_parquet(path)
         texts = [str(t) for t in columns["text"]]
         labels = columns.get("label") or [None] * len(texts)
-    except (OSError, KeyError, ValueError) as error:  # pyarrow raises ArrowInvalid (a ValueError) on damage
-        return SamplePanel(scenario, cell_seed, generation, 0, 0, [], [], error=f"{relative}: {error}")
+    except (OSError, KeyError, ValueError, pa.ArrowException) as error:  # ArrowInvalid on a damaged file
+        reason = str(error).strip().partition("\n")[0]
+        return SamplePanel(scenario, cell_seed, generation, 0, 0, [], [], error=f"{relative}: {reason}")
     pick_seed = derive_seed(seed, "report-samples", scenario, cell_seed, generation)
     frequent, drawn = pick_samples(texts, labels, pick_seed)
     return SamplePanel(scenario, cell_seed, generation, len(texts), len(set(texts)), frequent, drawn)
@@ -150,11 +152,18 @@ def read_sample_ppl(files: Mapping[tuple[str, int], Sequence[Path]]) -> dict[tup
     files without the column, i.e. tasks other than text, are skipped)."""
     out: dict[tuple[str, int], np.ndarray] = {}
     for key, paths in files.items():
-        values = [
-            pq.read_table(path, columns=["ppl_ref"]).column("ppl_ref").to_numpy()
-            for path in paths
-            if path.is_file() and "ppl_ref" in pq.read_schema(path).names
-        ]
+        values = [v for v in (_ppl_ref(path) for path in paths) if v is not None]
         if values:
             out[key] = np.concatenate(values)
     return out
+
+
+def _ppl_ref(path: Path) -> np.ndarray | None:
+    """The file's ``ppl_ref`` column; ``None`` when the file is missing, damaged (its sample panel says so) or has
+    no such column."""
+    try:
+        if not path.is_file() or "ppl_ref" not in pq.read_schema(path).names:
+            return None
+        return pq.read_table(path, columns=["ppl_ref"]).column("ppl_ref").to_numpy()
+    except (OSError, ValueError, pa.ArrowException):
+        return None

@@ -23,6 +23,13 @@ MAX_EXACT_DISTINCT = 50_000
 """Most distinct lines for the exact diversity: 1.25e9 pairs, about half a minute on one core."""
 
 
+MAX_LEVENSHTEIN_WORK = 2 * 10**10
+"""Most 64-bit word operations for the diversity (rapidfuzz's bit-parallel Levenshtein costs about
+len(a) * len(b) / 64 a pair): ``MAX_EXACT_DISTINCT`` lines of 30 tokens need 1.8e10, under three minutes of CPU
+(docs/design.md). A few very long lines cost as much as many short ones, so the work is bounded, not only the
+number of lines."""
+
+
 class ScoreInputError(ValueError):
     """A samples file that cannot be scored as asked; one line naming the file and the problem."""
 
@@ -52,6 +59,26 @@ def check_size(distinct: int, source: str, sample_pairs: int | None) -> None:
         raise ScoreInputError(
             f"{source}: {distinct:,} distinct lines; the exact diversity_levenshtein is limited to "
             f"{MAX_EXACT_DISTINCT:,} distinct lines (it is quadratic): give --sample-pairs K for a seeded estimate"
+        )
+
+
+def check_work(samples: list[str], source: str, sample_pairs: int | None) -> None:
+    """Refuse a diversity whose Levenshtein work exceeds ``MAX_LEVENSHTEIN_WORK`` (long lines, not only many)."""
+    if not samples:
+        return
+    if sample_pairs is None:  # every unordered pair of distinct lines, each once
+        lengths = [line.count(" ") + 1 for line in set(samples)]
+        total = sum(lengths)
+        work = (total * total - sum(n * n for n in lengths)) / 2 / 64
+        fix = "give --sample-pairs K for a seeded estimate over fewer pairs"
+    else:  # K pairs of independently drawn lines: E[len(a) len(b)] = E[len]^2
+        mean = sum(line.count(" ") + 1 for line in samples) / len(samples)
+        work = sample_pairs * mean * mean / 64
+        fix = "give a smaller --sample-pairs"
+    if work > MAX_LEVENSHTEIN_WORK:
+        raise ScoreInputError(
+            f"{source}: the diversity_levenshtein of these lines needs about {work:.1e} operations, more than the "
+            f"limit of {MAX_LEVENSHTEIN_WORK:.0e} (long lines cost quadratically); {fix}"
         )
 
 

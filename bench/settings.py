@@ -53,8 +53,9 @@ class TrainingConfig(Strict):
 class SamplingConfig(Strict):
     n: int | None = Field(None, ge=1, le=10_000_000)
     """Samples drawn per generation; default: ``data.size``."""
-    temperature: float = Field(0.8, gt=0.0, le=10.0)
-    """Softmax temperature (the study: 0.8)."""
+    temperature: float = Field(0.8, ge=1e-3, le=10.0)
+    """Softmax temperature (the study: 0.8). At least 0.001: logits divided by less overflow half precision (65504)
+    already at a logit of 65, and a lower temperature is greedy decoding in all but name."""
     top_k: int | None = Field(None, ge=1)
     """Keep only the k most likely tokens (off by default)."""
     top_p: float | None = Field(None, gt=0.0, le=1.0)

@@ -23,6 +23,7 @@ missing, damaged or replaced input from the one the numbers came from.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -112,6 +113,7 @@ CREATE TABLE IF NOT EXISTS failures (
 # Databases written before ``artifacts`` existed gain the column (NULL: digests unknown) when a writer opens them.
 MIGRATIONS = "ALTER TABLE generations ADD COLUMN IF NOT EXISTS artifacts JSON;"
 TABLES = ("runs", "metrics", "drops", "generations", "failures")
+OPTIONAL_COLUMNS = {("generations", "artifacts")}  # older databases lack it (MIGRATIONS adds it)
 
 # How long an open waits for a database that another process holds (seconds; BENCH_DB_WAIT overrides), and how
 # long a writer waits for another bench process's lock (BENCH_LOCK_TIMEOUT).
@@ -191,6 +193,27 @@ def _tables(con: duckdb.DuckDBPyConnection, schema: str = "main", catalog: str |
         query += " AND table_catalog = ?"
         params.append(catalog)
     return {row[0] for row in con.execute(query, params).fetchall()}
+
+
+def _columns(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -> dict[str, dict[str, str]]:
+    """``{table: {column: type}}`` of the main schema (of ``catalog`` when given)."""
+    query = "SELECT table_name, column_name, data_type FROM information_schema.columns WHERE table_schema = 'main'"
+    params: list[str] = []
+    if catalog is not None:
+        query += " AND table_catalog = ?"
+        params.append(catalog)
+    found: dict[str, dict[str, str]] = {}
+    for table, column, kind in con.execute(query, params).fetchall():
+        found.setdefault(table, {})[column] = kind
+    return found
+
+
+@functools.cache
+def expected_columns() -> dict[str, dict[str, str]]:
+    """The columns and types a results database of this version has (``SCHEMA`` in an in-memory database)."""
+    with duckdb.connect(":memory:") as con:
+        con.execute(SCHEMA)
+        return _columns(con)
 
 
 def sha256_file(path: Path) -> str:
@@ -296,6 +319,30 @@ class Store:
         missing = [t for t in ("runs", "metrics", "drops", "generations") if t not in present]
         if missing:
             raise StoreError(f"{self.database}: not a results database (no table {missing[0]!r})")
+
+    def check_mergeable(self) -> None:
+        """Raise ``StoreError`` unless every table's columns are ones this version has, with the same types, and
+        every column this version requires is there: what ``merge_from`` checks before it writes anything."""
+        self.check_readable()
+        with self.connect(read_only=True) as con:
+            try:
+                found = _columns(con)
+            except duckdb.Error as error:
+                raise StoreError(f"{self.database}: not a readable results database ({error})") from None
+        for table, columns in expected_columns().items():
+            present = found.get(table)
+            if present is None:
+                continue
+            for column, kind in present.items():
+                if column not in columns:
+                    raise StoreError(f"{self.database}: table {table} has a column {column!r} bench does not write")
+                if kind != columns[column]:
+                    raise StoreError(
+                        f"{self.database}: column {table}.{column} is {kind}, not {columns[column]} as bench writes it"
+                    )
+            absent = [c for c in columns if c not in present and (table, c) not in OPTIONAL_COLUMNS]
+            if absent:
+                raise StoreError(f"{self.database}: table {table} lacks the column {absent[0]!r}")
 
     # -- the artifacts layout ---------------------------------------------------------------------------------
 
@@ -609,22 +656,47 @@ class Store:
             raise StoreError(f"{other.root}: no results database ({DATABASE})")
         if other.root.resolve() == self.root.resolve():
             raise StoreError(f"{other.root}: cannot merge a results directory into itself")
-        other.check_readable()
+        other.check_mergeable()  # columns and types first: a bad source leaves the target as it was
+        copies = _copy_plan(other.root / "artifacts", self.root / "artifacts")
+        created = not self.database.exists()
+        root_created = not self.root.exists()
         self.create()
         before = self.count_rows()
         source_path = str(other.database.resolve()).replace("'", "''")
-        with self.connect() as con:
-            other.retry_busy(lambda: con.execute(f"ATTACH '{source_path}' AS source (READ_ONLY)"))
-            try:
-                present = _tables(con, catalog="source")
-                for table in TABLES:
-                    if table in present:
-                        con.execute(
-                            f"INSERT INTO {table} BY NAME SELECT * FROM source.{table} ON CONFLICT DO NOTHING"  # noqa: S608
-                        )
-            finally:
-                con.execute("DETACH source")
-        _copy_regular_files(other.root / "artifacts", self.root / "artifacts")
+        try:
+            with self.connect() as con:
+                other.retry_busy(lambda: con.execute(f"ATTACH '{source_path}' AS source (READ_ONLY)"))
+                try:
+                    present = _tables(con, catalog="source")
+                    con.execute("BEGIN TRANSACTION")  # all tables or none
+                    for table in TABLES:
+                        if table in present:
+                            con.execute(
+                                f"INSERT INTO {table} BY NAME SELECT * FROM source.{table} ON CONFLICT DO NOTHING"  # noqa: S608
+                            )
+                    con.execute("COMMIT")
+                except duckdb.Error as error:
+                    with contextlib.suppress(duckdb.Error):
+                        con.execute("ROLLBACK")
+                    reason = str(error).strip().partition("\n")[0]
+                    raise StoreError(f"{other.database}: cannot be merged ({reason}); nothing was copied") from None
+                finally:
+                    con.execute("DETACH source")
+        except StoreError:
+            if created:  # the database this merge created holds nothing: it goes, with its lock file
+                for path in (self.database, self.lock_path, self.database.with_name(DATABASE + ".wal")):
+                    if path.is_file() and not path.is_symlink():
+                        path.unlink()
+                if root_created:
+                    with contextlib.suppress(OSError):
+                        self.root.rmdir()
+            raise
+        for source, destination in copies:
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=destination.parent, prefix=staging_prefix(destination.name), suffix=".tmp")
+            os.close(fd)
+            shutil.copyfile(source, tmp, follow_symlinks=False)
+            os.replace(tmp, destination)  # a link planted at the destination is replaced, never written through
         after = self.count_rows()
         return {table: after[table] - before[table] for table in after}
 
@@ -647,20 +719,26 @@ def _owned_by_live_process(name: str) -> bool:
     return True
 
 
-def _copy_regular_files(source: Path, target: Path) -> None:
-    """Copy the regular files of ``source`` into ``target``; symbolic links (to files or folders) are skipped."""
+def _copy_plan(source: Path, target: Path) -> list[tuple[Path, Path]]:
+    """The regular files of ``source`` and where they go in ``target``; symbolic links (to files or folders) are
+    skipped. A folder or a non-file where a file goes (or a file where a folder goes) refuses before any copy."""
     if not source.is_dir() or source.is_symlink():
-        return
+        return []
+    plan = []
     for directory, subdirs, files in os.walk(source, followlinks=False):
         here = Path(directory)
         subdirs[:] = [d for d in subdirs if not (here / d).is_symlink()]
         destination = target / here.relative_to(source)
-        destination.mkdir(parents=True, exist_ok=True)
+        if os.path.lexists(destination) and not destination.is_dir():
+            raise StoreError(f"{destination}: is not a folder, and the merge would copy {here} there")
         for name in files:
             path = here / name
             if path.is_symlink() or not path.is_file():
                 continue
-            shutil.copyfile(path, destination / name, follow_symlinks=False)
+            if os.path.lexists(destination / name) and not (destination / name).is_file():
+                raise StoreError(f"{destination / name}: is not a regular file, and the merge would copy a file there")
+            plan.append((path, destination / name))
+    return plan
 
 
 # -- Parquet artifacts ----------------------------------------------------------------------------------------

@@ -61,7 +61,12 @@ class EmpiricalLearner:
             raise ValueError("the empirical learner was not fitted")
         # Sorted support: the draw depends on the multiset only, not on the order the data came in.
         support = sorted(self.counts)
-        weights = np.array([self.counts[s] for s in support], dtype=np.float64) ** (1.0 / settings.temperature)
+        counts = np.array([self.counts[s] for s in support], dtype=np.float64)
+        with np.errstate(over="ignore"):
+            weights = counts ** (1.0 / settings.temperature)
+        if not np.isfinite(weights.sum()):  # a low temperature overflows float64: the same ratios in log space
+            logs = np.log(counts) / settings.temperature
+            weights = np.exp(logs - logs.max())
         index = np.random.default_rng(seed).choice(len(support), size=n, p=weights / weights.sum())
         if progress is not None:
             progress(n, n)

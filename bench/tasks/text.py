@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import random
 from pathlib import Path
 from typing import Literal
@@ -33,13 +34,26 @@ class CorpusError(ValueError):
     """A corpus that cannot be used; the message names the file and the problem."""
 
 
+MAX_CORPUS_BYTES = 1 << 30  # read whole, then split: a bigger file would need several times its size in memory
+MAX_DOCUMENT_CHARS = 16 << 20  # one document is tokenized at once (a book is about 1 MB)
+TOKENIZE_BATCH_CHARS = 1 << 20  # documents are tokenized in batches of about this much text: bounded memory
+
+
 def read_documents(path: str | Path) -> list[str]:
     """The corpus's non-empty documents, in file order. Raises ``CorpusError`` naming the file and the problem."""
     path = Path(path)
     if path.suffix not in SUFFIXES:
         raise CorpusError(f"{path}: unsupported corpus format {path.suffix!r} (use {', '.join(SUFFIXES)})")
+    try:
+        info = os.stat(path)  # a symlink loop or an unreadable folder is one line here
+    except FileNotFoundError:
+        raise CorpusError(f"{path}: no such corpus file") from None
+    except OSError as error:
+        raise CorpusError(f"{path}: cannot be read ({error.strerror or error})") from None
     if not path.is_file():
         raise CorpusError(f"{path}: no such corpus file")
+    if info.st_size > MAX_CORPUS_BYTES:
+        raise CorpusError(f"{path}: {info.st_size:,} bytes; corpora are limited to {MAX_CORPUS_BYTES:,} bytes")
     try:
         if path.suffix == ".parquet":
             documents = _parquet_documents(path)
@@ -55,6 +69,12 @@ def read_documents(path: str | Path) -> list[str]:
     documents = [d for d in documents if d.strip()]
     if not documents:
         raise CorpusError(f"{path}: the corpus holds no text")
+    longest = max(range(len(documents)), key=lambda i: len(documents[i]))
+    if len(documents[longest]) > MAX_DOCUMENT_CHARS:
+        raise CorpusError(
+            f"{path}: document {longest + 1} has {len(documents[longest]):,} characters, more than "
+            f"{MAX_DOCUMENT_CHARS:,}; separate documents with blank lines"
+        )
     return documents
 
 
@@ -81,6 +101,8 @@ def _jsonl_documents(path: Path, text: str) -> list[str]:
             record = json.loads(line)
         except json.JSONDecodeError as error:
             raise CorpusError(f"{path}: line {number} is not JSON ({error.msg})") from None
+        except RecursionError:
+            raise CorpusError(f"{path}: line {number} is nested too deeply") from None
         if not isinstance(record, dict) or not isinstance(record.get("text"), str):
             raise CorpusError(f"{path}: line {number} has no string field 'text'")
         documents.append(record["text"])
@@ -147,9 +169,19 @@ def split_documents(documents: list[str], validation: float, test: float, seed: 
 
 def chunk(documents: list[str], tokenizer: PreTrainedTokenizerFast, length: int) -> list[str]:
     """Each document's tokens cut into consecutive ``length``-token chunks (a shorter tail is dropped), decoded."""
-    ids = tokenizer(documents, add_special_tokens=False)["input_ids"]
-    pieces = [row[start : start + length] for row in ids for start in range(0, len(row) - length + 1, length)]
-    return tokenizer.batch_decode(pieces, clean_up_tokenization_spaces=False)
+    chunks: list[str] = []
+    batch: list[str] = []
+    size = 0
+    for document in [*documents, None]:  # in batches: a large corpus never has all its encodings in memory at once
+        if document is not None:
+            batch.append(document)
+            size += len(document)
+        if batch and (document is None or size >= TOKENIZE_BATCH_CHARS):
+            ids = tokenizer(batch, add_special_tokens=False, return_attention_mask=False)["input_ids"]
+            pieces = [row[start : start + length] for row in ids for start in range(0, len(row) - length + 1, length)]
+            chunks.extend(tokenizer.batch_decode(pieces, clean_up_tokenization_spaces=False))
+            batch, size = [], 0
+    return chunks
 
 
 @functools.lru_cache(maxsize=4)
@@ -201,6 +233,13 @@ class TextTask:
                 raise ValueError(f"{label} must be in (0, 0.5), got {share!r}")
         self.corpus = Path(corpus)
         self.tokenizer_path = Path(tokenizer)
+        for path in (self.corpus, self.tokenizer_path):
+            try:  # before resolve(), which raises RuntimeError on a symlink loop
+                os.stat(path)
+            except FileNotFoundError:
+                pass  # named below by the reader that needs it
+            except OSError as error:
+                raise CorpusError(f"{path}: cannot be read ({error.strerror or error})") from None
         self.chunk_tokens = chunk_tokens
         self.tokenizer = load_tokenizer(self.tokenizer_path)
         stat = self.corpus.stat() if self.corpus.is_file() else None
