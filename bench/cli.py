@@ -17,8 +17,15 @@ class BadInput(Exception):
     """Input the user must fix; printed as one line, exit code 2."""
 
 
+def _one_line(message: object) -> str:
+    """An error as one line: a library's multi-line message (Arrow, DuckDB, pydantic) joined with ' | '."""
+    import re
+
+    return " | ".join(part.strip() for part in re.split(r"[\r\n]+", str(message)) if part.strip())
+
+
 def _fail(message: str) -> int:
-    print(f"bench: error: {message}", file=sys.stderr)
+    print(f"bench: error: {_one_line(message)}", file=sys.stderr)
     return EXIT_BAD_INPUT
 
 
@@ -105,7 +112,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             except ClusterMismatchError as error:
                 raise BadInput(str(error)) from None
             except ParallelRunError as error:
-                print(f"bench: error: {error}", file=sys.stderr)
+                print(f"bench: error: {_one_line(error)}", file=sys.stderr)
                 return 1
             failed = summary.failed
         else:
@@ -125,7 +132,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         lines = [f"cell {failure.describe()}" for failure in summary.failed]
     for line in lines:
-        print(f"bench: error: {line}", file=sys.stderr)
+        print(f"bench: error: {_one_line(line)}", file=sys.stderr)
     return 1 if lines else 0
 
 
@@ -593,7 +600,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         # A run that cannot go on (diverged training, nothing left to train on): one line, exit 1.
         if isinstance(error, TrainingDivergedError | NoSamplesLeftError):
-            print(f"bench: error: {error}", file=sys.stderr)
+            print(f"bench: error: {_one_line(error)}", file=sys.stderr)
             return 1
         raise
     except KeyboardInterrupt:

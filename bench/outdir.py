@@ -9,6 +9,10 @@
 Each file is written to a temporary file in ``DIR`` and renamed over its name. A rename replaces a symbolic link
 instead of writing through it, so even with ``force`` a planted ``index.html -> ~/.bashrc`` is replaced, and its
 target is untouched. Files listed in the old manifest and not written again are removed (stale figures).
+
+An interrupted write (SIGTERM, SIGHUP, a full disk) must not make the next one refuse: the manifest names each file
+before the file is written, and temporary files of the writer's own pattern (``.tmp-*.part``, regular files) are
+removed by the next write.
 """
 
 from __future__ import annotations
@@ -21,6 +25,14 @@ from pathlib import Path
 
 MANIFEST = ".bench-manifest.json"
 MANIFEST_VERSION = 1
+TEMP_PREFIX, TEMP_SUFFIX = ".tmp-", ".part"
+
+
+def _is_leftover(root: Path, entry: str) -> bool:
+    """A temporary file of an interrupted write into ``root`` (a regular file of our pattern)."""
+    if not (entry.startswith(TEMP_PREFIX) and entry.endswith(TEMP_SUFFIX)):
+        return False
+    return stat.S_ISREG(os.lstat(root / entry).st_mode)
 
 
 class OutDirError(ValueError):
@@ -66,7 +78,10 @@ class OutputDir:
         self.root = Path(root)
         self.written: list[str] = []
         self.previous: set[str] = set()
+        self.leftovers: list[str] = []
         self._check(force)
+        for entry in self.leftovers:  # only after the whole directory was found acceptable
+            os.unlink(self.root / entry)
 
     def _check(self, force: bool) -> None:
         if self.root.is_symlink():
@@ -79,6 +94,9 @@ class OutputDir:
         foreign = []
         for entry in sorted(os.listdir(self.root)):
             if entry == MANIFEST and stat.S_ISREG(os.lstat(self.root / entry).st_mode):
+                continue
+            if _is_leftover(self.root, entry):
+                self.leftovers.append(entry)
                 continue
             mode = os.lstat(self.root / entry).st_mode
             if entry not in self.previous or not stat.S_ISREG(mode):  # a link or folder is never ours
@@ -98,7 +116,10 @@ class OutputDir:
         if target.is_dir() and not target.is_symlink():
             raise OutDirError(f"{target}: is a directory; cannot write a file there")
         self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=".part")
+        if name not in self.written and name not in self.previous:
+            # Named in the manifest before it exists: an interrupted write leaves no file the next one calls foreign.
+            self._write_manifest(sorted(self.previous | {*self.written, name}))
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
         try:
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
@@ -121,9 +142,12 @@ class OutputDir:
             path = self.root / _safe_name(name)  # checked again: only plain names directly in this folder
             if os.path.lexists(path) and not path.is_dir():
                 os.unlink(path)  # unlink removes a link itself, never its target
-        manifest = {"version": MANIFEST_VERSION, "files": sorted(self.written)}
         self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=".part")
+        return self._write_manifest(sorted(self.written))
+
+    def _write_manifest(self, names: list[str]) -> Path:
+        manifest = {"version": MANIFEST_VERSION, "files": names}
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(manifest, handle, indent=2)
             handle.write("\n")

@@ -1,0 +1,324 @@
+"""Inputs that used to crash, hang, or pass while doing the wrong thing: merges of odd sources, damaged samples in a
+report, hostile text-world folders, non-finite baselines, temperatures and models that validate but cannot run, score
+inputs with very long lines, the estimate's probe, and an interrupted report.
+
+Every refusal is exit 2 with one line and no traceback, and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import ROOT, write_suite
+
+from bench.store import Store
+
+EMPIRICAL = {
+    "suite": "hostile",
+    "seeds": [0],
+    "generations": 2,
+    "checkpoints": "none",
+    "task": {"name": "logic", "params": {"min_depth": 2, "max_depth": 3}},
+    "data": {"size": 40},
+    "model": {"kind": "empirical"},
+    "scenarios": [{"name": "replace", "regime": {"kind": "replace"}}],
+}
+
+
+def bench(*args: str, cwd: Path = ROOT, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=timeout,
+    )
+
+
+def cli(capsys, *args: str) -> subprocess.CompletedProcess:
+    from bench.cli import main
+
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, captured.out, captured.err)
+
+
+def refused(done: subprocess.CompletedProcess, *needles: str) -> str:
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert done.returncode == 2 and len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("finished")
+    suite = write_suite(folder / "h.yaml", EMPIRICAL)
+    done = bench("run", str(suite), "--results", str(folder / "results"), "--quiet", "--allow-cpu")
+    assert done.returncode == 0, done.stderr
+    return folder / "results"
+
+
+def copy_results(finished: Path, to: Path) -> Path:
+    shutil.copytree(finished, to, symlinks=True)
+    return to
+
+
+# -- 6. merge ---------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("alter", "needle"),
+    [
+        ("ALTER TABLE metrics ADD COLUMN extra INTEGER", "'extra'"),
+        ("ALTER TABLE metrics ALTER value TYPE VARCHAR; UPDATE metrics SET value = 'abc'", "metrics.value"),
+        ("ALTER TABLE drops DROP COLUMN count", "'count'"),
+    ],
+    ids=["extra-column", "non-numeric-value", "missing-column"],
+)
+def test_a_source_with_other_columns_is_refused_before_the_target_exists(tmp_path, finished, capsys, alter, needle):
+    source = copy_results(finished, tmp_path / "source")
+    with duckdb.connect(str(source / "bench.duckdb")) as con:
+        con.execute(alter)
+    target = tmp_path / "target"
+    refused(cli(capsys, "merge", str(source), "--into", str(target)), "bench.duckdb", needle)
+    assert not target.exists()
+
+
+def test_a_failing_merge_into_an_existing_target_changes_nothing(tmp_path, finished, capsys):
+    target = copy_results(finished, tmp_path / "target")
+    before = Store(target).count_rows()
+    other = tmp_path / "other"
+    suite = write_suite(tmp_path / "o.yaml", {**EMPIRICAL, "suite": "other"})
+    assert bench("run", str(suite), "--results", str(other), "--quiet", "--allow-cpu").returncode == 0
+    run_id = Store(other).runs()[0]["run_id"]
+    blocked = target / "artifacts" / run_id / "replace" / "seed-0" / "gen-000" / "data.parquet"
+    blocked.mkdir(parents=True)  # a folder where the merge must put a file
+    refused(cli(capsys, "merge", str(other), "--into", str(target)), "data.parquet", "not a regular file")
+    assert Store(target).count_rows() == before
+
+
+# -- 7. report with damaged samples -----------------------------------------------------------------------------
+
+
+def test_a_truncated_samples_file_shows_as_unavailable(tmp_path, finished, capsys):
+    results = copy_results(finished, tmp_path / "results")
+    damaged = next((results / "artifacts").rglob("samples.parquet"))
+    damaged.write_bytes(damaged.read_bytes()[:100])
+    done = cli(capsys, "report", "--results", str(results), "--out", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "out" / "index.html").read_text(encoding="utf-8")
+    assert "samples.parquet" in page
+
+
+# -- 8. the text world ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory) -> Path:
+    from bench.pretrain import PretrainSettings, pretrain
+    from bench.tasks.text import read_documents
+
+    folder = tmp_path_factory.mktemp("model")
+    corpus = folder / "slice.txt"
+    corpus.write_text("\n\n".join(read_documents(ROOT / "corpora" / "stdlib_docstrings.txt")[:150]) + "\n")
+    pretrain(corpus, folder / "tiny", PretrainSettings(vocab_size=400, steps=2, batch_size=2))
+    return folder / "tiny"
+
+
+def text_suite(tmp_path: Path, model: Path, corpus: Path, **sampling) -> Path:
+    suite = {
+        "suite": "t",
+        "seeds": [0],
+        "generations": 1,
+        "task": {"name": "text", "params": {"corpus": str(corpus), "tokenizer": str(model), "chunk_tokens": 16}},
+        "data": {"size": 10, "test_size": 4},
+        "model": {"kind": "transformer", "pretrained": str(model), "init": "pretrained"},
+        "training": {"max_iters": 1, "batch_size": 2, "block_size": 24, "warmup_iters": 0, "eval_interval": 1},
+        "sampling": {"max_new_tokens": 8, **sampling},
+        "scenarios": [{"name": "replace", "regime": {"kind": "replace"}}],
+    }
+    return write_suite(tmp_path / "t.yaml", suite)
+
+
+def test_a_symlink_loop_corpus_is_one_line(tmp_path, tiny_model, capsys):
+    corpus = tmp_path / "loop.txt"
+    corpus.symlink_to(corpus)
+    refused(cli(capsys, "validate", str(text_suite(tmp_path, tiny_model, corpus))), "loop.txt")
+
+
+def test_a_deeply_nested_jsonl_line_is_one_line(tmp_path, tiny_model, capsys):
+    corpus = tmp_path / "deep.jsonl"
+    corpus.write_text('{"text": "a"}\n' + "[" * 100_000 + "]" * 100_000 + "\n")
+    refused(cli(capsys, "validate", str(text_suite(tmp_path, tiny_model, corpus))), "deep.jsonl", "line 2")
+
+
+@pytest.mark.parametrize("name", ["tokenizer.json", "config.json", "tokenizer_config.json"])
+def test_a_malformed_model_file_is_one_line(tmp_path, tiny_model, capsys, name):
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    (model / name).write_text('{"model": {"type": "BPE", "vocab": [1, 2')
+    corpus = ROOT / "corpora" / "stdlib_docstrings.txt"
+    refused(cli(capsys, "validate", str(text_suite(tmp_path, model, corpus))), str(model))
+
+
+def test_a_document_too_long_to_tokenize_at_once_is_refused(tmp_path, monkeypatch):
+    from bench.tasks import text
+
+    monkeypatch.setattr(text, "MAX_DOCUMENT_CHARS", 1000)
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("short one\n\n" + "word " * 300 + "\n")
+    with pytest.raises(text.CorpusError, match="document 2 has 1,499 characters"):
+        text.read_documents(corpus)
+
+
+def test_batched_tokenization_cuts_the_same_chunks(tiny_model, monkeypatch):
+    from bench.tasks import text
+
+    documents = text.read_documents(ROOT / "corpora" / "stdlib_docstrings.txt")[:200]
+    tokenizer = text.load_tokenizer(tiny_model)
+    whole = text.chunk(documents, tokenizer, 16)
+    monkeypatch.setattr(text, "TOKENIZE_BATCH_CHARS", 500)  # many small batches
+    assert text.chunk(documents, tokenizer, 16) == whole and len(whole) > 100
+
+
+# -- 9. baselines -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["1e400", "-1e400", "1" + "0" * 400])
+def test_a_non_finite_baseline_value_is_refused(tmp_path, finished, capsys, value):
+    path = tmp_path / "base.json"
+    assert cli(capsys, "check", "--results", str(finished), "--write-baseline", str(path)).returncode == 0
+    text = path.read_text()
+    data = json.loads(text)
+    field = next(k for k, v in data["rows"][0].items() if k.endswith("_final") and v is not None)
+    path.write_text(text.replace(f'"{field}": {json.dumps(data["rows"][0][field])}', f'"{field}": {value}', 1))
+    refused(cli(capsys, "check", "--results", str(finished), "--against", str(path)), field, "finite")
+
+
+# -- 10. settings that validate but cannot run ------------------------------------------------------------------
+
+
+def test_a_vanishing_temperature_is_refused(tmp_path, capsys):
+    suite = write_suite(tmp_path / "s.yaml", {**EMPIRICAL, "sampling": {"temperature": 1.0e-300}})
+    refused(cli(capsys, "validate", str(suite)), "sampling.temperature")
+
+
+def test_the_lowest_temperature_runs_on_the_empirical_learner(tmp_path, capsys):
+    """count ** (1 / 0.001) overflows float64 for any count above 2; the weights are then taken in log space."""
+    suite = write_suite(tmp_path / "s.yaml", {**EMPIRICAL, "sampling": {"temperature": 0.001}})
+    done = bench("run", str(suite), "--results", str(tmp_path / "r"), "--quiet", "--allow-cpu")
+    assert done.returncode == 0, done.stderr
+
+
+def test_a_model_larger_than_the_machine_is_refused(tmp_path, capsys):
+    suite = {
+        **EMPIRICAL,
+        "model": {"kind": "transformer", "preset": "tiny", "overrides": {"n_embd": 65536, "n_head": 2, "n_layer": 64}},
+        "training": {"block_size": 64},
+    }
+    refused(cli(capsys, "validate", str(write_suite(tmp_path / "s.yaml", suite))), "parameters", "GB")
+
+
+def _safetensors(header: dict | bytes, data: bytes = b"") -> bytes:
+    raw = header if isinstance(header, bytes) else json.dumps(header).encode()
+    return struct.pack("<Q", len(raw)) + raw + data
+
+
+@pytest.mark.parametrize(
+    ("weights", "needle"),
+    [
+        (_safetensors(b"{not json"), "not valid JSON"),
+        (struct.pack("<Q", 10**15) + b"{}", "claims"),
+        (_safetensors({"w": {"dtype": "F32", "shape": [10**12], "data_offsets": [0, 4 * 10**12]}}, b"\0" * 8), "lie"),
+        (_safetensors({"w": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}}, b"\0" * 8), "do not hold"),
+        (_safetensors({"w": {"dtype": "X99", "shape": [2], "data_offsets": [0, 8]}}, b"\0" * 8), "dtype"),
+    ],
+    ids=["not-json", "header-length", "huge-tensor", "shape-mismatch", "dtype"],
+)
+def test_a_malformed_safetensors_header_is_refused(tmp_path, tiny_model, capsys, weights, needle):
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    (model / "model.safetensors").write_bytes(weights)
+    corpus = ROOT / "corpora" / "stdlib_docstrings.txt"
+    refused(cli(capsys, "validate", str(text_suite(tmp_path, model, corpus))), "model.safetensors", needle)
+
+
+# -- 11. bounded work -------------------------------------------------------------------------------------------
+
+
+def test_score_refuses_long_lines_quickly(tmp_path):
+    path = tmp_path / "long.txt"
+    with path.open("w") as handle:
+        for i in range(20):
+            handle.write(" ".join(f"t{(i * 7 + j) % 997}" for j in range(150_000)) + "\n")
+    started = time.perf_counter()
+    done = bench("score", "--task", "logic", str(path), timeout=120)
+    refused(done, "long.txt", "diversity_levenshtein")
+    assert time.perf_counter() - started < 60
+    pairs = bench("score", "--task", "logic", str(path), "--sample-pairs", "1000", timeout=120)
+    refused(pairs, "smaller --sample-pairs")
+
+
+def test_the_estimate_probe_generates_a_bounded_data_set(tmp_path, monkeypatch):
+    from bench import estimate
+    from bench.config import load_suite
+
+    suite = load_suite(write_suite(tmp_path / "s.yaml", {**EMPIRICAL, "data": {"size": 10_000_000}}))
+    sizes = []
+    from bench.tasks.logic import LogicTask
+
+    original = LogicTask.generate
+
+    def counting(self, n, seed, exclude=frozenset()):
+        sizes.append(n)
+        return original(self, n, seed, exclude)
+
+    monkeypatch.setattr(LogicTask, "generate", counting)
+    result = estimate.estimate(suite)
+    assert max(sizes) <= estimate.PROBE_DATA and result.samples == 2 * 10_000_000
+
+
+# -- 12. interrupted report -------------------------------------------------------------------------------------
+
+
+def test_an_interrupted_report_does_not_block_the_next(tmp_path, finished, capsys):
+    from bench.outdir import OutputDir
+
+    out = tmp_path / "out"
+    interrupted = OutputDir(out)
+    interrupted.write_text("index.html", "<p>half</p>")  # then the process dies: no close(), no final manifest
+    (out / ".tmp-abc123.part").write_text("half a figure")
+    done = cli(capsys, "report", "--results", str(finished), "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    assert not (out / ".tmp-abc123.part").exists()
+
+
+def test_a_report_killed_early_leaves_a_folder_the_next_report_accepts(tmp_path, finished):
+    out = tmp_path / "out"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    for delay in (1.5, 2.5, 3.5):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bench", "report", "--results", str(finished), "--out", str(out)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        process.terminate()
+        process.wait(timeout=60)
+    done = bench("report", "--results", str(finished), "--out", str(out))
+    assert done.returncode == 0, done.stderr
