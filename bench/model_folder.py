@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
 import struct
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,8 @@ class ModelFolderError(ValueError):
 def read_json_object(path: Path, limit: int = MAX_JSON_BYTES) -> dict[str, Any]:
     """A small JSON file holding an object; anything else (too big, not UTF-8 JSON, too deeply nested) refuses."""
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise ModelFolderError(f"{path}: not a regular file")
         with open(path, "rb") as handle:
             raw = handle.read(limit + 1)
     except OSError as error:
@@ -86,8 +89,25 @@ def check_config(path: Path) -> dict[str, Any]:
     return config
 
 
+def check_no_special_files(folder: Path) -> None:
+    """No FIFO, socket or device among the folder's entries: a library reading one would block or never end."""
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as error:
+        raise ModelFolderError(f"{folder}: cannot be listed: {error.strerror or error}") from None
+    for path in entries:
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            continue  # a dangling link is not read by name unless it is a file bench needs (checked by name)
+        if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+            raise ModelFolderError(f"{path}: not a regular file (a FIFO, socket or device); remove it")
+
+
 def check_no_remote_code(folder: Path) -> None:
-    """Neither ``config.json`` nor ``tokenizer_config.json`` (where present) names Python code to run."""
+    """Neither ``config.json`` nor ``tokenizer_config.json`` (where present) names Python code to run, and no entry
+    is a FIFO or device that a load would block on."""
+    check_no_special_files(folder)
     for name in ("config.json", "tokenizer_config.json"):
         path = folder / name
         if path.exists() and "auto_map" in read_json_object(path):
@@ -99,7 +119,10 @@ def check_no_remote_code(folder: Path) -> None:
 def safetensors_elements(path: Path) -> int:
     """The tensor elements a ``.safetensors`` file declares, after checking its header against the file."""
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise ModelFolderError(f"{path}: not a regular file")
+        size = info.st_size
         with open(path, "rb") as handle:
             prefix = handle.read(8)
             if len(prefix) < 8:

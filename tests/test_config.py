@@ -76,7 +76,7 @@ BAD_SUITES = [
     (
         "temperature not positive",
         with_changes(sampling={"temperature": 0}),
-        "sampling.temperature: Input should be greater than 0",
+        "sampling.temperature: Input should be greater than or equal to 0.001",
     ),
     (
         "fraction above one",
