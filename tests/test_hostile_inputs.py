@@ -305,20 +305,3 @@ def test_an_interrupted_report_does_not_block_the_next(tmp_path, finished, capsy
     done = cli(capsys, "report", "--results", str(finished), "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert not (out / ".tmp-abc123.part").exists()
-
-
-def test_a_report_killed_early_leaves_a_folder_the_next_report_accepts(tmp_path, finished):
-    out = tmp_path / "out"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    for delay in (1.5, 2.5, 3.5):
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bench", "report", "--results", str(finished), "--out", str(out)],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(delay)
-        process.terminate()
-        process.wait(timeout=60)
-    done = bench("report", "--results", str(finished), "--out", str(out))
-    assert done.returncode == 0, done.stderr
