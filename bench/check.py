@@ -155,6 +155,8 @@ def load_baseline(path: str | Path) -> dict[str, Any]:
         ) from None
     except ValueError as err:
         raise ValueError(f"baseline file {str(target)!r}: {err}") from None
+    except RecursionError:
+        raise ValueError(f"baseline file {str(target)!r} is nested too deeply to be a baseline") from None
     try:
         return validate_baseline(data)
     except ValueError as err:

@@ -141,6 +141,8 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
     from bench.tasks.text import CorpusError
 
     out = Path(args.out)
+    if out.is_symlink():  # save_pretrained would write through it, into a folder the user did not name
+        raise BadInput(f"--out {out}: is a symbolic link; give the real folder")
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise BadInput(f"--out {out}: exists and is not an empty directory")
     settings = PretrainSettings(vocab_size=args.vocab_size, steps=args.steps, preset=args.preset, seed=args.seed)

@@ -39,11 +39,10 @@ class Finding:
 
 
 def _outside(root: Path, path: Path) -> str | None:
-    """Why ``path`` may not be deleted as part of ``root``: a link itself, or resolving outside ``root``."""
-    if path.is_symlink():
-        return "it is a symbolic link"
+    """Why ``path`` may not be deleted as part of ``root``: it resolves outside ``root`` (a link itself is judged by
+    where it lies, since deleting a link removes the link only)."""
     real_root = os.path.realpath(root)
-    real = os.path.realpath(path)
+    real = os.path.join(os.path.realpath(path.parent), path.name) if path.is_symlink() else os.path.realpath(path)
     if real == real_root or os.path.commonpath([real_root, real]) != real_root:
         return f"it resolves outside the results directory ({real})"
     return None
@@ -116,8 +115,8 @@ def repair(results: str | Path, findings: list[Finding]) -> list[Finding]:
         keep = finding.keep or _outside(store.root, finding.path)  # checked again right before deleting
         if keep:
             kept.append(replace(finding, keep=keep))
-        elif finding.path.is_dir():
+        elif finding.path.is_dir() and not finding.path.is_symlink():
             shutil.rmtree(finding.path, ignore_errors=True)  # never follows links inside the tree
         else:
-            finding.path.unlink(missing_ok=True)
+            finding.path.unlink(missing_ok=True)  # a link goes, never what it points to
     return kept

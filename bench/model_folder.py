@@ -48,6 +48,20 @@ DTYPE_BYTES = {
 }
 
 
+SIZE_FIELDS = (
+    "vocab_size",
+    "hidden_size",
+    "n_embd",
+    "num_hidden_layers",
+    "n_layer",
+    "num_attention_heads",
+    "n_head",
+    "intermediate_size",
+    "n_positions",
+    "max_position_embeddings",
+)
+
+
 class ModelFolderError(ValueError):
     """A model folder bench will not load; one line naming the file and the problem."""
 
@@ -86,6 +100,10 @@ def check_config(path: Path) -> dict[str, Any]:
     model_type = config.get("model_type")
     if not isinstance(model_type, str) or model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
         raise ModelFolderError(f"{path}: model_type {model_type!r} is not a causal-LM type transformers knows")
+    for key in SIZE_FIELDS:  # a size the load would fail on much later
+        value = config.get(key)
+        if key in config and not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+            raise ModelFolderError(f"{path}: {key} must be a positive integer, got {value!r}")
     return config
 
 

@@ -53,7 +53,7 @@ def _manifest_names(root: Path) -> set[str]:
         if not stat.S_ISREG(os.lstat(path).st_mode):
             return set()
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return set()
     if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION or not isinstance(data.get("files"), list):
         return set()

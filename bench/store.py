@@ -280,16 +280,24 @@ class Store:
             con = self._open(read_only=True)
             try:
                 yield con
+            except duckdb.Error as error:  # a damaged file fails on the first read, not at open: one line
+                reason = str(error).strip().partition("\n")[0]
+                raise StoreError(f"{self.database}: not a readable results database ({reason})") from None
             finally:
                 con.close()
             return
         self.root.mkdir(parents=True, exist_ok=True)
         with self.writer_lock():
+            for path in (self.database, self.database.with_name(DATABASE + ".wal")):
+                check_plain_file(path)  # a writer never writes through a link planted at the database or its log
             con = self._open(read_only=False)
             try:
                 con.execute(SCHEMA)
                 con.execute(MIGRATIONS)
                 yield con
+            except duckdb.IOException as error:  # a damaged file or a full disk: one line, not a traceback
+                reason = str(error).strip().partition("\n")[0]
+                raise StoreError(f"{self.database}: cannot be written ({reason})") from None
             finally:
                 con.close()
 
