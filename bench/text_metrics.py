@@ -84,8 +84,11 @@ def mauve_score(real: np.ndarray, generated: np.ndarray, seed: int) -> float:
     """MAUVE of the real (P) and generated (Q) feature rows with ``mauve-text``'s defaults (buckets = n/10)."""
     import mauve
 
+    from bench.native_stderr import native_stderr_silenced
+
     seed %= 2**31  # faiss k-means takes a signed 32-bit seed
-    return float(mauve.compute_mauve(p_features=real, q_features=generated, seed=seed, verbose=False).mauve)
+    with native_stderr_silenced():  # faiss's unconditional "WARNING clustering ..." on small sets
+        return float(mauve.compute_mauve(p_features=real, q_features=generated, seed=seed, verbose=False).mauve)
 
 
 def text_metrics(
