@@ -100,11 +100,14 @@ def check_config(path: Path) -> dict[str, Any]:
     model_type = config.get("model_type")
     if not isinstance(model_type, str) or model_type not in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
         raise ModelFolderError(f"{path}: model_type {model_type!r} is not a causal-LM type transformers knows")
+    return config
+
+
+def _check_sizes(path: Path, config: dict[str, Any]) -> None:
     for key in SIZE_FIELDS:  # a size the load would fail on much later
         value = config.get(key)
         if key in config and not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
             raise ModelFolderError(f"{path}: {key} must be a positive integer, got {value!r}")
-    return config
 
 
 def check_no_special_files(folder: Path) -> None:
@@ -128,10 +131,15 @@ def check_no_remote_code(folder: Path) -> None:
     check_no_special_files(folder)
     for name in ("config.json", "tokenizer_config.json"):
         path = folder / name
-        if path.exists() and "auto_map" in read_json_object(path):
+        if not path.exists():
+            continue
+        data = read_json_object(path)
+        if "auto_map" in data:
             raise ModelFolderError(
                 f"{path}: names its own Python code (auto_map); bench never runs a model folder's code"
             )
+        if name == "config.json":  # the tokenizer's load reads it too
+            _check_sizes(path, data)
 
 
 def safetensors_elements(path: Path) -> int:

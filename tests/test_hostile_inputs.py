@@ -305,3 +305,61 @@ def test_an_interrupted_report_does_not_block_the_next(tmp_path, finished, capsy
     done = cli(capsys, "report", "--results", str(finished), "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert not (out / ".tmp-abc123.part").exists()
+
+
+# -- found by the adversarial round -----------------------------------------------------------------------------
+
+
+def test_a_truncated_database_is_one_line_for_readers(tmp_path, finished, capsys):
+    results = copy_results(finished, tmp_path / "results")
+    data = (results / "bench.duckdb").read_bytes()
+    (results / "bench.duckdb").write_bytes(data[: len(data) // 3])
+    refused(cli(capsys, "runs", "--results", str(results)), "bench.duckdb")
+
+
+def test_a_deeply_nested_baseline_is_one_line(tmp_path, finished, capsys):
+    path = tmp_path / "b.json"
+    path.write_text("[" * 200_000 + "]" * 200_000)
+    refused(cli(capsys, "check", "--results", str(finished), "--against", str(path)), "nested too deeply")
+
+
+def test_pretrain_refuses_an_output_link(tmp_path, capsys):
+    target = tmp_path / "empty"
+    target.mkdir()
+    link = tmp_path / "link"
+    link.symlink_to(target)
+    corpus = ROOT / "corpora" / "stdlib_docstrings.txt"
+    refused(cli(capsys, "pretrain", "--corpus", str(corpus), "--out", str(link)), "symbolic link")
+    assert not any(target.iterdir())
+
+
+@pytest.mark.parametrize(("key", "value"), [("vocab_size", -5), ("n_layer", 0), ("n_embd", "64")])
+def test_a_model_config_with_an_impossible_size_is_refused(tmp_path, tiny_model, capsys, key, value):
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    config = json.loads((model / "config.json").read_text())
+    config[key] = value
+    (model / "config.json").write_text(json.dumps(config))
+    corpus = ROOT / "corpora" / "stdlib_docstrings.txt"
+    refused(cli(capsys, "validate", str(text_suite(tmp_path, model, corpus))), "config.json", key)
+
+
+def test_a_leftover_link_is_unlinked_and_its_target_kept(tmp_path, finished, capsys):
+    results = copy_results(finished, tmp_path / "results")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep")
+    leftover = next((results / "artifacts").rglob("gen-000")) / "x.tmp"
+    leftover.symlink_to(victim)
+    assert cli(capsys, "fsck", "--results", str(results), "--repair").returncode == 0
+    assert not os.path.lexists(leftover) and victim.read_text() == "keep"
+
+
+def test_mauve_leaves_stderr_empty():
+    """faiss prints "WARNING clustering ..." with C fprintf on small sets; the run's stderr must stay clean."""
+    code = (
+        "import numpy as np; from bench.text_metrics import mauve_score; r = np.random.default_rng(0); "
+        "print(mauve_score(r.normal(size=(20, 8)).astype('float32'), r.normal(size=(20, 8)).astype('float32'), 0))"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0 and 0.0 <= float(done.stdout) <= 1.0 and done.stderr == "", done.stderr
