@@ -31,7 +31,7 @@ from bench.suite_yaml import SuiteFileError, load_suite_data
 
 # Bump when a change to the schema or to the loop changes what a setting means: the run id covers it, so old
 # results are never resumed under new meanings.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Seeds are stored as DuckDB BIGINT and hashed into 63-bit derived seeds: 0 <= seed < 2^63.
 MAX_SEED = 2**63 - 1
@@ -64,8 +64,8 @@ class DataConfig(Strict):
     size: int = Field(10_000, ge=10, le=10_000_000)
     """N: real samples generated for generation 0, and the size of each later generation's data set."""
     validation_fraction: float = Field(0.1, gt=0.0, lt=0.5)
-    """Share of each generation's data set held out for validation and early stopping (``early_stopping: own``), or
-    the size of the held-out real validation set as a share of N (``early_stopping: real``)."""
+    """Share of each generation's data set held out for validation and early stopping (``training.validation``
+    ``items`` or ``strings``), or the size of the real validation set V* as a share of N (``real``)."""
     fresh: Literal["independent", "disjoint"] = "independent"
     """Fresh real data F_g: ``independent`` (default) draws new samples from the task's generator, as the study and
     Gerstgrasser et al. mean by fresh data; ``disjoint`` excludes every string of generation 0's data, which skews
@@ -154,6 +154,11 @@ class Suite(Strict):
                     f"scenarios[{index}] ({scenario.name}): training.block_size ({block}) is shorter than the "
                     f"longest possible sample ({longest} tokens with <bos>/<eos>)"
                 )
+            if getattr(resolved.model, "fit_on", None) == "all" and resolved.training.validation == "real":
+                raise ValueError(
+                    f"scenarios[{index}] ({scenario.name}): model.fit_on 'all' with training.validation 'real' would "
+                    "add the real validation set V* to T_g; use fit_on 'train' (all of T_g under validation 'real')"
+                )
             try:
                 resolved.model.check(task, block)
                 _check_text_settings(task, resolved)
@@ -177,7 +182,7 @@ class Suite(Strict):
         if check_sizes is None:
             return
         validation = 0
-        if self.training.early_stopping == "real":
+        if self.training.validation == "real":
             validation = max(1, round(self.data.validation_fraction * self.data.size))
         try:
             check_sizes(train=self.data.size, test=self.data.resolved_test_size(), validation=validation)

@@ -438,6 +438,14 @@ declare("data_fresh_share", None, "share of T_g that is fresh real data")
 declare("data_synthetic_share", None, "share of T_g that is model output")
 declare("real_nll", False, "mean per-token NLL (nats) of the held-out real test set T* under this generation's model")
 declare("real_ppl", False, "perplexity exp(real_nll) of the held-out real test set T*")
+declare("real_nll_seen", False, "real_nll on the items of T* whose string is in R (verifiable tasks)")
+declare("real_nll_unseen", False, "real_nll on the items of T* whose string is not in R (verifiable tasks)")
+declare(
+    "epochs_trained",
+    None,
+    "passes over the training blocks this generation's fit made (steps x blocks per step / blocks): a budget, no "
+    "direction",
+)
 # Text (bench/text_metrics.py): measured with generation 0's model and a seed, so the loop computes them.
 declare("sample_ppl_ref_mean", None, "mean perplexity of the samples under generation 0's model (text)")
 for _q in (5, 50, 95):
