@@ -78,6 +78,15 @@ class DataConfig(Strict):
         return self.test_size if self.test_size is not None else max(1, min(1000, self.size // 10))
 
 
+class PrimaryContrast(Strict):
+    """The one comparison a suite pre-registers: ``scenario`` against the baseline on ``metric``'s final value."""
+
+    scenario: str
+    """A scenario of the suite, other than the baseline."""
+    metric: str
+    """A registered metric (``bench.metrics``)."""
+
+
 class Scenario(Strict):
     name: SafeName
     """Unique name; letters, digits, ``_ . -``, not starting with ``.`` (it names the scenario's folder)."""
@@ -106,6 +115,8 @@ class Suite(Strict):
     """Generations per cell, counting generation 0 (trained on real data)."""
     baseline: str | None = None
     """Scenario the leaderboard compares against; default ``replace`` if present, else the first."""
+    primary: PrimaryContrast | None = None
+    """The pre-registered primary contrast: reported first and uncorrected; every other row is Holm-corrected."""
     checkpoints: Literal["all", "last", "none"] = "all"
     """Which generations keep a ``save_pretrained`` checkpoint (``last``: only the newest of each cell)."""
     task: TaskConfig = TaskConfig()
@@ -136,6 +147,8 @@ class Suite(Strict):
             raise ValueError(f"scenario names must be unique; repeated: {', '.join(duplicated)}")
         if self.baseline is not None and self.baseline not in names:
             raise ValueError(f"baseline {self.baseline!r} is not a scenario; scenarios: {', '.join(names)}")
+        if self.primary is not None:
+            self._check_primary(names)
         task = _build_task(self.task)
         self._check_corpus_sizes(task)
         for index, scenario in enumerate(self.scenarios):
@@ -176,6 +189,22 @@ class Suite(Strict):
                     "run a separate suite for another precision"
                 )
         return self
+
+    def _check_primary(self, names: list[str]) -> None:
+        from bench.metrics import METRICS
+
+        contrast = self.primary
+        assert contrast is not None
+        if contrast.scenario not in names:
+            raise ValueError(
+                f"primary.scenario {contrast.scenario!r} is not a scenario{_near(contrast.scenario, names)}"
+            )
+        if contrast.scenario == self.baseline_name():
+            raise ValueError(f"primary.scenario {contrast.scenario!r} is the baseline; name the scenario compared")
+        if contrast.metric not in METRICS.names():
+            raise ValueError(
+                f"primary.metric {contrast.metric!r} is not a known metric{_near(contrast.metric, METRICS.names())}"
+            )
 
     def _check_corpus_sizes(self, task: Any) -> None:
         check_sizes = getattr(task, "check_sizes", None)
