@@ -326,13 +326,18 @@ class Analysis:
     verdicts: dict[str, Verdict] | None  # None for tasks without verdicts (text)
     depths: dict[str, int | None]
     meanings: dict[str, str | None] | None
+    trivial: dict[str, bool] | None = None  # tasks that define trivial correct samples (identities)
+    semantic_k: int | None = None  # the task's k of semantic_unique_at_k
 
     @classmethod
     def of(cls, task: Task, samples: list[str]) -> Analysis:
         distinct = list(dict.fromkeys(samples))  # collapsed generations repeat samples: judge each string once
         meanings = {s: task_meaning(task, s) for s in distinct} if has_meaning(task) else None
         verdicts = {s: task.verify(s) for s in distinct} if has_verdicts(task) else None
-        return cls(verdicts, {s: task.depth(s) for s in distinct}, meanings)
+        is_trivial = getattr(task, "trivial", None)
+        trivial = {s: bool(is_trivial(s)) for s in distinct} if callable(is_trivial) else None
+        depths = {s: task.depth(s) for s in distinct}
+        return cls(verdicts, depths, meanings, trivial, getattr(task, "semantic_k", None))
 
     def verdict(self, text: str) -> Verdict:
         if self.verdicts is None:
@@ -357,6 +362,8 @@ class Analysis:
             meanings=None if self.meanings is None else [self.meanings[t] for t in samples],
             reference_meanings=reference_meanings,
             exclude=exclude,
+            trivial=None if self.trivial is None else [self.trivial[t] for t in samples],
+            semantic_k=self.semantic_k,
         )
 
 
