@@ -4,7 +4,7 @@ Under ``replace`` at temperature 1 with the ``items`` split, each generation kee
 n = N − round(fN) of its N items (hypergeometric) and draws N from it with replacement. Two distinct items of the
 subsample are two distinct items of T_g, so the Gini–Simpson index H of the training part has expectation
 (n − 1)/n · N/(N − 1) · H(T_g); the multinomial draw multiplies by (1 − 1/N), which cancels N/(N − 1). Hence
-E[H(S_g)] = H_0 · (1 − 1/n)^(g+1): the split shrinks the Wright–Fisher population from N to n (docs/design.md §5).
+E[H(S_g)] = H_0 · (1 − 1/n)^(g+1): the split shrinks the Wright–Fisher population from N to n (docs/design.md §3).
 
 200 seeds, N = 50, f = 0.2 (n = 40), 10 generations; every generation must agree within 4 standard errors, and the
 same check must reject the curve of the learner fitted on all of T_g, (1 − 1/N)^(g+1) (the negative control).

@@ -15,7 +15,7 @@ With ``fit_on: train`` and the ``items`` split, each generation first keeps a un
 of the N items (hypergeometric), then draws N with replacement from it. Two distinct items of the subsample are two
 distinct items of T_g, so E[H(train)] = (n−1)/n · N/(N−1) · H(T_g), and the multinomial draw multiplies by (1 − 1/N):
 the factors N/(N−1) and (1 − 1/N) cancel, and E[H(S_g)] = H_0·(1 − 1/n)^(g+1). The split shrinks the effective
-population from N to n (docs/design.md §5; ``tests/test_oracle_split.py`` checks it).
+population from N to n (docs/design.md §3; ``tests/test_oracle_split.py`` checks it).
 """
 
 from __future__ import annotations
