@@ -124,3 +124,35 @@ def test_validate_prints_the_smallest_attainable_p_and_warns(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "0.00195 for the primary contrast (filtered on correct, uncorrected)" in captured.out
     assert "warning" not in captured.err
+
+
+def test_a_run_with_a_primary_contrast_reports_it_first(tmp_path, capsys):
+    data = {
+        **MICRO,
+        "seeds": list(range(4)),
+        "generations": 3,
+        "model": {"kind": "empirical"},
+        "sampling": {"temperature": 1.0},
+        "primary": {"scenario": "accumulate", "metric": "simpson_diversity"},
+        "scenarios": [
+            {"name": "replace", "regime": {"kind": "replace"}},
+            {"name": "accumulate", "regime": {"kind": "accumulate"}},
+            {"name": "balanced", "regime": {"kind": "fixed_real", "fraction": 0.5, "source": "original"}},
+        ],
+    }
+    path = write_suite(tmp_path / "s.yaml", data)
+    results = tmp_path / "results"
+    assert main(["run", str(path), "--results", str(results), "--quiet", "--allow-cpu"]) == 0
+    capsys.readouterr()
+    assert main(["leaderboard", "--results", str(results), "--format", "json", "--test", "t"]) == 0
+    board = json.loads(capsys.readouterr().out)
+    assert board[0]["scenario"] == "accumulate"
+    assert board[0]["simpson_diversity_final_diff_primary"] is True
+    assert board[0]["simpson_diversity_final_diff_test"] == "t"
+    assert board[0]["simpson_diversity_final_diff_p_holm"] is None
+    balanced = next(r for r in board if r["scenario"] == "balanced")
+    assert balanced["simpson_diversity_final_diff_p_reported"] == balanced["simpson_diversity_final_diff_p_holm"]
+    # Against another baseline the contrast does not apply: every row is Holm-corrected.
+    assert main(["leaderboard", "--results", str(results), "--format", "json", "--baseline", "balanced"]) == 0
+    other = json.loads(capsys.readouterr().out)
+    assert not any(r.get("simpson_diversity_final_diff_primary") for r in other)
