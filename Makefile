@@ -5,7 +5,7 @@ SUITE  ?= suites/smoke.yaml
 RESULTS ?= results
 IMAGE  ?= bench
 
-.PHONY: install run test test-fast lint bench format clean lock docker-build docker-run replication mitigations report-check
+.PHONY: install run test test-fast lint bench format clean lock docker-build docker-run replication mitigations identities report-check
 
 # torch's exact version comes from the lock, so the two never disagree.
 TORCH := $(shell grep -m1 '^torch==' requirements.lock)
@@ -70,6 +70,12 @@ replication: install
 	OMP_NUM_THREADS=1 $(VENV)/bin/bench run suites/replication_more_cpu.yaml --workers 2 --results $(RESULTS)/replication
 	OMP_NUM_THREADS=1 $(VENV)/bin/bench run suites/replication_fresh_cpu.yaml --workers 2 --results $(RESULTS)/replication
 	$(PY) docs/replication/build_tables.py --results $(RESULTS)/replication --out docs/replication
+
+## identities: rerun suites/identities_cpu.yaml and print its leaderboard with the semantic metrics
+identities: install
+	OMP_NUM_THREADS=1 $(VENV)/bin/bench run suites/identities_cpu.yaml --workers 2 --results $(RESULTS)/identities
+	$(VENV)/bin/bench leaderboard --results $(RESULTS)/identities --format md \
+		--metrics correct,diversity_levenshtein,semantic_unique,semantic_unique_at_k,trivial_share,semantic_entropy,semantic_novelty,real_nll
 
 ## mitigations: rerun suites/mitigations_cpu.yaml (10 seeds, about 25 min on 2 cores) and print its leaderboard
 mitigations: install
