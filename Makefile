@@ -5,7 +5,7 @@ SUITE  ?= suites/smoke.yaml
 RESULTS ?= results
 IMAGE  ?= bench
 
-.PHONY: install run test test-fast lint bench format clean lock docker-build docker-run replication report-check
+.PHONY: install run test test-fast lint bench format clean lock docker-build docker-run replication mitigations identities report-check
 
 # torch's exact version comes from the lock, so the two never disagree.
 TORCH := $(shell grep -m1 '^torch==' requirements.lock)
@@ -63,11 +63,24 @@ bench: install
 	$(PY) -m pytest benchmarks -p no:cacheprovider --benchmark-only --benchmark-json=$(RESULTS)/benchmarks.json -q
 	$(PY) -m benchmarks.summarize $(RESULTS)/benchmarks.json $(RESULTS)/perf.json
 
-## replication: rerun the CPU replication of the reference study and rebuild docs/replication/ (about an hour)
+## replication: rerun the CPU replication of the reference study (three suites, 10 seeds) and rebuild
+## docs/replication/ from a clean checkout (the builder refuses dirty runs): about 3 h on 2 cores with 2 workers
 replication: install
-	OMP_NUM_THREADS=1 $(VENV)/bin/bench run suites/replication_cpu.yaml --results $(RESULTS)/replication
-	OMP_NUM_THREADS=1 $(VENV)/bin/bench run suites/replication_fresh_cpu.yaml --results $(RESULTS)/replication
+	OMP_NUM_THREADS=1 $(VENV)/bin/bench run suites/replication_cpu.yaml --workers 2 --results $(RESULTS)/replication
+	OMP_NUM_THREADS=1 $(VENV)/bin/bench run suites/replication_more_cpu.yaml --workers 2 --results $(RESULTS)/replication
+	OMP_NUM_THREADS=1 $(VENV)/bin/bench run suites/replication_fresh_cpu.yaml --workers 2 --results $(RESULTS)/replication
 	$(PY) docs/replication/build_tables.py --results $(RESULTS)/replication --out docs/replication
+
+## identities: rerun suites/identities_cpu.yaml and print its leaderboard with the semantic metrics
+identities: install
+	OMP_NUM_THREADS=1 $(VENV)/bin/bench run suites/identities_cpu.yaml --workers 2 --results $(RESULTS)/identities
+	$(VENV)/bin/bench leaderboard --results $(RESULTS)/identities --format md \
+		--metrics correct,diversity_levenshtein,semantic_unique,semantic_unique_at_k,trivial_share,semantic_entropy,semantic_novelty,real_nll
+
+## mitigations: rerun suites/mitigations_cpu.yaml (10 seeds, about 25 min on 2 cores) and print its leaderboard
+mitigations: install
+	OMP_NUM_THREADS=1 $(VENV)/bin/bench run suites/mitigations_cpu.yaml --workers 2 --results $(RESULTS)/mitigations
+	$(VENV)/bin/bench leaderboard --results $(RESULTS)/mitigations --primary correct --format md
 
 LOCK_VENV := /tmp/collapse-bench-lock
 # Keep the versions already locked and add what is new; `make lock UPGRADE=1` takes the newest within the ranges.

@@ -77,11 +77,41 @@ def cmd_validate(args: argparse.Namespace) -> int:
         f"resources: {cells} cell(s) and {count_generation_zero_tasks(suite)} generation-0 fit(s); "
         + options.describe()
     )
+    _print_smallest_p(suite)
     if args.estimate:
         from bench.estimate import estimate, format_estimate
 
         print("\n".join(format_estimate(estimate(suite), suite.checkpoints)))
     return 0
+
+
+def _print_smallest_p(suite) -> None:
+    """What the suite's seeds can show at best: the exact sign-flip test's smallest p, with Holm over the rows."""
+    from bench.stats import smallest_sign_flip_p
+
+    n = len(suite.seeds)
+    rows = len(suite.scenarios) - 1  # compared with the baseline
+    p = smallest_sign_flip_p(n)
+    if rows < 1:
+        print(f"smallest attainable p: none (one scenario, nothing to compare; {n} seed(s))")
+        return
+    holm_rows = rows - (suite.primary is not None)
+    how = f"exact sign-flip over {n} seeds: 2/2^{n}" if n <= 20 else f"sign-flip over {n} seeds, 100,000 resamples"
+    parts = [f"{p:.3g} for one comparison ({how})"]
+    if suite.primary is not None:
+        parts.append(
+            f"{p:.3g} for the primary contrast ({suite.primary.scenario} on {suite.primary.metric}, uncorrected)"
+        )
+    if holm_rows > 0:
+        parts.append(f"{min(1.0, holm_rows * p):.3g} for the best of {holm_rows} Holm-corrected row(s)")
+    print("smallest attainable p: " + "; ".join(parts))
+    worst = min(1.0, holm_rows * p) if holm_rows > 0 else p
+    if worst > 0.05:
+        print(
+            f"bench: warning: with {n} seed(s) a comparison cannot reach p < 0.05 (smallest {worst:.3g}); "
+            "add seeds" + ("" if suite.primary is not None else " or pre-register one primary contrast (primary:)"),
+            file=sys.stderr,
+        )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -244,13 +274,22 @@ def _run_rows(args: argparse.Namespace):
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     import shutil
 
-    from bench.leaderboard import DEFAULT_METRICS, build_leaderboard, format_leaderboard, title
+    from bench.leaderboard import DEFAULT_METRICS, build_leaderboard, format_leaderboard, primary_contrast, title
 
     run, rows = _run_rows(args)
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip()) if args.metrics else DEFAULT_METRICS
+    baseline = args.baseline or run["baseline"]
+    # The pre-registered contrast is against the suite's baseline; another --baseline is exploratory (all Holm).
+    contrast = primary_contrast(run["config"]) if baseline == run["baseline"] else None
     try:
         board = build_leaderboard(
-            rows, baseline=args.baseline or run["baseline"], primary=args.primary, metrics=metrics, ci=args.ci
+            rows,
+            baseline=baseline,
+            primary=args.primary,
+            metrics=metrics,
+            ci=args.ci,
+            test=args.test,
+            contrast=contrast,
         )
     except ValueError as error:
         raise BadInput(str(error)) from None
@@ -273,7 +312,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from bench.leaderboard import build_leaderboard
+    from bench.leaderboard import build_leaderboard, primary_contrast
     from bench.outdir import OutDirError, OutputDir
     from bench.report import write_report
     from bench.report_inputs import load_report_inputs
@@ -285,7 +324,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         out = OutputDir(args.out, force=args.force)  # checked before anything is written
     except OutDirError as error:
         raise BadInput(f"--out {error}") from None
-    board = build_leaderboard(rows, baseline=run["baseline"], ci=args.ci)
+    board = build_leaderboard(rows, baseline=run["baseline"], ci=args.ci, contrast=primary_contrast(run["config"]))
     store = Store(args.results)
     document = build_results(run, rows, board)
     inputs = load_report_inputs(store, run["run_id"])
@@ -503,6 +542,12 @@ def build_parser() -> argparse.ArgumentParser:
         "with meaning)",
     )
     _ci_option(board)
+    board.add_argument(
+        "--test",
+        choices=("sign-flip", "t"),
+        default="sign-flip",
+        help="paired test of each difference: exact sign-flip permutation test (default) or paired t-test",
+    )
     board.set_defaults(handler=cmd_leaderboard)
 
     report = sub.add_parser("report", help="figures (PNG, SVG, PDF) and one HTML page")

@@ -31,7 +31,7 @@ from bench.suite_yaml import SuiteFileError, load_suite_data
 
 # Bump when a change to the schema or to the loop changes what a setting means: the run id covers it, so old
 # results are never resumed under new meanings.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # Seeds are stored as DuckDB BIGINT and hashed into 63-bit derived seeds: 0 <= seed < 2^63.
 MAX_SEED = 2**63 - 1
@@ -64,8 +64,8 @@ class DataConfig(Strict):
     size: int = Field(10_000, ge=10, le=10_000_000)
     """N: real samples generated for generation 0, and the size of each later generation's data set."""
     validation_fraction: float = Field(0.1, gt=0.0, lt=0.5)
-    """Share of each generation's data set held out for validation and early stopping (``early_stopping: own``), or
-    the size of the held-out real validation set as a share of N (``early_stopping: real``)."""
+    """Share of each generation's data set held out for validation and early stopping (``training.validation``
+    ``items`` or ``strings``), or the size of the real validation set V* as a share of N (``real``)."""
     fresh: Literal["independent", "disjoint"] = "independent"
     """Fresh real data F_g: ``independent`` (default) draws new samples from the task's generator, as the study and
     Gerstgrasser et al. mean by fresh data; ``disjoint`` excludes every string of generation 0's data, which skews
@@ -76,6 +76,15 @@ class DataConfig(Strict):
 
     def resolved_test_size(self) -> int:
         return self.test_size if self.test_size is not None else max(1, min(1000, self.size // 10))
+
+
+class PrimaryContrast(Strict):
+    """The one comparison a suite pre-registers: ``scenario`` against the baseline on ``metric``'s final value."""
+
+    scenario: str
+    """A scenario of the suite, other than the baseline."""
+    metric: str
+    """A registered metric (``bench.metrics``)."""
 
 
 class Scenario(Strict):
@@ -106,6 +115,8 @@ class Suite(Strict):
     """Generations per cell, counting generation 0 (trained on real data)."""
     baseline: str | None = None
     """Scenario the leaderboard compares against; default ``replace`` if present, else the first."""
+    primary: PrimaryContrast | None = None
+    """The pre-registered primary contrast: reported first and uncorrected; every other row is Holm-corrected."""
     checkpoints: Literal["all", "last", "none"] = "all"
     """Which generations keep a ``save_pretrained`` checkpoint (``last``: only the newest of each cell)."""
     task: TaskConfig = TaskConfig()
@@ -136,6 +147,8 @@ class Suite(Strict):
             raise ValueError(f"scenario names must be unique; repeated: {', '.join(duplicated)}")
         if self.baseline is not None and self.baseline not in names:
             raise ValueError(f"baseline {self.baseline!r} is not a scenario; scenarios: {', '.join(names)}")
+        if self.primary is not None:
+            self._check_primary(names)
         task = _build_task(self.task)
         self._check_corpus_sizes(task)
         for index, scenario in enumerate(self.scenarios):
@@ -153,6 +166,11 @@ class Suite(Strict):
                 raise ValueError(
                     f"scenarios[{index}] ({scenario.name}): training.block_size ({block}) is shorter than the "
                     f"longest possible sample ({longest} tokens with <bos>/<eos>)"
+                )
+            if getattr(resolved.model, "fit_on", None) == "all" and resolved.training.validation == "real":
+                raise ValueError(
+                    f"scenarios[{index}] ({scenario.name}): model.fit_on 'all' with training.validation 'real' would "
+                    "add the real validation set V* to T_g; use fit_on 'train' (all of T_g under validation 'real')"
                 )
             try:
                 resolved.model.check(task, block)
@@ -172,12 +190,28 @@ class Suite(Strict):
                 )
         return self
 
+    def _check_primary(self, names: list[str]) -> None:
+        from bench.metrics import METRICS
+
+        contrast = self.primary
+        assert contrast is not None
+        if contrast.scenario not in names:
+            raise ValueError(
+                f"primary.scenario {contrast.scenario!r} is not a scenario{_near(contrast.scenario, names)}"
+            )
+        if contrast.scenario == self.baseline_name():
+            raise ValueError(f"primary.scenario {contrast.scenario!r} is the baseline; name the scenario compared")
+        if contrast.metric not in METRICS.names():
+            raise ValueError(
+                f"primary.metric {contrast.metric!r} is not a known metric{_near(contrast.metric, METRICS.names())}"
+            )
+
     def _check_corpus_sizes(self, task: Any) -> None:
         check_sizes = getattr(task, "check_sizes", None)
         if check_sizes is None:
             return
         validation = 0
-        if self.training.early_stopping == "real":
+        if self.training.validation == "real":
             validation = max(1, round(self.data.validation_fraction * self.data.size))
         try:
             check_sizes(train=self.data.size, test=self.data.resolved_test_size(), validation=validation)

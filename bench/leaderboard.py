@@ -39,7 +39,7 @@ import numpy as np
 from bench.lines import split_lines
 from bench.metrics import METRICS
 from bench.records import MetricRow
-from bench.stats import Interval, KMResult, holm, interval, kaplan_meier_median, sign_flip_pvalue
+from bench.stats import Interval, KMResult, holm, interval, kaplan_meier_median, paired_t_pvalue, sign_flip_pvalue
 
 # Metrics a run does not carry are skipped: real_nll needs a learner that scores text, the semantic metrics a task
 # with a meaning key.
@@ -60,6 +60,8 @@ BASELINE_NAMES: tuple[str, ...] = ("baseline", "replace")
 
 Format = Literal["table", "md", "csv", "json"]
 CiMethod = Literal["auto", "t", "bootstrap"]
+PairedTest = Literal["sign-flip", "t"]
+TEST_NAMES: dict[str, str] = {"sign-flip": "exact sign-flip permutation test", "t": "paired t-test"}
 
 # "Generations until collapse": the first generation at which a seed's curve meets the condition.
 COLLAPSE_EVENTS: dict[str, tuple[str, str]] = {
@@ -213,11 +215,22 @@ def _summaries(matrix: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 @dataclass(frozen=True)
 class Comparison:
-    """A paired difference against the baseline: its interval, sign-flip p-value and Holm-adjusted p-value."""
+    """A paired difference against the baseline: its interval, the paired test's p-value and the Holm-adjusted one.
+
+    ``test`` names the test (``sign-flip`` or ``t``). ``primary`` marks the suite's pre-registered contrast: it is
+    left out of the Holm family and reported uncorrected, so ``p_holm`` is ``None`` there. ``p_reported`` is the
+    p-value the board shows: ``p_value`` for the primary contrast, ``p_holm`` for every other row.
+    """
 
     difference: Interval
     p_value: float | None
     p_holm: float | None = None
+    test: PairedTest = "sign-flip"
+    primary: bool = False
+
+    @property
+    def p_reported(self) -> float | None:
+        return self.p_value if self.primary else self.p_holm
 
 
 @dataclass
@@ -264,7 +277,8 @@ class BoardRow:
             key = f"{metric}_{summary}_diff"
             d = cmp.difference
             out |= {key: d.mean, f"{key}_ci_low": d.low, f"{key}_ci_high": d.high, f"{key}_ci": d.method}
-            out |= {f"{key}_p": cmp.p_value, f"{key}_p_holm": cmp.p_holm}
+            out |= {f"{key}_p": cmp.p_value, f"{key}_p_holm": cmp.p_holm, f"{key}_p_reported": cmp.p_reported}
+            out |= {f"{key}_test": cmp.test, f"{key}_primary": cmp.primary}
         for event, km in self.collapse.items():
             out |= {f"collapse_{event}_median": km.median, f"collapse_{event}_events": km.events}
         return out
@@ -288,8 +302,10 @@ def build_leaderboard(
     confidence: float = 0.95,
     seed: int = 0,
     ci: CiMethod = "auto",
+    test: PairedTest = "sign-flip",
+    contrast: tuple[str, str] | None = None,
 ) -> list[BoardRow]:
-    """One :class:`BoardRow` per scenario, best first.
+    """One :class:`BoardRow` per scenario, best first (the pre-registered contrast's scenario first of all).
 
     ``n_generations`` counts the generations every seed of the scenario finished (fewer than the suite's G means an
     interrupted run). Paired differences compare the generations both scenarios reached (the shorter horizon, so an
@@ -299,13 +315,21 @@ def build_leaderboard(
     Sorted by ``{primary}_final``: descending when higher is better (or the metric is descriptive), ascending when
     lower is better; scenarios without data go last, ties keep order of appearance. ``baseline`` defaults to the
     scenario named "baseline", else "replace", else the first scenario in order of appearance.
+
+    ``test`` is the paired test of every difference (``sign-flip``: exact sign-flip permutation test; ``t``: paired
+    t-test). ``contrast`` is the suite's pre-registered primary contrast ``(scenario, metric)``: its final-value
+    difference is reported uncorrected, and the Holm family of that metric holds the other rows only.
     """
     if not rows:
         raise ValueError("no metric rows: nothing to rank (has the suite run?)")
     known_metrics = sorted({r.metric for r in rows})
     if primary not in known_metrics:
         raise ValueError(f"unknown primary metric {primary!r}{_suggest(primary, known_metrics)}")
-    metrics = [m for m in dict.fromkeys([*metrics, primary]) if m in known_metrics or m == primary]
+    if test not in TEST_NAMES:
+        raise ValueError(f"unknown test {test!r}; known: {', '.join(TEST_NAMES)}")
+    extra = [contrast[1]] if contrast is not None and contrast[1] in known_metrics else []
+    metrics = [m for m in dict.fromkeys([*metrics, primary, *extra]) if m in known_metrics or m == primary]
+    paired_test = sign_flip_pvalue if test == "sign-flip" else paired_t_pvalue
     events = {e: m for e, (m, _) in COLLAPSE_EVENTS.items() if m in known_metrics}
     curves = collect_curves(rows, list(dict.fromkeys([*metrics, *events.values()])))
     scenarios = list(curves)
@@ -347,7 +371,10 @@ def build_leaderboard(
                 f_mine, a_mine = _summaries(mine, horizon)
                 f_theirs, a_theirs = _summaries(theirs, horizon)
                 for summary, diff in (("final", f_mine - f_theirs), ("auc", a_mine - a_theirs)):
-                    row.comparisons[(m, summary)] = Comparison(estimate(diff), sign_flip_pvalue(diff.tolist()))
+                    is_primary = contrast == (scenario, m) and summary == "final"
+                    row.comparisons[(m, summary)] = Comparison(
+                        estimate(diff), paired_test(diff.tolist()), test=test, primary=is_primary
+                    )
         if cur.n_generations > 0:
             for event, metric in events.items():
                 if metric not in cur.values:
@@ -356,18 +383,36 @@ def build_leaderboard(
                 row.collapse[event] = kaplan_meier_median(times, observed)
         board.append(row)
 
-    # Holm across the leaderboard's rows, one family per metric and summary.
+    # Holm across the leaderboard's rows, one family per metric and summary; the primary contrast stands apart.
     for m in metrics:
         for summary in ("final", "auc"):
-            family = [r for r in board if (m, summary) in r.comparisons]
+            family = [r for r in board if (m, summary) in r.comparisons and not r.comparisons[(m, summary)].primary]
             adjusted = holm([r.comparisons[(m, summary)].p_value for r in family])
             for r, p in zip(family, adjusted, strict=True):
                 c = r.comparisons[(m, summary)]
-                r.comparisons[(m, summary)] = Comparison(c.difference, c.p_value, p)
+                r.comparisons[(m, summary)] = Comparison(c.difference, c.p_value, p, c.test, c.primary)
 
     sign = 1.0 if direction(rows, primary) is False else -1.0
-    board.sort(key=lambda r: (r.value(primary) is None, sign * (r.value(primary) or 0.0)))
+    first = contrast[0] if contrast is not None else None
+    board.sort(key=lambda r: (r.scenario != first, r.value(primary) is None, sign * (r.value(primary) or 0.0)))
     return board
+
+
+def primary_contrast(config: dict[str, Any] | str | None) -> tuple[str, str] | None:
+    """The suite's pre-registered ``primary: {scenario, metric}`` from a run's stored config, if it names one."""
+    if isinstance(config, str):
+        config = json.loads(config)
+    primary = (config or {}).get("primary")
+    return (primary["scenario"], primary["metric"]) if isinstance(primary, dict) else None
+
+
+def primary_contrast_row(board: Sequence[BoardRow]) -> tuple[BoardRow, str, Comparison] | None:
+    """The row, metric and comparison of the pre-registered primary contrast, if the board has one."""
+    for row in board:
+        for (metric, summary), cmp in row.comparisons.items():
+            if cmp.primary and summary == "final":
+                return row, metric, cmp
+    return None
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -391,7 +436,7 @@ def format_comparison(row: BoardRow, metric: str) -> str:
     cmp = row.comparisons.get((metric, "final"))
     if cmp is None:
         return "—"
-    p = "" if cmp.p_holm is None else f" p={cmp.p_holm:.2g}"
+    p = "" if cmp.p_reported is None else f" p={cmp.p_reported:.2g}" + (" (primary)" if cmp.primary else "")
     return format_interval(cmp.difference, signed=True) + p
 
 
@@ -440,10 +485,22 @@ def caption(board: Sequence[BoardRow]) -> str:
     baseline = board[0].baseline if board else "the baseline"
     names = {"t": "Student-t", "bootstrap": "percentile bootstrap", "none": "none for one seed"}
     methods = ", ".join(names[m] for m in interval_methods(board)) or "none"
+    tests = {c.test for r in board for c in r.comparisons.values()} or {"sign-flip"}
+    test = " / ".join(
+        "sign-flip permutation test (exact up to 20 seeds)" if t == "sign-flip" else "paired t-test"
+        for t in sorted(tests)
+    )
+    found = primary_contrast_row(board)
+    primary = (
+        f"First row: the pre-registered primary contrast ({found[0].scenario!r} on {found[1]} final), p uncorrected; "
+        "every other p Holm-corrected across the other rows. "
+        if found
+        else "p Holm-corrected across rows. "
+    )
     return (
         f"cells: mean over seeds [{confidence:.0%} CI; {methods}]. final: last generation all seeds reached. "
         f"AUC: normalized area under the curve. Δ final: paired difference vs {baseline!r} on shared seeds, "
-        "p: sign-flip permutation test (exact up to 20 seeds), Holm-corrected across rows. "
+        f"p: {test}. {primary}"
         "gens to …: Kaplan–Meier median generation of the event (seeds with the event / seeds)."
     )
 

@@ -28,7 +28,7 @@ from bench.mitigations.base import MitigationContext
 from bench.records import GenerationRecord
 from bench.regimes import DataSet, RegimeInputs
 from bench.seeding import derive_rng, derive_seed
-from bench.splits import own_split
+from bench.splits import item_sides, string_sides
 from bench.store import Store, read_parquet, write_parquet
 from bench.tasks import Task, Verdict, has_meaning, has_verdicts, task_meaning
 from bench.text_metrics import text_metrics
@@ -91,7 +91,8 @@ class RealData:
 
     ``train`` is R, generation 0's data set. ``test`` is T*, the fixed held-out real test set of ``real_nll``
     (independent of R: new draws from the same source, which may repeat some of R's strings, as any sample would).
-    ``validation`` is the held-out real validation set for ``training.early_stopping: real``, else empty.
+    ``validation`` is V*, the real validation set of ``training.validation: real`` (else empty): drawn with its own
+    seed and string-disjoint from T*, so early stopping never selects a checkpoint on the strings ``real_nll`` scores.
     """
 
     train: DataSet
@@ -101,24 +102,28 @@ class RealData:
 
 
 def real_data(cell: Cell) -> RealData:
-    """R, T* and (when early stopping is on real data) the real validation set of this cell's seed."""
+    """R, T* and (with ``training.validation: real``) the real validation set V* of this cell's seed."""
     s = cell.scenario
     task = cell.task
     # A corpus task draws T* and the validation set from its own held-out parts; a generator draws new samples.
     held_out = getattr(task, "held_out", None)
-    validation: list[str] = []
-    if s.training.early_stopping == "real":
-        size = max(1, round(s.data.validation_fraction * s.data.size))
-        seed = derive_seed(cell.seed, "real-validation")
-        validation = held_out("validation", size, seed) if held_out else task.generate(size, seed=seed)
     train = task.generate(s.data.size, seed=derive_seed(cell.seed, "real"))
     meanings = None
     if has_meaning(task):
         meanings = frozenset(m for m in (task_meaning(task, text) for text in dict.fromkeys(train)) if m is not None)
     test_size, test_seed = s.data.resolved_test_size(), derive_seed(cell.seed, "test")
+    test = held_out("test", test_size, test_seed) if held_out else task.generate(test_size, seed=test_seed)
+    validation: list[str] = []
+    if s.training.validation == "real":
+        size = max(1, round(s.data.validation_fraction * s.data.size))
+        seed = derive_seed(cell.seed, "real-validation")
+        # A corpus's validation and test parts are disjoint already; a generator excludes T*'s strings.
+        validation = (
+            held_out("validation", size, seed) if held_out else task.generate(size, seed=seed, exclude=frozenset(test))
+        )
     return RealData(
         train=DataSet.of(train, "real"),
-        test=held_out("test", test_size, test_seed) if held_out else task.generate(test_size, seed=test_seed),
+        test=test,
         validation=validation,
         meanings=meanings,
     )
@@ -169,12 +174,26 @@ def data_set_for(cell: Cell, generation: int, real: DataSet) -> DataSet:
     return cell.scenario.regime.next_data_set(inputs)
 
 
-def fit_split(cell: Cell, generation: int, data: DataSet, real: RealData) -> tuple[list[str], list[str]]:
-    """What the learner trains and early-stops on: the own split of T_g, or all of T_g and the real validation set."""
-    if cell.scenario.training.early_stopping == "real":
-        return list(data.texts), real.validation
+@dataclass(frozen=True)
+class Split:
+    """What the learner trains and early-stops on, and each item of T_g's side (``True``: validation)."""
+
+    train: list[str]
+    validation: list[str]
+    sides: list[bool]
+
+
+def fit_split(cell: Cell, generation: int, data: DataSet, real: RealData) -> Split:
+    """``training.validation``: an item or string split of T_g, or all of T_g and the real validation set V*."""
+    policy = cell.scenario.training.validation
+    if policy == "real":
+        return Split(list(data.texts), real.validation, [False] * len(data.texts))
     rng = derive_rng(cell.seed, "split", generation)
-    return own_split(data, cell.scenario.data.validation_fraction, rng)
+    fraction = cell.scenario.data.validation_fraction
+    sides = item_sides(len(data.texts), fraction, rng) if policy == "items" else string_sides(data, fraction, rng)
+    train = [text for text, held in zip(data.texts, sides, strict=True) if not held]
+    validation = [text for text, held in zip(data.texts, sides, strict=True) if held]
+    return Split(train, validation, sides)
 
 
 # -- fit -------------------------------------------------------------------------------------------------------
@@ -311,13 +330,18 @@ class Analysis:
     verdicts: dict[str, Verdict] | None  # None for tasks without verdicts (text)
     depths: dict[str, int | None]
     meanings: dict[str, str | None] | None
+    trivial: dict[str, bool] | None = None  # tasks that define trivial correct samples (identities)
+    semantic_k: int | None = None  # the task's k of semantic_unique_at_k
 
     @classmethod
     def of(cls, task: Task, samples: list[str]) -> Analysis:
         distinct = list(dict.fromkeys(samples))  # collapsed generations repeat samples: judge each string once
         meanings = {s: task_meaning(task, s) for s in distinct} if has_meaning(task) else None
         verdicts = {s: task.verify(s) for s in distinct} if has_verdicts(task) else None
-        return cls(verdicts, {s: task.depth(s) for s in distinct}, meanings)
+        is_trivial = getattr(task, "trivial", None)
+        trivial = {s: bool(is_trivial(s)) for s in distinct} if callable(is_trivial) else None
+        depths = {s: task.depth(s) for s in distinct}
+        return cls(verdicts, depths, meanings, trivial, getattr(task, "semantic_k", None))
 
     def verdict(self, text: str) -> Verdict:
         if self.verdicts is None:
@@ -342,6 +366,8 @@ class Analysis:
             meanings=None if self.meanings is None else [self.meanings[t] for t in samples],
             reference_meanings=reference_meanings,
             exclude=exclude,
+            trivial=None if self.trivial is None else [self.trivial[t] for t in samples],
+            semantic_k=self.semantic_k,
         )
 
 
@@ -369,16 +395,31 @@ class GenerationOutcome:
     sample_seconds: float
     learner: Learner
     sample_ppl: list[float] | None = None  # text: each sample's perplexity under generation 0's model
+    sides: list[bool] | None = None  # each item of ``data``: held out for validation (True) or trained on
 
 
-def held_out_metrics(learner: Learner, test: list[str]) -> dict[str, float]:
+def held_out_metrics(learner: Learner, test: list[str], real: frozenset[str] | None = None) -> dict[str, float]:
     """Fit to held-out real data (Shumailov et al. 2024; Gerstgrasser et al. 2404.01413; Kazdan et al. 2410.16713):
     the mean per-token NLL of T* under this generation's model, and its exponential. Absent when the learner cannot
-    score text."""
+    score text.
+
+    T* is an independent draw, so part of it repeats strings of R (29–42% of the logic task's items). Given R's
+    strings (``real``), ``real_nll_seen`` and ``real_nll_unseen`` split T* by whether an item's string is in R, so
+    memorizing R and generalizing beyond it can be told apart; each is absent when its part is empty.
+    """
     nll = learner.nll(test)
     if nll is None:
         return {}
-    return {"real_nll": nll, "real_ppl": math.exp(min(nll, 700.0))}  # exp overflows past ~709
+    out = {"real_nll": nll, "real_ppl": math.exp(min(nll, 700.0))}  # exp overflows past ~709
+    if real is not None:
+        for name, part in (
+            ("real_nll_seen", [t for t in test if t in real]),
+            ("real_nll_unseen", [t for t in test if t not in real]),
+        ):
+            value = learner.nll(part) if part else None
+            if value is not None:
+                out[name] = value
+    return out
 
 
 def sample_prompts(cell: Cell, generation: int, train: list[str]) -> list[str] | None:
@@ -407,8 +448,9 @@ def step(cell: Cell, generation: int, real: RealData) -> GenerationOutcome | Non
     """
     s = cell.scenario
     data = data_set_for(cell, generation, real.train)
-    train, validation = fit_split(cell, generation, data, real)
-    learner, fit = fitted_learner(cell, generation, train, validation)
+    split = fit_split(cell, generation, data, real)
+    train = split.train
+    learner, fit = fitted_learner(cell, generation, train, split.validation)
     if not cell.is_main_process:  # data-parallel helpers only fit; the main process samples, scores and stores
         return None
     learner = learner.to(cell.setup.accelerator.device)
@@ -432,7 +474,8 @@ def step(cell: Cell, generation: int, real: RealData) -> GenerationOutcome | Non
     selected, drops = apply_mitigations(s.mitigations, samples, context)
 
     metrics = analysis.scores(samples, list(real.train.texts), real.meanings, training=train)
-    metrics.update(held_out_metrics(learner, real.test))
+    verifiable = has_verdicts(cell.task)  # the text task's T* is document-disjoint from R: no seen part
+    metrics.update(held_out_metrics(learner, real.test, frozenset(real.train.texts) if verifiable else None))
     sample_ppl: list[float] | None = None
     if not has_verdicts(cell.task):
         reference = reference_learner(cell, generation, learner)
@@ -442,6 +485,8 @@ def step(cell: Cell, generation: int, real: RealData) -> GenerationOutcome | Non
     metrics.update(composition_metrics(data))
     if fit.best_val_loss is not None:
         metrics["val_loss"] = fit.best_val_loss
+    if fit.iterations > 0:  # learners that train: the budget actually spent
+        metrics["epochs_trained"] = fit.epochs
     metrics["kept_share"] = len(selected) / len(samples) if samples else 0.0
     return GenerationOutcome(
         data=data,
@@ -455,6 +500,7 @@ def step(cell: Cell, generation: int, real: RealData) -> GenerationOutcome | Non
         sample_seconds=sample_seconds,
         learner=learner,
         sample_ppl=sample_ppl,
+        sides=split.sides,
     )
 
 
@@ -469,7 +515,10 @@ def persist(cell: Cell, generation: int, outcome: GenerationOutcome) -> Generati
     selected = DataSet.of(outcome.selected, "synthetic")
     cell.carried = (generation, outcome.data, selected)
     cell.history = [*cell.history, selected] if len(cell.history) == generation else []
-    write_parquet(directory / "data.parquet", {"text": outcome.data.texts, "origin": outcome.data.origins})
+    data_columns = {"text": outcome.data.texts, "origin": outcome.data.origins}
+    if outcome.sides is not None:  # what the model saw, auditable: train / validation per item
+        data_columns["split"] = ["validation" if held else "train" for held in outcome.sides]
+    write_parquet(directory / "data.parquet", data_columns)
     columns = {"text": outcome.samples, "label": outcome.labels, "reason": outcome.reasons}
     if outcome.sample_ppl is not None:
         columns["ppl_ref"] = outcome.sample_ppl

@@ -288,6 +288,18 @@ def semantic_novelty(s: ScoreInput) -> float:
     return sum(c for m, c in counts.items() if m not in reference) / total
 
 
+def rarefied_richness(counts: Counter[str] | Sequence[int], k: int) -> float | None:
+    """Expected number of distinct kinds in a uniform random subsample of ``k`` of the N items, without replacement:
+    Σ_i [1 − C(N − N_i, k) / C(N, k)] (Hurlbert 1971; Sanders 1968), exact (integer binomials). ``None`` when
+    fewer than ``k`` items exist, where the subsample is undefined."""
+    sizes = list(counts.values()) if isinstance(counts, Counter) else list(counts)
+    total = sum(sizes)
+    if k < 1 or total < k:
+        return None
+    denominator = math.comb(total, k)
+    return math.fsum(1.0 - math.comb(total - n, k) / denominator for n in sizes if n > 0)
+
+
 def shannon_entropy_bits(counts: Counter[str]) -> float:
     """Shannon entropy, in bits, of the distribution given by ``counts`` (0 for no counts)."""
     total = sum(counts.values())
@@ -327,6 +339,8 @@ class ScoreInput:
     training: Sequence[str] | None = None
     meanings: list[str | None] | None = None
     reference_meanings: frozenset[str] | None = None
+    trivial: list[bool] | None = None  # per sample, for tasks that define trivial correct samples
+    semantic_k: int | None = None  # k of semantic_unique_at_k
 
 
 @dataclass(frozen=True)
@@ -413,6 +427,20 @@ metric("js_divergence_length", False, "Jensen-Shannon divergence (base 2) of sam
 metric("memorized", False, "share of samples found verbatim in this generation's training set")(
     lambda s: None if s.training is None else memorized(s.samples, s.training)
 )
+metric("trivial_share", False, "share of samples that are trivially correct identities (x = x; left side canonical)")(
+    lambda s: None if s.trivial is None else sum(s.trivial) / len(s.samples) if s.samples else 0.0
+)
+metric(
+    "semantic_unique_at_k",
+    True,
+    "expected distinct meanings among k non-trivial correct samples (exact rarefaction; k = the task's semantic_k)",
+)(
+    lambda s: (
+        None
+        if s.meanings is None or s.semantic_k is None
+        else rarefied_richness(semantic_counts(s.verdicts, s.meanings), s.semantic_k)
+    )
+)
 metric("semantic_unique", True, "distinct meanings among correct samples (tasks with a meaning key)")(
     lambda s: None if s.meanings is None else float(len(semantic_counts(s.verdicts, s.meanings)))
 )
@@ -438,6 +466,14 @@ declare("data_fresh_share", None, "share of T_g that is fresh real data")
 declare("data_synthetic_share", None, "share of T_g that is model output")
 declare("real_nll", False, "mean per-token NLL (nats) of the held-out real test set T* under this generation's model")
 declare("real_ppl", False, "perplexity exp(real_nll) of the held-out real test set T*")
+declare("real_nll_seen", False, "real_nll on the items of T* whose string is in R (verifiable tasks)")
+declare("real_nll_unseen", False, "real_nll on the items of T* whose string is not in R (verifiable tasks)")
+declare(
+    "epochs_trained",
+    None,
+    "passes over the training blocks this generation's fit made (steps x blocks per step / blocks): a budget, no "
+    "direction",
+)
 # Text (bench/text_metrics.py): measured with generation 0's model and a seed, so the loop computes them.
 declare("sample_ppl_ref_mean", None, "mean perplexity of the samples under generation 0's model (text)")
 for _q in (5, 50, 95):
@@ -456,8 +492,13 @@ def score_samples(
     meanings: Sequence[str | None] | None = None,
     reference_meanings: frozenset[str] | None = None,
     exclude: frozenset[str] = frozenset(),
+    trivial: Sequence[bool] | None = None,
+    semantic_k: int | None = None,
 ) -> dict[str, float]:
     """Every registered sample metric of one generation's samples, ``n`` first, then by name.
+
+    ``trivial`` marks trivially correct samples (tasks that define them): they are counted in ``trivial_share``
+    and their meanings are left out, so the semantic metrics count only non-trivial correct samples.
 
     ``verdicts`` and ``depths`` are the labels and depths of ``samples`` (same order and length). ``novelty`` and
     ``js_divergence_length`` appear only with a ``reference``, ``memorized`` only with ``training``, the semantic
@@ -468,6 +509,10 @@ def score_samples(
         raise ValueError(f"{len(samples)} samples but {len(verdicts)} verdicts")
     if len(depths) != len(samples):
         raise ValueError(f"{len(samples)} samples but {len(depths)} depths")
+    if trivial is not None and len(trivial) != len(samples):
+        raise ValueError(f"{len(samples)} samples but {len(trivial)} trivial flags")
+    if meanings is not None and trivial is not None:
+        meanings = [None if flag else m for m, flag in zip(meanings, trivial, strict=True)]
     data = ScoreInput(
         list(samples),
         None if verdicts is None else list(verdicts),
@@ -476,6 +521,8 @@ def score_samples(
         training,
         None if meanings is None else list(meanings),
         reference_meanings,
+        None if trivial is None else [bool(t) for t in trivial],
+        semantic_k,
     )
     out: dict[str, float] = {}
     for name in sorted(METRICS.names(), key=lambda name: name != "n"):

@@ -236,8 +236,8 @@ def fit_generation_zero(spec: CellSpec) -> str:
     key = generation_zero_key(cell)
     if not (cell.store.generation_zero_dir(key) / "fit.json").exists():
         real = real_data(cell)
-        train, validation = fit_split(cell, 0, real.train, real)
-        fitted_learner(cell, 0, train, validation)
+        split = fit_split(cell, 0, real.train, real)
+        fitted_learner(cell, 0, split.train, split.validation)
     return key
 
 

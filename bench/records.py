@@ -58,6 +58,7 @@ class FitResult:
     seconds: float = 0.0
     useful_tokens: int = 0
     padded_tokens: int = 0
+    epochs: float = 0.0  # passes over the training blocks (steps × blocks per step / blocks); 0 without training
 
     @property
     def useful_tokens_per_second(self) -> float:

@@ -72,6 +72,10 @@ def build_results(run: dict[str, Any], rows: Sequence[MetricRow], board: Sequenc
             for (metric, summary), cmp in sorted(row.comparisons.items()):
                 entry[f"{metric}_diff_vs_{row.baseline},{summary}"] = cmp.difference.mean
                 entry[f"{metric}_diff_p_holm,{summary}"] = cmp.p_holm
+                entry[f"{metric}_diff_p,{summary}"] = cmp.p_value
+                entry[f"{metric}_diff_p_reported,{summary}"] = cmp.p_reported
+                entry[f"{metric}_diff_test,{summary}"] = cmp.test
+                entry[f"{metric}_diff_primary,{summary}"] = cmp.primary
         results[scenario] = entry
 
     return {
@@ -90,6 +94,8 @@ def build_results(run: dict[str, Any], rows: Sequence[MetricRow], board: Sequenc
         "seeds": config.get("seeds"),
         "versions": _json_value(run.get("packages")) or {},
         "git_hash": run.get("git_commit"),
+        "git_dirty": run.get("git_dirty"),
+        "git_diff_sha256": run.get("git_diff_sha256"),
         "device": run.get("device"),
         "suite_path": run.get("suite_path"),
         "suite_hash": run.get("suite_hash"),
@@ -135,9 +141,10 @@ def save(path: Path, document: dict[str, Any]) -> Path:
 def document_for_run(store: Any, run: dict[str, Any], board: Sequence[BoardRow] | None = None) -> dict[str, Any]:
     """The document of ``run`` read from ``store`` (a :class:`bench.store.Store`; passed in, so that this analysis
     module does not import storage). ``board`` defaults to the leaderboard the ``leaderboard`` command shows."""
-    from bench.leaderboard import build_leaderboard
+    from bench.leaderboard import build_leaderboard, primary_contrast
 
     rows = store.metric_rows(run["run_id"])
     if board is None:
-        board = build_leaderboard(rows, baseline=run.get("baseline")) if rows else []
+        contrast = primary_contrast(run.get("config"))
+        board = build_leaderboard(rows, baseline=run.get("baseline"), contrast=contrast) if rows else []
     return build_results(run, rows, board)

@@ -243,6 +243,9 @@ def check_written_paths(store: Store, run_id: str) -> None:
 
 def open_run(store: Store, suite: Suite, suite_path: str | Path, config: dict, device: str) -> None:
     """Record the run (or mark it running again) with its provenance: both run paths, sequential and parallel."""
+    from bench.provenance import git_state
+
+    state = git_state()
     store.begin_run(
         run_id=suite.run_id(),
         suite=suite.suite,
@@ -253,6 +256,8 @@ def open_run(store: Store, suite: Suite, suite_path: str | Path, config: dict, d
         git_commit=git_commit(),
         packages=package_versions(),
         device=device,
+        git_dirty=state.dirty,
+        git_diff_sha256=state.diff_sha256,
     )
 
 

@@ -36,12 +36,27 @@ class TrainingConfig(Strict):
     """Stop after this many validations without improvement; the best checkpoint is kept."""
     beta2: float = Field(0.95, gt=0.0, lt=1.0)
     """AdamW's second-moment decay (β1 is 0.9); nanoGPT uses 0.99 for its small character models."""
-    early_stopping: Literal["own", "real"] = "own"
-    """What the validation loss (early stopping, best checkpoint) is measured on. ``own``: the study's 10% split of
-    each generation's own data set, every distinct string on one side only; ``real``: a held-out real validation
-    set drawn once per seed, and the generation trains on all of its data set."""
+    max_epochs: float | None = Field(None, gt=0.0, le=1_000_000.0)
+    """Stop after this many passes over the generation's training blocks, or at ``max_iters``, whichever comes
+    first; ``null`` (default) keeps the study's fixed-step budget. The learning-rate schedule spans the steps run."""
+    validation: Literal["items", "strings", "real"] = "items"
+    """What the validation loss (early stopping, best checkpoint) is measured on. ``items`` (default, the study's):
+    round(``validation_fraction`` × n) items of the generation's data set drawn uniformly without replacement, so
+    copies of one string may fall on both sides; ``strings``: whole distinct strings held out (every copy on one
+    side); ``real``: the generation trains on all of its data set and validates on a real validation set V* drawn
+    once per seed, disjoint from T*. docs/design.md says what each measures."""
     precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
     """Mixed precision for Accelerate; ``auto`` is bf16 on CUDA and full precision on CPU."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _early_stopping_was_renamed(cls, data: object) -> object:
+        if isinstance(data, dict) and "early_stopping" in data:
+            raise ValueError(
+                "early_stopping was replaced by training.validation: write 'validation: items' (or 'strings', the "
+                "old 'own') or 'validation: real' (the old 'real')"
+            )
+        return data
 
     @model_validator(mode="after")
     def _warmup_fits(self) -> TrainingConfig:

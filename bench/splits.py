@@ -1,16 +1,18 @@
-"""The training/validation split of a generation's data set, for early stopping (``training.early_stopping: own``).
+"""The training/validation split of a generation's data set, for early stopping (``training.validation``).
 
-The study held out 10% of each data set for validation. A plain random split of items puts copies of one string on
-both sides (at generation 0 of the logic task, 39.6% of validation items also appeared in training), so the
-validation loss partly measured memorization. Here every distinct string goes, with all its copies, to one side
-only: the validation loss then measures how well the model predicts strings it did not train on.
+The study held out 10% of each data set for validation. Three policies (docs/design.md §4 says what each measures):
 
-Which strings are held out must not depend on how frequent they are. Filling a budget of 10% of the items with
-whole strings would hold out the rare strings (they fit, the frequent ones do not), and in a collapsing data set
-that removes the whole tail from training and speeds the collapse it measures. So the split holds out the same
-fraction of the distinct strings at every frequency: the strings of each count are shuffled and ``fraction`` of
-them (rounded at random, so the expectation is exact) go to validation. The held-out share of the items is then
-``fraction`` in expectation; in a collapsed data set, where few strings are frequent, it is smaller.
+- ``items`` (default, the study's procedure): exactly round(f·n) of the n items, drawn uniformly without
+  replacement with the seeded generator. Copies of one string may fall on both sides, so the validation loss partly
+  measures memorization (at generation 0 of the logic task 39.6% of validation items also appeared in training); in
+  exchange the split never decides what training sees: every string keeps, in expectation, a share 1 − f of its
+  copies, whatever its frequency.
+- ``strings``: every distinct string goes, with all its copies, to one side only. The validation loss then measures
+  prediction of unseen strings, but in a concentrated data set the split is destructive: a string holding 90% of the
+  items is held out whole about 10% of the time, and training gets only the rest.
+- ``real``: the generation trains on all of T_g and validates on a real set drawn once per seed (``bench.loop``).
+
+Both splits return one side per item, in the data set's order (``True``: validation), so the loop can record them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,25 @@ import random
 from collections import Counter
 
 from bench.regimes import DataSet
+
+
+def item_sides(n: int, validation_fraction: float, rng: random.Random) -> list[bool]:
+    """The ``items`` split of n items: exactly round(f·n) validation items (at least one, and at least one training
+    item), chosen uniformly without replacement; ``True`` marks validation."""
+    if n < 2:
+        raise ValueError(f"a data set of {n} item(s) cannot be split into training and validation")
+    k = min(max(1, round(validation_fraction * n)), n - 1)
+    held_out = set(rng.sample(range(n), k))
+    return [i in held_out for i in range(n)]
+
+
+def string_sides(data: DataSet, validation_fraction: float, rng: random.Random) -> list[bool]:
+    """The ``strings`` split as one side per item (``True``: validation); see :func:`own_split`."""
+    if len(set(data.texts)) < 2:  # one distinct string: own_split holds out its first copy
+        return [i == 0 for i in range(len(data.texts))]
+    _, validation = own_split(data, validation_fraction, rng)
+    held_out = set(validation)
+    return [text in held_out for text in data.texts]
 
 
 def own_split(data: DataSet, validation_fraction: float, rng: random.Random) -> tuple[list[str], list[str]]:

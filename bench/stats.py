@@ -249,6 +249,31 @@ def sign_flip_pvalue(
     return (1 + extreme) / (1 + resamples)
 
 
+def paired_t_pvalue(differences: Sequence[float]) -> float | None:
+    """Two-sided paired t-test of "mean difference = 0" (Student 1908): ``scipy.stats.ttest_1samp`` on the per-seed
+    differences. It assumes the differences are normal; unlike the sign-flip test its p-value is not bounded below
+    by the number of seeds. ``None`` below two differences or when they are all equal and nonzero (t undefined);
+    1.0 when every difference is zero."""
+    x = np.asarray(differences, dtype=np.float64).ravel()
+    if x.size < 2:
+        return None
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"paired_t_pvalue needs finite differences, got {x.tolist()}")
+    if not np.any(x):
+        return 1.0
+    if np.all(x == x[0]):
+        return None
+    return float(sps.ttest_1samp(x, 0.0).pvalue)
+
+
+def smallest_sign_flip_p(n_seeds: int, max_exact: int = 20, resamples: int = 100_000) -> float:
+    """The smallest two-sided p-value :func:`sign_flip_pvalue` can give over ``n_seeds`` paired seeds: 2/2^n when
+    exact (all differences of one sign; the pattern and its mirror image are the two as extreme), and
+    1/(1 + resamples) above ``max_exact`` seeds, where the patterns are sampled."""
+    exact = min(1.0, 2.0 / 2.0**n_seeds)
+    return exact if n_seeds <= max_exact else max(exact, 1.0 / (1 + resamples))
+
+
 def holm(pvalues: Sequence[float | None]) -> list[float | None]:
     """Holm–Bonferroni step-down adjusted p-values, in the input order.
 

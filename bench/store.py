@@ -61,7 +61,9 @@ CREATE TABLE IF NOT EXISTS runs (
     device VARCHAR,
     started_at TIMESTAMP,
     finished_at TIMESTAMP,
-    status VARCHAR NOT NULL
+    status VARCHAR NOT NULL,
+    git_dirty BOOLEAN,
+    git_diff_sha256 VARCHAR
 );
 CREATE TABLE IF NOT EXISTS metrics (
     run_id VARCHAR NOT NULL,
@@ -110,8 +112,11 @@ CREATE TABLE IF NOT EXISTS failures (
     PRIMARY KEY (run_id, scenario, seed)
 );
 """
-# Databases written before ``artifacts`` existed gain the column (NULL: digests unknown) when a writer opens them.
-MIGRATIONS = "ALTER TABLE generations ADD COLUMN IF NOT EXISTS artifacts JSON;"
+# Databases written before a column existed gain it (NULL: unknown) when a writer opens them: ``artifacts`` (digests),
+# ``git_dirty`` and ``git_diff_sha256`` (provenance; bench/provenance.py).
+MIGRATIONS = """ALTER TABLE generations ADD COLUMN IF NOT EXISTS artifacts JSON;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS git_dirty BOOLEAN;
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS git_diff_sha256 VARCHAR;"""
 TABLES = ("runs", "metrics", "drops", "generations", "failures")
 OPTIONAL_COLUMNS = {("generations", "artifacts")}  # older databases lack it (MIGRATIONS adds it)
 
@@ -400,11 +405,15 @@ class Store:
         git_commit: str | None,
         packages: dict[str, str],
         device: str,
+        git_dirty: bool | None = None,
+        git_diff_sha256: str | None = None,
     ) -> None:
-        """Record a run once; a resumed run keeps its first start time and is marked running again."""
+        """Record a run once; a resumed run keeps its first start time and provenance and is marked running again."""
         with self.connect() as con:
             con.execute(
-                """INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'running')
+                """INSERT INTO runs (run_id, suite, suite_path, suite_hash, config, baseline, git_commit, packages,
+                                    device, started_at, finished_at, status, git_dirty, git_diff_sha256)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, 'running', ?, ?)
                    ON CONFLICT DO NOTHING""",
                 [
                     run_id,
@@ -417,9 +426,15 @@ class Store:
                     json.dumps(packages, sort_keys=True),
                     device,
                     _now(),
+                    git_dirty,
+                    git_diff_sha256,
                 ],
             )
             con.execute("UPDATE runs SET status = 'running' WHERE run_id = ? AND status != 'finished'", [run_id])
+            if git_dirty:  # resumed from an edited checkout: the run's numbers are no longer all from a clean one
+                con.execute(
+                    "UPDATE runs SET git_dirty = TRUE, git_diff_sha256 = ? WHERE run_id = ?", [git_diff_sha256, run_id]
+                )
 
     def finish_run(self, run_id: str, expected_generations: int) -> bool:
         """Mark the run finished when every cell has every generation (shards finish it together)."""

@@ -103,6 +103,14 @@ def batch_schedule(n_blocks: int, batch_size: int, iterations: int, seed: int) -
     return steps
 
 
+def step_budget(max_iters: int, max_epochs: float | None, n_blocks: int, global_batch: int) -> int:
+    """Optimizer steps to run: ``max_iters``, or fewer when ``max_epochs`` passes over ``n_blocks`` blocks (at
+    ``global_batch`` blocks a step) end sooner; at least one step."""
+    if max_epochs is None:
+        return max_iters
+    return max(1, min(max_iters, math.ceil(max_epochs * n_blocks / global_batch)))
+
+
 def shard(batch: list[int], process_index: int, num_processes: int) -> list[int]:
     """This process's share of a global batch (data parallel: every block is used by exactly one process)."""
     return batch[process_index::num_processes]
@@ -139,7 +147,8 @@ def train(
     accelerator: Accelerator | None = None,
     progress: Callable[[int, float], None] | None = None,
 ) -> FitResult:
-    """Train ``model`` in place for ``settings.max_iters`` steps (or until early stopping); keep the best weights."""
+    """Train ``model`` in place for ``settings.max_iters`` steps, or ``settings.max_epochs`` passes over the training
+    blocks if that comes first (or until early stopping); keep the best weights."""
     accelerator = accelerator or make_accelerator(settings.precision)
     torch.manual_seed(seed)
     train_blocks = pack(encode_samples(train_texts, tokenizer), settings.block_size, tokenizer.pad_token_id)
@@ -155,13 +164,15 @@ def train(
         lr=settings.learning_rate,
         betas=(0.9, settings.beta2),
     )
+    global_batch = settings.batch_size * accelerator.num_processes
+    total_iters = step_budget(settings.max_iters, settings.max_epochs, len(train_blocks), global_batch)
+    # The schedule spans the steps that will run: an epoch budget shorter than the warm-up shortens the warm-up too.
     scheduler = get_cosine_with_min_lr_schedule_with_warmup(
-        optimizer, settings.warmup_iters, settings.max_iters, min_lr_rate=settings.min_lr_ratio
+        optimizer, min(settings.warmup_iters, total_iters), total_iters, min_lr_rate=settings.min_lr_ratio
     )
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
     device = accelerator.device
-    global_batch = settings.batch_size * accelerator.num_processes
-    schedule = batch_schedule(len(train_blocks), global_batch, settings.max_iters, seed)
+    schedule = batch_schedule(len(train_blocks), global_batch, total_iters, seed)
 
     best_loss, best_iteration, bad_evals = math.inf, 0, 0
     best_state: dict[str, torch.Tensor] | None = None
@@ -199,7 +210,7 @@ def train(
         if progress is not None:
             progress(iteration, float(loss.detach()))  # the loss is already synced by the isfinite check
 
-        if iteration % settings.eval_interval == 0 or iteration == settings.max_iters:
+        if iteration % settings.eval_interval == 0 or iteration == total_iters:
             loss_value = validation_loss(model, val_blocks, settings.batch_size * 4, device)
             if not math.isfinite(loss_value):
                 raise TrainingDivergedError(f"validation loss became {loss_value} at iteration {iteration}")
@@ -225,4 +236,5 @@ def train(
         seconds=seconds,
         useful_tokens=useful,
         padded_tokens=padded,
+        epochs=iteration * global_batch / len(train_blocks),
     )

@@ -275,7 +275,8 @@ BASE_KEYS = {
 
 def test_registry_declares_every_metric() -> None:
     computed = {name for name in METRICS if METRICS.get(name).compute is not None}
-    semantic = {"semantic_unique", "semantic_entropy", "semantic_novelty"}  # only for tasks with meaning
+    # only for tasks with meaning (and trivial samples: identities)
+    semantic = {"semantic_unique", "semantic_entropy", "semantic_novelty", "semantic_unique_at_k", "trivial_share"}
     assert computed == BASE_KEYS | {"novelty", "js_divergence_length", "memorized"} | semantic
     declared = set(METRICS.names()) - computed
     assert {"val_loss", "kept_share", "data_size", "data_real_share", "data_synthetic_share"} <= declared

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench.config import load_suite
+from bench.provenance import git_state
 from bench.records import GenerationRecord, MetricRow
 from bench.regimes import AccumulateRegime, FixedRealRegime, IncrementalRegime, ReplaceRegime
 from bench.stats import Interval, bootstrap_interval, interval
@@ -18,6 +19,7 @@ from bench.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE_PATH = ROOT / "suites" / "replication_cpu.yaml"
+MORE_PATH = ROOT / "suites" / "replication_more_cpu.yaml"
 
 
 def _load_builder():
@@ -42,10 +44,16 @@ T975_1 = 12.706205
 
 
 def test_suite_has_the_study_cycles() -> None:
+    """The cycles and the ablation, split over the main suite and its companion with the same settings and seeds."""
     suite = load_suite(SUITE_PATH)
-    assert suite.suite == bt.SUITE
-    assert len(suite.seeds) == 3 and suite.generations >= 10
-    resolved = {s.name: s for s in suite.resolved_scenarios()}
+    more = load_suite(MORE_PATH)
+    assert suite.suite == bt.SUITE and more.suite == bt.MORE_SUITE
+    assert len(suite.seeds) >= 10 and suite.generations >= 10  # 10 seeds: p < 0.05 is attainable after Holm
+    assert more.seeds == suite.seeds and more.generations == suite.generations
+    assert more.baseline_name() == suite.baseline_name() == "full_synthetic"
+    assert (more.data, more.training, more.task) == (suite.data, suite.training, suite.task)
+    resolved = {s.name: s for s in [*suite.resolved_scenarios(), *more.resolved_scenarios()]}
+    assert more.resolve(more.scenarios[0]) == suite.resolve(suite.scenarios[0])  # the repeated baseline is the same
     regimes = [s.regime for s in resolved.values()]
 
     assert any(isinstance(r, ReplaceRegime) for r in regimes)
@@ -57,9 +65,10 @@ def test_suite_has_the_study_cycles() -> None:
 
     replace_temperatures = {s.sampling.temperature for s in resolved.values() if isinstance(s.regime, ReplaceRegime)}
     assert replace_temperatures == {0.6, 0.8, 1.0}
-    # The builder's scenario names are the suite's.
+    # The builder's scenario names are the suites'.
     assert set(bt.CYCLE_SCENARIOS) | set(bt.TEMPERATURE_SCENARIOS) == set(resolved)
     assert resolved["full_synthetic"].sampling.temperature == 0.8  # the study's temperature
+    assert suite.primary is not None and suite.primary.scenario == "balanced"
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -223,8 +232,11 @@ def test_temperature_table_and_config() -> None:
 
 
 def test_scenario_temperatures_of_the_real_suite_config() -> None:
-    config = load_suite(SUITE_PATH).resolved_config()  # what the runner stores for a run
-    temperatures = bt.scenario_temperatures(config)
+    # What the runner stores for each run; the builder reads both suites' scenarios.
+    temperatures = {
+        **bt.scenario_temperatures(load_suite(SUITE_PATH).resolved_config()),
+        **bt.scenario_temperatures(load_suite(MORE_PATH).resolved_config()),
+    }
     assert {name: temperatures[name] for name in bt.TEMPERATURE_SCENARIOS} == {
         "full_synthetic_t0.6": 0.6,
         "full_synthetic": 0.8,
@@ -298,7 +310,8 @@ def test_main_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
             {"name": "full_synthetic_t1.0", "sampling": {"temperature": 1.0}},
         ]
     }
-    store.begin_run("r", "replication_cpu", "s.yaml", "h", config, "full_synthetic", None, {}, "cpu")
+    head = git_state().commit  # a clean run at this checkout's HEAD: the builder accepts it
+    store.begin_run("r", "replication_cpu", "s.yaml", "h", config, "full_synthetic", head, {}, "cpu", git_dirty=False)
     for scenario, rate in (("full_synthetic", 0.1), ("full_synthetic_t1.0", 0.05)):
         for seed in (0, 1):
             for g in range(3):

@@ -268,21 +268,22 @@ def test_test_set_is_drawn_apart_from_the_real_data():
     from bench.learners import LearnerSetup
     from bench.loop import Cell, real_data
 
-    suite = parse_suite({**MICRO, "training": {**MICRO["training"], "early_stopping": "real"}})
+    suite = parse_suite({**MICRO, "training": {**MICRO["training"], "validation": "real"}})
     scenario = suite.resolved_scenarios()[0]
     task = __import__("bench.tasks", fromlist=["get_task"]).get_task(scenario.task.name, **scenario.task.params)
     cell = Cell("r", "micro", scenario, 0, "last", Store("/nonexistent"), LearnerSetup(task, scenario.training, None))
     real = real_data(cell)
     assert len(real.train) == 120 and len(real.test) == 12  # default |T*| = min(1000, N/10)
-    assert len(real.validation) == 12  # early_stopping: real holds out validation_fraction * N real samples
+    assert len(real.validation) == 12  # validation: real holds out validation_fraction * N real samples
     assert real_data(cell) == real  # seeded
+    assert not set(real.validation) & set(real.test)  # V* is string-disjoint from T*
     assert list(real.train.texts[:12]) != real.test  # its own seed, not a slice of R
 
 
 def test_early_stopping_on_real_data_runs(tmp_path):
     from conftest import MICRO, write_suite
 
-    data = {**MICRO, "seeds": [0], "generations": 2, "training": {**MICRO["training"], "early_stopping": "real"}}
+    data = {**MICRO, "seeds": [0], "generations": 2, "training": {**MICRO["training"], "validation": "real"}}
     path = write_suite(tmp_path / "real.yaml", data)
     summary = run_suite(load_suite(path), path, tmp_path / "results", show_progress=False)
     assert summary.finished

@@ -53,7 +53,10 @@ into a ``Poly`` by ``sympy.poly``; no text ever reaches a sympy string parser.
 
 Meaning: the meaning key of a correct sample is the canonical expanded form of its left-hand side, rendered by
 :func:`render_polynomial` (terms by descending total degree, then descending degree in ``x``; coefficient 1
-omitted; ``- 3 * x`` for negative terms; ``x ^ 2 * y``; ``0`` for the zero polynomial).
+omitted; ``- 3 * x`` for negative terms; ``x ^ 2 * y``; ``0`` for the zero polynomial). A correct sample is
+*trivial* when both sides are the same tree (``y + x = y + x``) or its left side is already the canonical form
+(``x + 1 = x + 1``, ``0 = 0``): it says nothing about expanding. The loop counts them (``trivial_share``) and leaves
+them out of the semantic metrics, which ``semantic_k`` also rarefies (``semantic_unique_at_k``).
 
 Generator: a random tree over ``x``, ``y`` and the integers 1..``max_coefficient``, of height ``min_depth`` to
 ``max_depth`` (leaves have height 1). The root is always an operator; below it, a node with height budget left is a
@@ -587,6 +590,7 @@ class Analysis:
     verdict: Verdict
     depth: int | None = None
     meaning: str | None = None
+    trivial: bool = False  # correct, and both sides the same tree or the left side already canonical
 
 
 def analyze(text: str) -> Analysis:
@@ -599,7 +603,9 @@ def analyze(text: str) -> Analysis:
     depth = height(identity.lhs)
     if lhs != polynomial(identity.rhs):  # lhs - rhs does not expand to 0
         return Analysis(Verdict("incorrect"), depth)
-    return Analysis(Verdict("correct"), depth, render_polynomial(lhs))
+    meaning = render_polynomial(lhs)
+    trivial = identity.lhs == identity.rhs or render(identity.lhs) == meaning
+    return Analysis(Verdict("correct"), depth, meaning, trivial)
 
 
 def verify(text: str) -> Verdict:
@@ -720,13 +726,22 @@ class IdentitiesTask:
 
     name = "identities"
 
-    def __init__(self, min_depth: int = 2, max_depth: int = 4, max_coefficient: int = 9, max_exponent: int = 3) -> None:
+    def __init__(
+        self,
+        min_depth: int = 2,
+        max_depth: int = 4,
+        max_coefficient: int = 9,
+        max_exponent: int = 3,
+        semantic_k: int = 100,
+    ) -> None:
         self.min_depth = _check_int("min_depth", min_depth, 2, MAX_GENERATOR_DEPTH)  # height 1 = "x = x": trivial
         self.max_depth = _check_int("max_depth", max_depth, 2, MAX_GENERATOR_DEPTH)
         if min_depth > max_depth:
             raise ValueError(f"min_depth ({min_depth}) must not exceed max_depth ({max_depth})")
         self.max_coefficient = _check_int("max_coefficient", max_coefficient, 1, MAX_GENERATOR_COEFFICIENT)
         self.max_exponent = _check_int("max_exponent", max_exponent, 1, MAX_EXPONENT)
+        # k of semantic_unique_at_k: distinct meanings expected among k non-trivial correct samples
+        self.semantic_k = _check_int("semantic_k", semantic_k, 1, 10_000_000)
         self._init_cache()
 
     def _init_cache(self) -> None:
@@ -788,6 +803,10 @@ class IdentitiesTask:
     def meaning(self, text: str) -> str | None:
         """The canonical expansion of the left-hand side of a correct sample; ``None`` for any other sample."""
         return self.analysis(text).meaning
+
+    def trivial(self, text: str) -> bool:
+        """Whether ``text`` is a trivial correct identity (both sides one tree, or the left side canonical)."""
+        return self.analysis(text).trivial
 
     def depth(self, text: str) -> int | None:
         """Height of the left-hand side's tree (the side the generator draws), ``None`` for an invalid sample.

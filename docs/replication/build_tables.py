@@ -3,7 +3,10 @@
     python docs/replication/build_tables.py --results results/replication --out docs/replication
 
 reads the latest run of suite ``replication_cpu`` from the results directory (through :class:`bench.store.Store`,
-which respects the database lock) and writes:
+which respects the database lock), and of ``replication_more_cpu`` (the incremental cycles, fresh data and the
+temperature ablation) and ``replication_fresh_cpu`` when present. It refuses (exit 2) any run made from a checkout
+with uncommitted changes or whose commit is not an ancestor of HEAD (:func:`bench.provenance.publication_problem`):
+published tables are rebuilt from code that is in the history. It writes:
 
 - ``cycles.csv``: one row per scenario: correctness at generation 1 and at the last generation, the diversity
   decline from generation 0 to the last generation in %, unique outputs at generation 0 and last (each a mean over
@@ -37,13 +40,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.leaderboard import build_leaderboard, collect_curves, format_leaderboard
+from bench.leaderboard import build_leaderboard, collect_curves, format_leaderboard, primary_contrast
+from bench.provenance import publication_problem
 from bench.records import MetricRow
 from bench.report import write_report
 from bench.stats import interval
 from bench.store import Store, StoreError
 
 SUITE = "replication_cpu"
+# The scenarios that do not fit replication_cpu's hour (same settings and seeds; its baseline repeats the main one's).
+MORE_SUITE = "replication_more_cpu"
 # Companion suite: the expanding cycle with fresh data disjoint from R (data.fresh: disjoint).
 FRESH_SUITE = "replication_fresh_cpu"
 FRESH_SCENARIOS: tuple[str, ...] = ("expanding", "expanding_fresh_0.25", "expanding_fresh_0.25_disjoint")
@@ -326,11 +332,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     if run is None:
         print(f"error: {args.results}: no run of suite {args.suite!r}; run it first", file=sys.stderr)
         return 2
+    more_run = select_run(store.runs(), MORE_SUITE)
+    fresh_run = select_run(store.runs(), FRESH_SUITE)
+    for used in (run, more_run, fresh_run):
+        if used is not None and (problem := publication_problem(used)):
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
     rows = store.metric_rows(run["run_id"])
     if not rows:
         print(f"error: run {run['run_id']} has no finished generation yet", file=sys.stderr)
         return 2
     config = json.loads(run["config"]) if isinstance(run["config"], str) else dict(run["config"])
+    if more_run is not None:  # its scenarios beside the main run's (the repeated baseline is the main run's)
+        present = {r.scenario for r in rows}
+        rows = [*rows, *(r for r in store.metric_rows(more_run["run_id"]) if r.scenario not in present)]
+        more_config = json.loads(more_run["config"]) if isinstance(more_run["config"], str) else more_run["config"]
+        config = {**config, "scenarios": [*config.get("scenarios", []), *more_config.get("scenarios", [])]}
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
@@ -338,7 +355,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The study's cycles first, then the ablation, then anything else in order of appearance.
     order = {name: i for i, name in enumerate(dict.fromkeys((*CYCLE_SCENARIOS, *TEMPERATURE_SCENARIOS)))}
     ordered = sorted(summary, key=lambda r: order.get(r["scenario"], len(order)))
-    board = build_leaderboard(rows, baseline=run.get("baseline") or None)
+    board = build_leaderboard(rows, baseline=run.get("baseline") or None, contrast=primary_contrast(run.get("config")))
 
     written = [
         write_csv(out / "cycles.csv", ordered, CYCLE_COLUMNS),
@@ -353,7 +370,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     leaderboard.write_text(format_leaderboard(board, "csv"), encoding="utf-8")
     written.append(leaderboard)
     written += _figures(rows, out / "figures", config)
-    fresh_run = select_run(store.runs(), FRESH_SUITE)
     if fresh_run is not None:  # optional: the fresh-data policy comparison
         fresh_rows = [*rows, *store.metric_rows(fresh_run["run_id"])]
         present = [name for name in FRESH_SCENARIOS if any(r.scenario == name for r in fresh_rows)]
