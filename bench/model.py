@@ -33,10 +33,25 @@ def build_model(
 
 
 def load_model(path: str | Path) -> PreTrainedModel:
-    """Load a checkpoint folder written by ``save_checkpoint`` (safetensors; no pickle)."""
-    return AutoModelForCausalLM.from_pretrained(
-        path, attn_implementation="sdpa", use_safetensors=True, local_files_only=True, trust_remote_code=False
+    """Load a checkpoint folder written by ``save_checkpoint`` (safetensors; no pickle).
+
+    Weights that do not fit the folder's config (another architecture's tensors, a relabelled ``model_type``) are an
+    error: transformers would only log them and train from randomly initialised layers."""
+    model, info = AutoModelForCausalLM.from_pretrained(
+        path,
+        attn_implementation="sdpa",
+        use_safetensors=True,
+        local_files_only=True,
+        trust_remote_code=False,
+        output_loading_info=True,
     )
+    for kind in ("missing_keys", "unexpected_keys", "mismatched_keys"):
+        keys = sorted(str(k) for k in info.get(kind) or ())
+        if keys:
+            raise ValueError(
+                f"{path}: the weights do not fit config.json ({len(keys)} {kind.replace('_', ' ')}, e.g. {keys[0]})"
+            )
+    return model
 
 
 def check_pretrained(path: str | Path) -> None:

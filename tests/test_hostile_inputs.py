@@ -363,3 +363,16 @@ def test_mauve_leaves_stderr_empty():
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0 and 0.0 <= float(done.stdout) <= 1.0 and done.stderr == "", done.stderr
+
+
+def test_weights_that_do_not_fit_the_config_fail_the_cell(tmp_path, tiny_model):
+    """A GPT-2 folder relabelled ``bert`` validates (bert has a causal-LM head in transformers), but its tensors do
+    not fit: transformers would only log that and train from random layers; the load refuses instead."""
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    config = json.loads((model / "config.json").read_text())
+    config["model_type"] = "bert"
+    (model / "config.json").write_text(json.dumps(config))
+    suite = text_suite(tmp_path, model, ROOT / "corpora" / "stdlib_docstrings.txt")
+    done = bench("run", str(suite), "--results", str(tmp_path / "r"), "--quiet", "--allow-cpu")
+    assert done.returncode == 1 and "do not fit config.json" in done.stderr and "Traceback" not in done.stderr
