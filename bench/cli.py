@@ -238,6 +238,13 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
     run, rows = _run_rows(args)
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip()) if args.metrics else DEFAULT_METRICS
+    if args.metrics:  # a named metric the run does not carry is a typo, not a column to drop silently
+        from bench.leaderboard import _suggest
+
+        known = sorted({r.metric for r in rows})
+        for metric in metrics:
+            if metric not in known:
+                raise BadInput(f"--metrics {metric}: not in run {run['run_id']}{_suggest(metric, known)}")
     try:
         board = build_leaderboard(
             rows, baseline=args.baseline or run["baseline"], primary=args.primary, metrics=metrics, ci=args.ci
@@ -247,7 +254,9 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     # Wider than the terminal (COLUMNS honoured): one block per metric instead of lines that wrap.
     width = shutil.get_terminal_size().columns
     heading = title(run["run_id"], run["suite"], run["git_commit"], board)
-    print(format_leaderboard(board, args.format, metrics=metrics, width=width, heading=heading).rstrip("\n"))
+    provenance = {"run_id": run["run_id"], "suite": run["suite"], "git_commit": run["git_commit"]}
+    text = format_leaderboard(board, args.format, metrics=metrics, width=width, heading=heading, provenance=provenance)
+    print(text.rstrip("\n"))
     return 0
 
 
@@ -289,6 +298,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         run=run,
         inputs=inputs,
         results=dumps(document),
+        store=store,
     )
     # The file beside the database always uses the default intervals (what a finished run writes).
     _save_results_json(store, run, document if args.ci == "auto" else None)
@@ -386,6 +396,62 @@ def cmd_fsck(args: argparse.Namespace) -> int:
         return 1
     repair(args.results, findings)
     print(f"repaired {len(findings)} problem(s); rerun the suite to redo the generations marked unfinished")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    import shutil
+
+    from bench.listing import format_entries, registry_entries, suite_entries
+
+    if args.kind == "suites":
+        folder = Path(args.dir)
+        if not folder.is_dir():
+            raise BadInput(f"--dir {folder}: not a directory of suite files")
+        entries = suite_entries(folder)
+    else:
+        from bench.registry import PluginError
+
+        try:
+            entries = registry_entries(args.kind)
+        except PluginError as error:
+            raise BadInput(str(error)) from None
+    # Cut to the terminal's width (COLUMNS honoured); piped output keeps whole lines for grep.
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() or "COLUMNS" in os.environ else 10_000
+    print(format_entries(entries, width).rstrip("\n"))
+    return 0
+
+
+def cmd_samples(args: argparse.Namespace) -> int:
+    from bench.samples import SampleQueryError, format_sample, iter_samples, load_cells, make_filter
+    from bench.store import Store
+
+    run, _ = _run_rows(args)
+    store = Store(args.results)
+    cells = load_cells(store, run["run_id"])
+    try:  # every option checked before a samples file is read
+        chosen = make_filter(cells, args.scenario, args.seed, args.generation, args.label, args.grep, args.top)
+    except SampleQueryError as error:
+        raise BadInput(str(error)) from None
+    for sample in iter_samples(store, cells, chosen):
+        print(json.dumps(sample.to_dict(), ensure_ascii=False) if args.format == "json" else format_sample(sample))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import shutil
+
+    from bench.compare import CompareError, compare_runs, format_comparison, resolve_runs
+
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    try:
+        comparison = compare_runs(resolve_runs(args.runs, args.results), metrics)
+    except CompareError as error:
+        raise BadInput(str(error)) from None
+    if args.format == "json":
+        print(json.dumps(comparison.to_dict(), indent=2, default=str))
+    else:
+        print(format_comparison(comparison, shutil.get_terminal_size().columns).rstrip("\n"))
     return 0
 
 
@@ -529,6 +595,31 @@ def build_parser() -> argparse.ArgumentParser:
     fsck.add_argument("--results", default="results", help="results directory (default: results/)")
     fsck.add_argument("--repair", action="store_true", help="remove orphans, mark damaged generations unfinished")
     fsck.set_defaults(handler=cmd_fsck)
+
+    listing = sub.add_parser("list", help="what exists: tasks, learners, regimes, mitigations, metrics or suites")
+    listing.add_argument("kind", choices=("tasks", "learners", "regimes", "mitigations", "metrics", "suites"))
+    listing.add_argument("--dir", default="suites", help="folder of suite files (for `list suites`)")
+    listing.set_defaults(handler=cmd_list)
+
+    samples = sub.add_parser("samples", help="browse a run's samples, filtered (text lines or JSON lines)")
+    _results_options(samples)
+    samples.add_argument("--scenario", help="only this scenario")
+    samples.add_argument("--seed", type=int, help="only this seed")
+    samples.add_argument("--generation", type=int, help="only this generation")
+    samples.add_argument("--label", help="only samples with this verdict (correct, incorrect, invalid)")
+    samples.add_argument("--grep", metavar="RE", help="only samples whose text matches this regular expression")
+    samples.add_argument(
+        "--top", type=int, metavar="K", help="per cell and generation, the K most frequent distinct samples"
+    )
+    samples.add_argument("--format", choices=("text", "json"), default="text")
+    samples.set_defaults(handler=cmd_samples)
+
+    compare = sub.add_parser("compare", help="runs side by side: shared scenarios and metrics, differing settings")
+    compare.add_argument("runs", nargs="+", help="results directories (their newest run) or run ids in --results")
+    compare.add_argument("--results", default="results", help="where run ids are looked up")
+    compare.add_argument("--metrics", help="comma-separated metrics (default: the default metrics all runs carry)")
+    compare.add_argument("--format", choices=("table", "json"), default="table")
+    compare.set_defaults(handler=cmd_compare)
     return parser
 
 
