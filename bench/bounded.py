@@ -1,12 +1,14 @@
-"""Intervals for metrics that live in [0, 1] (shares, normalized distances), on the logit scale.
+"""Intervals for metrics that live in [0, 1] (shares, normalized distances): on the logit scale, or clipped.
 
 A t interval of two shares, 0.3 and 0.62, is 0.46 ± 2.03 (1 degree of freedom): [-1.57, 2.49], which says
 nothing and says it outside the metric's range. The standard remedy for a bounded quantity is to build the
-interval on a scale where it is unbounded and map it back: logit(p) = log(p / (1 − p)) (Agresti & Coull 1998 on
-proportions; the same idea as the logit-transformed Wald interval). The mean stays the plain mean of the values;
-only the ends are computed as mean ± t·SE on logit(values) and mapped back with the logistic function, so they
-always lie in (0, 1). Values at exactly 0 or 1 are moved in by :data:`EDGE` before the transform (stated in the
-caption), since logit(0) is −∞.
+interval on a scale where it is unbounded and map it back: logit(p) = log(p / (1 − p)) (the logit-transformed
+Wald interval for proportions; cf. Agresti & Coull 1998). The mean stays the plain mean of the values; only the
+ends are computed as mean ± t·SE on logit(values) and mapped back with the logistic function, so they lie in
+(0, 1). A value at exactly 0 or 1 (a collapsed seed, an all-correct generation) has no finite logit, and any
+constant put in its place would decide the interval's width; there the plain interval is clipped to [0, 1]
+instead, and the captions say so. Only the Student-t interval is transformed: the percentile bootstrap's ends are
+resampled means of the values, so they already lie inside [0, 1].
 """
 
 from __future__ import annotations
@@ -18,8 +20,6 @@ import numpy as np
 
 from bench.stats import Interval, interval
 
-# How far a value at exactly 0 or 1 is moved inside before the logit transform.
-EDGE = 1e-3
 _UNIT_NAMES = frozenset(
     {
         "correct",
@@ -45,8 +45,7 @@ def is_unit_metric(metric: str) -> bool:
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
-    q = np.clip(p, EDGE, 1.0 - EDGE)
-    return np.log(q / (1.0 - q))
+    return np.log(p / (1.0 - p))
 
 
 def _logistic(x: float) -> float:
@@ -61,10 +60,13 @@ def logit_interval(values: Sequence[float], confidence: float = 0.95, method: st
     """
     arr = np.asarray(values, dtype=np.float64).ravel()
     plain = interval(arr.tolist(), confidence=confidence, method=method, seed=seed)
-    if plain.low is None or plain.high is None or plain.low == plain.high:
+    # The percentile bootstrap already stays inside the values' range: only the t interval needs the transform.
+    if plain.method != "t" or plain.low is None or plain.high is None or plain.low == plain.high:
         return plain
     if np.any(arr < 0.0) or np.any(arr > 1.0):
         raise ValueError(f"logit_interval needs values in [0, 1], got {arr.tolist()}")
+    if np.any((arr == 0.0) | (arr == 1.0)):
+        return Interval(plain.mean, max(plain.low, 0.0), min(plain.high, 1.0), plain.method, plain.n)
     on_logit = interval(_logit(arr).tolist(), confidence=confidence, method=method, seed=seed)
     assert on_logit.low is not None and on_logit.high is not None  # noqa: S101 - more than one distinct value
     low, high = _logistic(on_logit.low), _logistic(on_logit.high)

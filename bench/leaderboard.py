@@ -445,8 +445,8 @@ def caption(board: Sequence[BoardRow]) -> str:
     names = {"t": "Student-t", "bootstrap": "percentile bootstrap", "none": "none for one seed"}
     methods = ", ".join(names[m] for m in interval_methods(board)) or "none"
     return (
-        f"cells: mean over seeds [{confidence:.0%} CI; {methods}; for shares and other [0, 1] metrics built on the "
-        "logit scale, so it stays inside [0, 1]]. final: last generation all seeds reached. "
+        f"cells: mean over seeds [{confidence:.0%} CI; {methods}; [0, 1] metrics on the logit scale, or clipped "
+        "to [0, 1] where a seed sits on a bound]. final: last generation all seeds reached. "
         f"AUC: normalized area under the curve. Δ final: paired difference vs {baseline!r} on shared seeds, "
         "p: sign-flip permutation test (exact up to 20 seeds), Holm-corrected across rows. "
         "gens to …: Kaplan–Meier median generation of the event (seeds with the event / seeds)."
