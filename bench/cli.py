@@ -73,7 +73,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.estimate:
         from bench.estimate import estimate, format_estimate
 
-        print("\n".join(format_estimate(estimate(suite), suite.checkpoints)))
+        print("\n".join(format_estimate(estimate(suite, args.results), suite.checkpoints)))
     return 0
 
 
@@ -518,6 +518,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--estimate",
         action="store_true",
         help="also print optimizer steps, samples, checkpoint disk and the time on this machine (a short probe)",
+    )
+    validate.add_argument(
+        "--results",
+        default="results",
+        help="results directory whose earlier runs of the same learner setup refine --estimate (if it exists)",
     )
     _parallel_options(validate)
     validate.set_defaults(handler=cmd_validate)
