@@ -138,7 +138,9 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         raise BadInput(f"--out {out}: exists and is not an empty directory")
     settings = PretrainSettings(vocab_size=args.vocab_size, steps=args.steps, preset=args.preset, seed=args.seed)
     try:
-        summary = pretrain(args.corpus, out, settings)
+        summary = pretrain(
+            args.corpus, out, settings, say=lambda line: print(f"pretrain: {line}", file=sys.stderr, flush=True)
+        )
     except (CorpusError, ValueError) as error:
         raise BadInput(str(error)) from None
     print(f"pretrained {out}: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
@@ -625,6 +627,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--metrics", help="comma-separated metrics (default: the default metrics all runs carry)")
     compare.add_argument("--format", choices=("table", "json"), default="table")
     compare.set_defaults(handler=cmd_compare)
+    from bench.help_format import show_defaults
+
+    show_defaults(parser)  # every subcommand's --help shows its defaults
     return parser
 
 
