@@ -197,6 +197,9 @@ def cmd_score(args: argparse.Namespace) -> int:
         scores.update(
             diversity_levenshtein=mean, diversity_levenshtein_se=se, diversity_levenshtein_pairs=args.sample_pairs
         )
+    if analysis.verdicts is not None:  # defined for this task, undefined here (no valid sample): say null, not 0
+        for name in ("depth_mean", "depth_var"):
+            scores.setdefault(name, None)
     print(json.dumps(scores, indent=2))
     return 0
 

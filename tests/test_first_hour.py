@@ -382,3 +382,19 @@ def test_drops_use_verdict_colours_and_composition_lists_present_origins() -> No
     rows += [MetricRow("r", "s", "a", 0, g, "data_real_share", 1.0, None) for g in range(0)]
     legend = composition_figure(collect_curves(rows, ["data_real_share", "data_fresh_share", "data_synthetic_share"]))
     assert [t.get_text() for t in legend.legends[0].get_texts()] == ["synthetic"]
+
+
+def test_score_all_invalid_lines_has_no_depth(tmp_path, capsys) -> None:
+    lines = tmp_path / "invalid.txt"
+    lines.write_text("x + \n( y\n")
+    code, out, _ = in_process(capsys, "score", "--task", "identities", str(lines))
+    scores = json.loads(out)
+    assert code == 0 and scores["invalid"] == 1.0
+    assert scores["depth_mean"] is None and scores["depth_var"] is None
+
+
+def test_help_shows_defaults(capsys) -> None:
+    code, out, _ = in_process(capsys, "pretrain", "--help")
+    flat = " ".join(out.split())
+    assert code == 0 and "(default: 2048)" in flat and "--seed SEED (default: 0)" in flat
+    assert "(default: None)" not in flat and "(default: False)" not in flat
