@@ -33,13 +33,21 @@ class CorpusError(ValueError):
     """A corpus that cannot be used; the message names the file and the problem."""
 
 
+def looked_in(path: Path) -> str:
+    """`` (looked in DIR)`` for a relative path: such paths are read from the directory bench runs in, which is not
+    necessarily the suite file's."""
+    if path.is_absolute():
+        return ""
+    return f" (looked in {(Path.cwd() / path).parent}; relative paths are read from the directory bench runs in)"
+
+
 def read_documents(path: str | Path) -> list[str]:
     """The corpus's non-empty documents, in file order. Raises ``CorpusError`` naming the file and the problem."""
     path = Path(path)
     if path.suffix not in SUFFIXES:
         raise CorpusError(f"{path}: unsupported corpus format {path.suffix!r} (use {', '.join(SUFFIXES)})")
     if not path.is_file():
-        raise CorpusError(f"{path}: no such corpus file")
+        raise CorpusError(f"{path}: no such corpus file{looked_in(path)}")
     try:
         if path.suffix == ".parquet":
             documents = _parquet_documents(path)
@@ -109,8 +117,10 @@ def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
     from transformers import AutoTokenizer
 
     path = Path(path)
+    if not path.is_dir():
+        raise CorpusError(f"{path}: no such model or tokenizer folder{looked_in(path)}")
     if not (path / "tokenizer.json").is_file() and not (path / "tokenizer_config.json").is_file():
-        raise CorpusError(f"{path}: not a model or tokenizer folder (build one with bench pretrain)")
+        raise CorpusError(f"{path}: not a model or tokenizer folder (no tokenizer.json; build one with bench pretrain)")
     tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True, use_fast=True)
     if tokenizer.bos_token_id is None or tokenizer.eos_token_id is None:
         raise CorpusError(f"{path}: the tokenizer defines no bos/eos token")
