@@ -79,7 +79,7 @@ def stored_rates(results: str | Path, device: str) -> dict[str, StoredRates]:
             if zero in seen_zero:
                 continue
             seen_zero.add(zero)
-        if isinstance(train, int | float) and train > 0:
+        if isinstance(train, int | float) and train >= 0:
             fits.setdefault(key, []).append(float(train))
             used_runs.setdefault(key, set()).add(record["run_id"])
         if isinstance(sample, int | float) and sample > 0 and size:

@@ -235,9 +235,13 @@ def drops_figure(drops: Sequence[Drop], seeds: dict[str, int], order: Sequence[s
     """
     scenarios = [s for s in order if any(d.scenario == s for d in drops)]
     reasons = sorted({d.reason for d in drops})
-    # A reason named after a verdict ("incorrect", "invalid") takes that verdict's colour; others are greys.
-    others = [r for r in reasons if r not in VERDICT_COLORS]
-    colors = {r: VERDICT_COLORS.get(r) or REASON_GREYS[others.index(r) % len(REASON_GREYS)] for r in reasons}
+
+    # A reason named after a verdict ("verifier_filter:incorrect") takes that verdict's colour; others are greys.
+    def verdict(reason: str) -> str:
+        return reason.rsplit(":", 1)[-1]
+
+    others = [r for r in reasons if verdict(r) not in VERDICT_COLORS]
+    colors = {r: VERDICT_COLORS.get(verdict(r)) or REASON_GREYS[others.index(r) % len(REASON_GREYS)] for r in reasons}
     fig, axes, ncols = _panels(len(scenarios))
     max_gen = max((d.generation for d in drops), default=0) + 1
     for ax, scenario in zip(axes, scenarios, strict=False):

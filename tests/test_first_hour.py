@@ -373,10 +373,11 @@ def test_drops_use_verdict_colours_and_composition_lists_present_origins() -> No
     from bench.report import VERDICT_COLORS, composition_figure, drops_figure
     from bench.report_inputs import Drop
 
-    fig = drops_figure([Drop("f", 0, 1, "incorrect", 5), Drop("f", 0, 1, "duplicate", 2)], {"f": 1}, ["f"])
+    drops = [Drop("f", 0, 1, "verifier_filter:incorrect", 5), Drop("f", 0, 1, "dedup:duplicate", 2)]
+    fig = drops_figure(drops, {"f": 1}, ["f"])
     bars = {p.get_label(): to_hex(p.patches[0].get_facecolor()) for p in fig.axes[0].containers}
-    assert bars["incorrect"] == VERDICT_COLORS["incorrect"] != VERDICT_COLORS["correct"]
-    assert bars["duplicate"] not in VERDICT_COLORS.values()
+    assert bars["verifier_filter:incorrect"] == VERDICT_COLORS["incorrect"] != VERDICT_COLORS["correct"]
+    assert bars["dedup:duplicate"] not in VERDICT_COLORS.values()
     rows = [MetricRow("r", "s", "a", 0, g, m, v, None) for g in range(2) for m, v in
             (("data_real_share", 0.0), ("data_fresh_share", 0.0), ("data_synthetic_share", 1.0))]  # fmt: skip
     rows += [MetricRow("r", "s", "a", 0, g, "data_real_share", 1.0, None) for g in range(0)]
@@ -398,3 +399,51 @@ def test_help_shows_defaults(capsys) -> None:
     flat = " ".join(out.split())
     assert code == 0 and "(default: 2048)" in flat and "--seed SEED (default: 0)" in flat
     assert "(default: None)" not in flat and "(default: False)" not in flat
+
+
+# -- estimates and progress -------------------------------------------------------------------------------------
+
+
+def test_estimate_gives_a_range_the_load_and_uses_earlier_runs(runs, tmp_path, capsys) -> None:
+    suite, a, _ = runs
+    code, out, _ = in_process(capsys, "validate", str(suite), "--estimate", "--results", str(tmp_path / "none"))
+    assert code == 0
+    assert re.search(r"time +about .+; range .+ to .+", out)
+    assert "machine load at probe time" in out and "central value from" not in out
+    # The fixture's run recorded 2 seeds' generation-0 fits plus 2 later ones per cell: 2 + 2 × 2 × 2 = 10 fits.
+    code, out, _ = in_process(capsys, "validate", str(suite), "--estimate", "--results", str(a))
+    assert code == 0 and "central value from 10 fit(s) of the same learner setup in 1 earlier run(s)" in out
+
+
+def test_step_bar_restarts_its_clock_with_each_pass() -> None:
+    from rich.progress import Progress
+
+    from bench.runner import StepBar
+
+    with Progress(disable=True) as progress:
+        task = progress.add_task("  fitting", total=10)
+        bar = StepBar(progress, task)
+        bar.update("  fitting", 3, 10, "")
+        started = progress.tasks[0].start_time
+        bar.update("  fitting", 5, 10, "")
+        assert progress.tasks[0].start_time == started  # the same pass
+        bar.update("  sampling", 1, 4, "")
+        assert progress.tasks[0].start_time > started and progress.tasks[0].completed == 1
+        again = progress.tasks[0].start_time
+        bar.update("  sampling", 0, 4, "")  # a new sampling pass starts from 0
+        assert progress.tasks[0].start_time > again
+
+
+def test_cached_generation_zero_line_and_rate() -> None:
+    from bench.progress import GenerationReporter
+    from bench.records import GenerationRecord
+
+    clock = iter([0.0, 10.0, 10.0, 10.0]).__next__
+    record = GenerationRecord("r", "s", "b", 0, 0, {"correct": 0.5}, {}, {}, "p", "d", None, 5, None, 9.0, 0.1, 1.0)
+    reporter = GenerationReporter("unused", "r", 3, total=4, clock=clock)
+    reporter.write = lambda line: None  # no log file for this unit test
+    assert reporter.finished(record).startswith("b seed 0 gen 0/2: train 9.0 s")
+    line = reporter.finished(record, cached=True)
+    assert "train cached" in line
+    # One generation run in 10 s, one cached: two left at 10 s each, not at 5 s.
+    assert line.endswith("suite ETA 20 s")
