@@ -588,7 +588,12 @@ def write_report(
             continue
         curves = collect_curves(rows, [metric])
         fig = metric_figure(curves, metric, ylabel, confidence=confidence, seed=seed, ci=ci, order=order)
-        add(stem, fig, f"{metric} per generation: mean over seeds, {confidence:.0%} CI band, thin lines per seed")
+        add(
+            stem,
+            fig,
+            f"{metric} per generation: mean over seeds (thick) and each seed; from {BAND_MIN_SEEDS} seeds a "
+            f"{confidence:.0%} CI band ([0, 1] metrics: logit scale)",
+        )
     present = [m for m, _, _ in ORIGINS if m in known]
     if present:
         text = "Where each generation's training data came from: real data, fresh task samples, model samples"
