@@ -91,6 +91,16 @@ def primary_sentence(board: Sequence[BoardRow], primary: Any) -> str | None:
     row = next((r for r in board if r.scenario == scenario), None)
     if row is None or row.value(metric) is None:
         return f"Primary contrast: {scenario} on {metric} — not in these results."
+    against = spec.get("against") or spec.get("baseline") or spec.get("control") or row.baseline
+    if against != row.baseline:  # the board's tests are against its own baseline: give the means, no test
+        other = next((r for r in board if r.scenario == against), None)
+        if other is None or other.value(metric) is None:
+            return f"Primary contrast: {scenario} vs {against} on {metric} — {against} is not in these results."
+        return (
+            f"Primary contrast: {scenario} vs {against} on {metric}: final {row.value(metric):.3g} vs "
+            f"{other.value(metric):.3g} (tested against {row.baseline} here; `bench leaderboard --baseline {against}` "
+            "tests this contrast)."
+        )
     if row.is_baseline:
         return f"Primary contrast: {scenario} on {metric} — it is the baseline itself."
     return (

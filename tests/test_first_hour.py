@@ -447,3 +447,13 @@ def test_cached_generation_zero_line_and_rate() -> None:
     assert "train cached" in line
     # One generation run in 10 s, one cached: two left at 10 s each, not at 5 s.
     assert line.endswith("suite ETA 20 s")
+
+
+def test_primary_contrast_against_another_scenario_gives_means_without_a_test() -> None:
+    rows = _rows_of({"replace": {0: [0.5, 0.4]}, "a": {0: [0.5, 0.6]}, "b": {0: [0.5, 0.7]}})
+    board = build_leaderboard(rows, baseline="replace", primary="correct", metrics=["correct"])
+    (line, *_) = summary_lines(board, ["correct"], primary={"scenario": "b", "against": "a", "metric": "correct"})
+    assert line == (
+        "Primary contrast: b vs a on correct: final 0.7 vs 0.6 (tested against replace here; "
+        "`bench leaderboard --baseline a` tests this contrast)."
+    )
