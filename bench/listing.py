@@ -10,6 +10,8 @@ import inspect
 from pathlib import Path
 from typing import Any
 
+from bench.lines import split_lines
+
 KINDS: tuple[str, ...] = ("tasks", "learners", "regimes", "mitigations", "metrics", "suites")
 
 
@@ -40,7 +42,7 @@ def first_line(obj: Any) -> str:
     text = getattr(obj, "description", None)
     if not isinstance(text, str) or not text.strip():
         text = inspect.getdoc(obj) or ""
-    lines = [line.strip() for line in text.strip().splitlines()]
+    lines = [line.strip() for line in split_lines(text.strip())]
     return lines[0] if lines else "(no description)"
 
 

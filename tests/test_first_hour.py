@@ -457,3 +457,39 @@ def test_primary_contrast_against_another_scenario_gives_means_without_a_test() 
         "Primary contrast: b vs a on correct: final 0.7 vs 0.6 (tested against replace here; "
         "`bench leaderboard --baseline a` tests this contrast)."
     )
+
+
+# -- suite paths ------------------------------------------------------------------------------------------------
+
+
+def test_relative_suite_paths_are_the_suite_folders(tmp_path, monkeypatch) -> None:
+    from bench.suite_paths import resolve_suite_paths
+
+    data = {
+        "task": {"name": "text", "params": {"corpus": "../corpora/c.txt", "tokenizer": "/abs/tok", "chunk_tokens": 8}},
+        "model": {"pretrained": "m"},
+        "scenarios": [{"name": "a", "model": {"pretrained": "../x"}}, {"name": "b"}],
+    }
+    monkeypatch.chdir(tmp_path)
+    resolve_suite_paths(data, "repo/suites/s.yaml")
+    assert data["task"]["params"] == {"corpus": "repo/corpora/c.txt", "tokenizer": "/abs/tok", "chunk_tokens": 8}
+    assert data["model"]["pretrained"] == "repo/suites/m" and data["scenarios"][0]["model"]["pretrained"] == "repo/x"
+
+
+def test_a_missing_text_input_names_the_folder_it_looked_in(tmp_path, monkeypatch, capsys) -> None:
+    folder = tmp_path / "project" / "suites"
+    folder.mkdir(parents=True)
+    suite = write_suite(
+        folder / "t.yaml",
+        {
+            "suite": "t",
+            "seeds": [0],
+            "generations": 1,
+            "task": {"name": "text", "params": {"corpus": "../corpora/c.txt", "tokenizer": "../models/tok"}},
+            "data": {"size": 10},
+            "scenarios": [{"name": "replace", "regime": {"kind": "replace"}}],
+        },
+    )
+    monkeypatch.chdir(tmp_path)
+    err = one_error_line(*in_process(capsys, "validate", str(suite)))
+    assert f"(looked in {tmp_path / 'project' / 'models'})" in err

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import random
 from pathlib import Path
 from typing import Literal
@@ -34,11 +35,11 @@ class CorpusError(ValueError):
 
 
 def looked_in(path: Path) -> str:
-    """`` (looked in DIR)`` for a relative path: such paths are read from the directory bench runs in, which is not
-    necessarily the suite file's."""
+    """`` (looked in DIR)`` for a relative path: the folder it names, seen from here (a suite's relative paths are
+    already the suite file's folder's, bench.suite_paths)."""
     if path.is_absolute():
         return ""
-    return f" (looked in {(Path.cwd() / path).parent}; relative paths are read from the directory bench runs in)"
+    return f" (looked in {os.path.normpath(Path.cwd() / path.parent)})"
 
 
 def read_documents(path: str | Path) -> list[str]:
