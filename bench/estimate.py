@@ -247,7 +247,7 @@ def format_estimate(e: Estimate, checkpoints: str) -> list[str]:
         "and the shared generation-0 cache)",
         f"  time             about {format_duration(e.seconds)} on this machine ({e.device}); "
         f"range {format_duration(e.seconds_low)} to {format_duration(e.seconds_high)} (the probe's fastest and "
-        "slowest steps, and earlier runs' fastest and slowest fits)",
+        f"slowest steps{', and earlier runs’ fastest and slowest fits' if e.stored_fits else ''})",
         *([f"                   {_load_text(e.load)}"] if e.load else []),
         *(
             [
