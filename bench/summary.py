@@ -109,10 +109,38 @@ def primary_sentence(board: Sequence[BoardRow], primary: Any) -> str | None:
     )
 
 
+def collapse_sentence(board: Sequence[BoardRow]) -> str | None:
+    """A warning when the scenario best on ``correct`` is also the least diverse: correctness rising while diversity
+    falls is what collapse looks like (the model repeats a few correct samples), not a win."""
+    diversity = next(
+        (m for m in ("unique_ratio", "diversity_levenshtein") if any(r.value(m) is not None for r in board)), None
+    )
+    rows = [r for r in board if r.value("correct") is not None and diversity and r.value(diversity) is not None]
+    if diversity is None or len(rows) < 2:
+        return None
+    best = max(rows, key=lambda r: r.value("correct") or 0.0)
+    poorest = min(rows, key=lambda r: r.value(diversity) or 0.0)
+    if best is not poorest or len({round(r.value(diversity) or 0.0, 12) for r in rows}) == 1:
+        return None
+    reached = best.collapse.get("all_correct")
+    when = (
+        f"; it reached ≥ 99% correct at generation {reached.median:g} ({reached.events}/{reached.n} seeds)"
+        if reached is not None and reached.median is not None
+        else ""
+    )
+    return (
+        f"Collapse, not a win: {best.scenario} is best on correct ({best.value('correct'):.3g}) and the least diverse "
+        f"on {diversity} ({best.value(diversity):.3g}){when}. Correctness rising as diversity falls means the model "
+        "repeats a few correct samples."
+    )
+
+
 def summary_lines(board: Sequence[BoardRow], metrics: Sequence[str], primary: Any = None) -> list[str]:
     """The summary's sentences: the primary contrast (if named), then one per metric with a direction."""
     lines = [s for s in [primary_sentence(board, primary)] if s]
     lines += [s for m in metrics if (s := metric_sentence(board, m))]
+    if lines and (collapse := collapse_sentence(board)):
+        lines.append(collapse)
     if lines and (note := seeds_note(board)):
         lines.append(note)
     return lines

@@ -493,3 +493,17 @@ def test_a_missing_text_input_names_the_folder_it_looked_in(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     err = one_error_line(*in_process(capsys, "validate", str(suite)))
     assert f"(looked in {tmp_path / 'project' / 'models'})" in err
+
+
+def test_summary_calls_correct_but_uniform_output_collapse() -> None:
+    rows = _rows_of({"replace": {0: [0.5, 0.6], 1: [0.5, 0.62]}, "cold": {0: [0.8, 1.0], 1: [0.8, 1.0]}})
+    rows += _rows_of(
+        {"replace": {0: [0.6, 0.5], 1: [0.6, 0.52]}, "cold": {0: [0.3, 0.01], 1: [0.3, 0.02]}}, "unique_ratio"
+    )
+    board = build_leaderboard(rows, baseline="replace", primary="unique_ratio", metrics=["correct", "unique_ratio"])
+    lines = summary_lines(board, ["correct", "unique_ratio"])
+    assert lines[-2] == (
+        "Collapse, not a win: cold is best on correct (1) and the least diverse on unique_ratio (0.015); it reached "
+        "≥ 99% correct at generation 1 (2/2 seeds). Correctness rising as diversity falls means the model repeats a "
+        "few correct samples."
+    )
