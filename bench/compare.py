@@ -86,6 +86,14 @@ def differing_settings(runs: Sequence[ComparedRun]) -> dict[str, list[Any]]:
         settings = flatten(json.loads(config) if isinstance(config, str) else config or {})
         settings["commit"] = (r.run.get("git_commit") or "unknown")[:12]
         flat.append(settings)
+    # A scenario only some runs have is one line ("present" / "(absent)"), not one line per field of it.
+    names = [{k.split("]", 1)[0] + "]" for k in f if k.startswith("scenarios[")} for f in flat]
+    partial = set().union(*names) - set.intersection(*names)
+    for f, mine in zip(flat, names, strict=True):
+        for key in [k for k in f if k.startswith("scenarios[") and k.split("]", 1)[0] + "]" in partial]:
+            del f[key]
+        for name in partial & mine:
+            f[name] = "present"
     keys = sorted(set().union(*flat))
     missing = "(absent)"
     return {

@@ -507,3 +507,17 @@ def test_summary_calls_correct_but_uniform_output_collapse() -> None:
         "≥ 99% correct at generation 1 (2/2 seeds). Correctness rising as diversity falls means the model repeats a "
         "few correct samples."
     )
+
+
+def test_compare_names_a_scenario_only_some_runs_have_once() -> None:
+    from bench.compare import ComparedRun, differing_settings
+
+    def run(config: dict, commit: str) -> ComparedRun:
+        return ComparedRun("x", {"config": json.dumps(config), "git_commit": commit}, [])
+
+    a = {"seeds": [0], "scenarios": [{"name": "r", "sampling": {"temperature": 0.8}}]}
+    b = {"seeds": [0], "scenarios": [{"name": "r", "sampling": {"temperature": 0.5}}, {"name": "c", "x": {"y": 1}}]}
+    assert differing_settings([run(a, "abc"), run(b, "abc")]) == {
+        "scenarios[c]": ["(absent)", "present"],
+        "scenarios[r].sampling.temperature": [0.8, 0.5],
+    }
