@@ -81,7 +81,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.estimate:
         from bench.estimate import estimate, format_estimate
 
-        print("\n".join(format_estimate(estimate(suite), suite.checkpoints)))
+        print("\n".join(format_estimate(estimate(suite, args.results), suite.checkpoints)))
     return 0
 
 
@@ -177,7 +177,9 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
         raise BadInput(f"--out {out}: exists and is not an empty directory")
     settings = PretrainSettings(vocab_size=args.vocab_size, steps=args.steps, preset=args.preset, seed=args.seed)
     try:
-        summary = pretrain(args.corpus, out, settings)
+        summary = pretrain(
+            args.corpus, out, settings, say=lambda line: print(f"pretrain: {line}", file=sys.stderr, flush=True)
+        )
     except (CorpusError, ValueError) as error:
         raise BadInput(str(error)) from None
     print(f"pretrained {out}: " + ", ".join(f"{k} {v}" for k, v in summary.items()))
@@ -235,6 +237,9 @@ def cmd_score(args: argparse.Namespace) -> int:
         scores.update(
             diversity_levenshtein=mean, diversity_levenshtein_se=se, diversity_levenshtein_pairs=args.sample_pairs
         )
+    if analysis.verdicts is not None:  # defined for this task, undefined here (no valid sample): say null, not 0
+        for name in ("depth_mean", "depth_var"):
+            scores.setdefault(name, None)
     print(json.dumps(scores, indent=2))
     return 0
 
@@ -281,6 +286,13 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     baseline = args.baseline or run["baseline"]
     # The pre-registered contrast is against the suite's baseline; another --baseline is exploratory (all Holm).
     contrast = primary_contrast(run["config"]) if baseline == run["baseline"] else None
+    if args.metrics:  # a named metric the run does not carry is a typo, not a column to drop silently
+        from bench.leaderboard import _suggest
+
+        known = sorted({r.metric for r in rows})
+        for metric in metrics:
+            if metric not in known:
+                raise BadInput(f"--metrics {metric}: not in run {run['run_id']}{_suggest(metric, known)}")
     try:
         board = build_leaderboard(
             rows,
@@ -296,7 +308,9 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     # Wider than the terminal (COLUMNS honoured): one block per metric instead of lines that wrap.
     width = shutil.get_terminal_size().columns
     heading = title(run["run_id"], run["suite"], run["git_commit"], board)
-    print(format_leaderboard(board, args.format, metrics=metrics, width=width, heading=heading).rstrip("\n"))
+    provenance = {"run_id": run["run_id"], "suite": run["suite"], "git_commit": run["git_commit"]}
+    text = format_leaderboard(board, args.format, metrics=metrics, width=width, heading=heading, provenance=provenance)
+    print(text.rstrip("\n"))
     return 0
 
 
@@ -338,6 +352,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         run=run,
         inputs=inputs,
         results=dumps(document),
+        store=store,
     )
     # The file beside the database always uses the default intervals (what a finished run writes).
     _save_results_json(store, run, document if args.ci == "auto" else None)
@@ -441,6 +456,62 @@ def cmd_fsck(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_list(args: argparse.Namespace) -> int:
+    import shutil
+
+    from bench.listing import format_entries, registry_entries, suite_entries
+
+    if args.kind == "suites":
+        folder = Path(args.dir)
+        if not folder.is_dir():
+            raise BadInput(f"--dir {folder}: not a directory of suite files")
+        entries = suite_entries(folder)
+    else:
+        from bench.registry import PluginError
+
+        try:
+            entries = registry_entries(args.kind)
+        except PluginError as error:
+            raise BadInput(str(error)) from None
+    # Cut to the terminal's width (COLUMNS honoured); piped output keeps whole lines for grep.
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() or "COLUMNS" in os.environ else 10_000
+    print(format_entries(entries, width).rstrip("\n"))
+    return 0
+
+
+def cmd_samples(args: argparse.Namespace) -> int:
+    from bench.samples import SampleQueryError, format_sample, iter_samples, load_cells, make_filter
+    from bench.store import Store
+
+    run, _ = _run_rows(args)
+    store = Store(args.results)
+    cells = load_cells(store, run["run_id"])
+    try:  # every option checked before a samples file is read
+        chosen = make_filter(cells, args.scenario, args.seed, args.generation, args.label, args.grep, args.top)
+    except SampleQueryError as error:
+        raise BadInput(str(error)) from None
+    for sample in iter_samples(store, cells, chosen):
+        print(json.dumps(sample.to_dict(), ensure_ascii=False) if args.format == "json" else format_sample(sample))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    import shutil
+
+    from bench.compare import CompareError, compare_runs, format_comparison, resolve_runs
+
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    try:
+        comparison = compare_runs(resolve_runs(args.runs, args.results), metrics)
+    except CompareError as error:
+        raise BadInput(str(error)) from None
+    if args.format == "json":
+        print(json.dumps(comparison.to_dict(), indent=2, default=str))
+    else:
+        print(format_comparison(comparison, shutil.get_terminal_size().columns).rstrip("\n"))
+    return 0
+
+
 # -- parser -----------------------------------------------------------------------------------------------------
 
 
@@ -504,6 +575,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--estimate",
         action="store_true",
         help="also print optimizer steps, samples, checkpoint disk and the time on this machine (a short probe)",
+    )
+    validate.add_argument(
+        "--results",
+        default="results",
+        help="results directory whose earlier runs of the same learner setup refine --estimate (if it exists)",
     )
     _parallel_options(validate)
     validate.set_defaults(handler=cmd_validate)
@@ -587,6 +663,34 @@ def build_parser() -> argparse.ArgumentParser:
     fsck.add_argument("--results", default="results", help="results directory (default: results/)")
     fsck.add_argument("--repair", action="store_true", help="remove orphans, mark damaged generations unfinished")
     fsck.set_defaults(handler=cmd_fsck)
+
+    listing = sub.add_parser("list", help="what exists: tasks, learners, regimes, mitigations, metrics or suites")
+    listing.add_argument("kind", choices=("tasks", "learners", "regimes", "mitigations", "metrics", "suites"))
+    listing.add_argument("--dir", default="suites", help="folder of suite files (for `list suites`)")
+    listing.set_defaults(handler=cmd_list)
+
+    samples = sub.add_parser("samples", help="browse a run's samples, filtered (text lines or JSON lines)")
+    _results_options(samples)
+    samples.add_argument("--scenario", help="only this scenario")
+    samples.add_argument("--seed", type=int, help="only this seed")
+    samples.add_argument("--generation", type=int, help="only this generation")
+    samples.add_argument("--label", help="only samples with this verdict (correct, incorrect, invalid)")
+    samples.add_argument("--grep", metavar="RE", help="only samples whose text matches this regular expression")
+    samples.add_argument(
+        "--top", type=int, metavar="K", help="per cell and generation, the K most frequent distinct samples"
+    )
+    samples.add_argument("--format", choices=("text", "json"), default="text")
+    samples.set_defaults(handler=cmd_samples)
+
+    compare = sub.add_parser("compare", help="runs side by side: shared scenarios and metrics, differing settings")
+    compare.add_argument("runs", nargs="+", help="results directories (their newest run) or run ids in --results")
+    compare.add_argument("--results", default="results", help="where run ids are looked up")
+    compare.add_argument("--metrics", help="comma-separated metrics (default: the default metrics all runs carry)")
+    compare.add_argument("--format", choices=("table", "json"), default="table")
+    compare.set_defaults(handler=cmd_compare)
+    from bench.help_format import show_defaults
+
+    show_defaults(parser)  # every subcommand's --help shows its defaults
     return parser
 
 

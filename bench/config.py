@@ -511,6 +511,9 @@ def load_suite(path: str | Path, overrides: Sequence[str] = ()) -> Suite:
         data = load_suite_data(path)
     except SuiteFileError as error:
         raise SuiteError(str(error)) from None
+    from bench.suite_paths import resolve_suite_paths
+
+    data = resolve_suite_paths(data, path)  # relative file paths are the suite file's folder's
     if overrides:
         from bench.overrides import OverrideError, apply_overrides
 

@@ -8,11 +8,17 @@ scores the held-out test set and saves a checkpoint, through the same learner se
 measures, times the counts, give the estimate. It is an upper bound on training (early stopping can end fits
 sooner) and a rough one on sampling (an almost untrained model samples to the longest length, in a smaller batch);
 computing the sample metrics and storing artifacts are not in it.
+
+One probe on a shared machine can be off several times over, so the estimate is a **range**: the probe's fastest
+and slowest optimizer steps bound it, the machine's load average at probe time is reported beside it, and where a
+results directory holds earlier runs of the same learner setup on the same device, their measured fits and samples
+(:mod:`bench.estimate_history`) give the central value and widen the range to what those runs took.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import statistics
 import tempfile
 import time
@@ -44,6 +50,8 @@ class Rates:
     checkpoint_bytes: int
     steps: int
     samples: int
+    # The fastest and slowest of the probe's steps after the first (None without steps): the range's ends.
+    step_range: tuple[float, float] | None = None
 
 
 def _setup_key(s: ResolvedScenario) -> str:
@@ -80,6 +88,7 @@ def probe(scenario: ResolvedScenario, seed: int, accelerator, steps: int = PROBE
         progress=lambda done, total, loss=None: stamps.append(time.perf_counter()),
     )
     validation = 0.0
+    step_range = None
     if fit.iterations == 0:
         per_step, fit_seconds = None, fit.seconds * data_scale
     else:
@@ -88,6 +97,7 @@ def probe(scenario: ResolvedScenario, seed: int, accelerator, steps: int = PROBE
         # machine's occasional stall does not move.
         gaps = [later - earlier for earlier, later in zip(stamps, stamps[1:], strict=False)]
         per_step = statistics.median(gaps) if gaps else fit.seconds / fit.iterations
+        step_range = (min(gaps), max(gaps)) if gaps else (per_step, per_step)
         # A validation pass is the held-out loss, what `nll` computes; the fit has warmed it up already.
         started = time.perf_counter()
         learner.nll(data[:held_out])
@@ -107,7 +117,7 @@ def probe(scenario: ResolvedScenario, seed: int, accelerator, steps: int = PROBE
     with tempfile.TemporaryDirectory(prefix="bench-estimate-") as tmp:
         learner.save(Path(tmp) / "model")
         checkpoint = _directory_bytes(Path(tmp) / "model")
-    return Rates(per_step, validation, fit_seconds, per_sample, nll_seconds, checkpoint, fit.iterations, n)
+    return Rates(per_step, validation, fit_seconds, per_sample, nll_seconds, checkpoint, fit.iterations, n, step_range)
 
 
 @dataclass(frozen=True)
@@ -123,25 +133,46 @@ class Estimate:
     probe_steps: int
     probe_samples: int
     rates: tuple[Rates, ...] = ()
+    seconds_low: float = 0.0
+    seconds_high: float = 0.0
+    load: tuple[float, int] | None = None  # 1-minute load average at probe time, CPUs
+    stored_fits: int = 0  # fits of earlier runs the estimate used
+    stored_runs: int = 0
 
 
-def estimate(suite: Suite) -> Estimate:
-    """Counts from the settings and, from one probe per distinct learner setup, the time on this machine."""
+def _load() -> tuple[float, int] | None:
+    try:
+        return os.getloadavg()[0], os.cpu_count() or 1
+    except (AttributeError, OSError):  # not every platform has a load average
+        return None
+
+
+def estimate(suite: Suite, results: str | Path | None = None) -> Estimate:
+    """Counts from the settings and, from one probe per distinct learner setup, the time on this machine; with
+    ``results``, the timings its earlier runs of the same setups recorded on this device as well."""
     from bench.device import make_accelerator
+    from bench.estimate_history import setup_key, stored_rates
     from bench.runner import describe_device
 
     accelerator = make_accelerator(suite.training.precision)
+    device = describe_device(accelerator.device, accelerator.num_processes)
+    history = stored_rates(results, device) if results is not None else {}
+    load = _load()
     scenarios = suite.resolved_scenarios()
     generations = suite.generations
     rates: dict[str, Rates] = {}
     fitted_zero: set[tuple[str, int]] = set()
     fits = steps = samples = disk = 0
-    seconds = 0.0
+    seconds = low = high = 0.0
+    used: dict[str, object] = {}
     for s in scenarios:
         key = _setup_key(s)
         if key not in rates:
             rates[key] = probe(s, suite.seeds[0], accelerator)
         r = rates[key]
+        stored = history.get(setup_key(s.model_dump(mode="json")))
+        if stored is not None:
+            used[key] = stored
         per_generation = s.sampling.n or s.data.size
         # Checkpoints left when the run ends: all generations, the last one, or none (warm starts keep the last).
         kept = {"all": generations, "last": 1, "none": 1 if s.model.warm_start else 0}[suite.checkpoints]
@@ -155,13 +186,30 @@ def estimate(suite: Suite) -> Estimate:
             fits += cell_fits
             samples += generations * per_generation
             disk += kept * r.checkpoint_bytes
+            sampling = generations * (per_generation * r.seconds_per_sample + r.nll_seconds)
             if r.seconds_per_step is not None:
                 steps += cell_fits * s.training.max_iters
                 validations = math.ceil(s.training.max_iters / s.training.eval_interval)
-                seconds += cell_fits * (s.training.max_iters * r.seconds_per_step + validations * r.validation_seconds)
+                fixed = validations * r.validation_seconds
+                probe_fit = cell_fits * (s.training.max_iters * r.seconds_per_step + fixed)
+                fast, slow = r.step_range or (r.seconds_per_step, r.seconds_per_step)
+                fit_low = cell_fits * (s.training.max_iters * fast + fixed)
+                fit_high = cell_fits * (s.training.max_iters * slow + fixed)
             else:
-                seconds += cell_fits * r.fit_seconds
-            seconds += generations * (per_generation * r.seconds_per_sample + r.nll_seconds)
+                probe_fit = fit_low = fit_high = cell_fits * r.fit_seconds
+            if stored is None:
+                seconds += probe_fit + sampling
+                low += fit_low + sampling
+                high += fit_high + sampling
+                continue
+            # Earlier whole fits of this setup here: their median is the estimate, their extremes widen the range.
+            fit_min, fit_median, fit_max = stored.fit_seconds
+            per_sample = stored.seconds_per_sample or (r.seconds_per_sample,) * 3
+            sample_count = generations * per_generation
+            seconds += cell_fits * fit_median + sample_count * per_sample[1] + generations * r.nll_seconds
+            low += min(fit_low, cell_fits * fit_min) + sample_count * min(per_sample[0], r.seconds_per_sample)
+            high += max(fit_high, cell_fits * fit_max) + sample_count * max(per_sample[2], r.seconds_per_sample)
+            high += generations * r.nll_seconds
     first = next(iter(rates.values()))
     return Estimate(
         generations=len(scenarios) * len(suite.seeds) * generations,
@@ -170,11 +218,16 @@ def estimate(suite: Suite) -> Estimate:
         samples=samples,
         checkpoint_bytes=disk,
         seconds=seconds,
-        device=describe_device(accelerator.device, accelerator.num_processes),
+        device=device,
         probes=len(rates),
         probe_steps=first.steps,
         probe_samples=first.samples,
         rates=tuple(rates.values()),
+        seconds_low=min(low, seconds),
+        seconds_high=max(high, seconds),
+        load=load,
+        stored_fits=sum(v.fits for v in used.values()),  # type: ignore[attr-defined]
+        stored_runs=max((v.runs for v in used.values()), default=0),  # type: ignore[attr-defined]
     )
 
 
@@ -198,11 +251,32 @@ def format_estimate(e: Estimate, checkpoints: str) -> list[str]:
         f"  samples drawn    {e.samples:,}",
         f"  checkpoint disk  {format_bytes(e.checkpoint_bytes)} when finished (checkpoints: {checkpoints}, "
         "and the shared generation-0 cache)",
-        f"  time             about {format_duration(e.seconds)} on this machine ({e.device})",
+        f"  time             about {format_duration(e.seconds)} on this machine ({e.device}); "
+        f"range {format_duration(e.seconds_low)} to {format_duration(e.seconds_high)} (the probe's fastest and "
+        f"slowest steps{', and earlier runs’ fastest and slowest fits' if e.stored_fits else ''})",
+        *([f"                   {_load_text(e.load)}"] if e.load else []),
+        *(
+            [
+                f"                   central value from {e.stored_fits} fit(s) of the same learner setup in "
+                f"{e.stored_runs} earlier run(s) on this device; the probe below widens the range"
+            ]
+            if e.stored_fits
+            else []
+        ),
         f"                   from a timed probe of {e.probes} learner setup(s): {e.probe_steps} optimizer steps, "
         f"{e.probe_samples} samples, one validation pass and one test-set score each; metrics and storage not included",
         *(f"                   measured: {_rates_text(r)}" for r in e.rates),
     ]
+
+
+def _load_text(load: tuple[float, int]) -> str:
+    average, cpus = load
+    state = (
+        "busy: other work shares the CPUs, so a quiet machine is nearer the low end"
+        if average > 0.75 * cpus
+        else "quiet"
+    )
+    return f"machine load at probe time: {average:.1f} (1-minute average) on {cpus} CPU(s), {state}"
 
 
 def _rates_text(r: Rates) -> str:

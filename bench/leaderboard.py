@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from bench.bounded import metric_interval
 from bench.lines import split_lines
 from bench.metrics import METRICS
 from bench.records import MetricRow
@@ -339,7 +340,10 @@ def build_leaderboard(
         raise ValueError(f"unknown baseline scenario {baseline!r}{_suggest(baseline, scenarios)}")
     base = curves[baseline]
 
-    def estimate(values: np.ndarray) -> Interval:
+    def estimate(values: np.ndarray, metric: str | None = None) -> Interval:
+        # A metric's own mean: [0, 1] metrics get their interval on the logit scale (bench.bounded).
+        if metric is not None:
+            return metric_interval(metric, values.tolist(), confidence=confidence, method=ci, seed=seed)
         return interval(values.tolist(), confidence=confidence, method=ci, seed=seed)
 
     board: list[BoardRow] = []
@@ -362,8 +366,8 @@ def build_leaderboard(
                 continue
             if cur.n_generations > 0:
                 finals, aucs = _summaries(cur.values[m], cur.n_generations)
-                row.estimates[(m, "final")] = estimate(finals)
-                row.estimates[(m, "auc")] = estimate(aucs)
+                row.estimates[(m, "final")] = estimate(finals, m)
+                row.estimates[(m, "auc")] = estimate(aucs, m)
             if paired and m in base.values:
                 # Same seeds, same generations: difference per seed first, then the interval and the test.
                 mine = cur.values[m][[cur.seeds.index(s) for s in shared]]
@@ -498,7 +502,8 @@ def caption(board: Sequence[BoardRow]) -> str:
         else "p Holm-corrected across rows. "
     )
     return (
-        f"cells: mean over seeds [{confidence:.0%} CI; {methods}]. final: last generation all seeds reached. "
+        f"cells: mean over seeds [{confidence:.0%} CI; {methods}; [0, 1] metrics on the logit scale, or clipped "
+        "to [0, 1] where a seed sits on a bound]. final: last generation all seeds reached. "
         f"AUC: normalized area under the curve. Δ final: paired difference vs {baseline!r} on shared seeds, "
         f"p: {test}. {primary}"
         "gens to …: Kaplan–Meier median generation of the event (seeds with the event / seeds)."
@@ -609,6 +614,11 @@ def _rich_table(
     natural = Console(file=io.StringIO(), width=10_000).measure(table).maximum
     if width is None or natural <= width:
         return _render([table], natural)
+    if width >= 2 * NARROW_WIDTH:  # room for blocks side by side: use it (COLUMNS=200 shows two a row)
+        from rich.columns import Columns
+
+        blocks = Columns(_metric_blocks(board, metrics), padding=(1, 4))
+        return _render([textwrap.fill(heading, width), "", blocks, "", textwrap.fill(caption(board), width)], width)
     narrow = max(min(width, NARROW_WIDTH), 40)
     paragraphs: list[Any] = [textwrap.fill(heading, narrow)]
     for block in _metric_blocks(board, metrics):
@@ -628,8 +638,7 @@ def _markdown(board: Sequence[BoardRow], metrics: Sequence[str]) -> str:
     return "\n".join(lines) + "\n\n" + caption(board) + "\n"
 
 
-def _csv(board: Sequence[BoardRow]) -> str:
-    dicts = [r.to_dict() for r in board]
+def _csv(dicts: Sequence[dict[str, Any]]) -> str:
     fields = list(dict.fromkeys(k for r in dicts for k in r))
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
@@ -646,6 +655,7 @@ def format_leaderboard(
     metrics: Sequence[str] = DEFAULT_METRICS,
     width: int | None = None,
     heading: str = DEFAULT_TITLE,
+    provenance: dict[str, Any] | None = None,
 ) -> str:
     """Render a board from :func:`build_leaderboard`.
 
@@ -654,13 +664,16 @@ def format_leaderboard(
     GitHub markdown table with the same cells and a caption; ``"csv"``: every key of every row, with a header row;
     ``"json"``: the list of row dicts, every CI field, floats unrounded.
     ``metrics`` picks the columns of "table" and "md" (metrics missing from the board show "—").
+    ``provenance`` (run id, suite, commit) heads the markdown and leads every CSV and JSON row, so a copied file
+    still says where it came from.
     """
     if fmt == "table":
         return _rich_table(board, metrics, width, heading)
     if fmt == "md":
-        return _markdown(board, metrics)
+        return (f"**{_md_escape(heading)}**\n\n" if provenance else "") + _markdown(board, metrics)
+    rows = [{**(provenance or {}), **r.to_dict()} for r in board]
     if fmt == "csv":
-        return _csv(board)
+        return _csv(rows)
     if fmt == "json":
-        return json.dumps([r.to_dict() for r in board], indent=2, allow_nan=False) + "\n"
+        return json.dumps(rows, indent=2, allow_nan=False) + "\n"
     raise ValueError(f"unknown format {fmt!r}; known: table, md, csv, json")

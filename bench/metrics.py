@@ -390,8 +390,10 @@ def _distinct(n: int) -> Callable[[ScoreInput], float]:
     return lambda s: distinct_n(s.samples, n)
 
 
-def _valid_depths(s: ScoreInput) -> tuple[float, float]:
-    return _mean_var([d for d in s.depths if d is not None])
+def _valid_depths(s: ScoreInput) -> tuple[float | None, float | None]:
+    # No valid sample has no depth: undefined (None, left out of the scores), not a mean of 0.
+    depths = [d for d in s.depths if d is not None]
+    return _mean_var(depths) if depths else (None, None)
 
 
 metric("n", None, "number of samples scored")(lambda s: float(len(s.samples)))

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import json
 import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
+from bench.progress import format_duration
 from bench.tasks.text import chunk, read_documents, split_documents
 
 SPECIAL_TOKENS = ("<pad>", "<bos>", "<eos>")
@@ -57,8 +60,37 @@ def train_tokenizer(documents: list[str], vocab_size: int) -> PreTrainedTokenize
     )
 
 
-def pretrain(corpus: str | Path, out: str | Path, settings: PretrainSettings = PretrainSettings()) -> dict[str, float]:
-    """Train and save the tokenizer and model to ``out``; return a summary (also written to ``pretrain.json``)."""
+def _step_reporter(say: Callable[[str], None], steps: int, every_seconds: float = 10.0) -> Callable[[int, float], None]:
+    """A training progress callback that says ``step i/N, loss x, elapsed, left`` at most every ``every_seconds``
+    (and at the last step), so a long pretraining is never silent."""
+    started = time.perf_counter()
+    last = [started]
+
+    def report(iteration: int, loss: float) -> None:
+        now = time.perf_counter()
+        if now - last[0] < every_seconds and iteration < steps:
+            return
+        last[0] = now
+        elapsed = now - started
+        left = elapsed / max(iteration, 1) * max(steps - iteration, 0)
+        say(
+            f"step {iteration}/{steps}, loss {loss:.3f}, {format_duration(elapsed)} elapsed, "
+            f"about {format_duration(left)} left"
+        )
+
+    return report
+
+
+def pretrain(
+    corpus: str | Path,
+    out: str | Path,
+    settings: PretrainSettings = PretrainSettings(),
+    say: Callable[[str], None] | None = None,
+) -> dict[str, float]:
+    """Train and save the tokenizer and model to ``out``; return a summary (also written to ``pretrain.json``).
+
+    ``say`` gets a line at each stage and, during training, every few seconds."""
+    say = say or (lambda line: None)
     from bench.learners.transformer import TransformerConfig
     from bench.model import build_model, count_parameters, save_checkpoint
     from bench.settings import TrainingConfig
@@ -66,9 +98,11 @@ def pretrain(corpus: str | Path, out: str | Path, settings: PretrainSettings = P
 
     documents = read_documents(corpus)
     parts = split_documents(documents, settings.validation_fraction, settings.test_fraction, settings.split_seed)
+    say(f"read {len(documents):,} documents; training a {settings.vocab_size}-token BPE tokenizer")
     tokenizer = train_tokenizer(parts["train"], settings.vocab_size)
     train_chunks = chunk(parts["train"], tokenizer, settings.chunk_tokens)
     validation_chunks = chunk(parts["validation"], tokenizer, settings.chunk_tokens)
+    say(f"tokenizer done; {len(train_chunks):,} training chunks; {settings.steps} optimizer steps to go")
     random.Random(settings.seed).shuffle(validation_chunks)
     block = settings.chunk_tokens + 8  # <bos>, <eos> and a few tokens of re-encoding slack
     training = TrainingConfig(
@@ -83,7 +117,16 @@ def pretrain(corpus: str | Path, out: str | Path, settings: PretrainSettings = P
     )
     config = TransformerConfig(preset=settings.preset, context_length=max(128, block))  # room for longer blocks
     model = build_model(config, tokenizer, block, seed=settings.seed)
-    fit = train(model, tokenizer, train_chunks, validation_chunks[:200], training, seed=settings.seed)
+    fit = train(
+        model,
+        tokenizer,
+        train_chunks,
+        validation_chunks[:200],
+        training,
+        seed=settings.seed,
+        progress=_step_reporter(say, settings.steps),
+    )
+    say(f"training done ({fit.iterations} steps); saving to {out}")
     out = Path(out)
     save_checkpoint(model, tokenizer, out)
     summary = {

@@ -9,7 +9,8 @@ one line per finished generation instead, e.g.::
 ``RESULTS/logs/RUN_ID.log``, terminal or not. The reporter knows nothing of how generations are scheduled: the
 in-process runner calls it after each generation, and a driver that farms cells out to workers can call it as their
 records arrive. The suite ETA is the mean wall time per generation run so far (by this reporter) times the
-generations still to run; it is printed once a generation has finished.
+generations still to run; it is printed once a generation has finished. A generation 0 that another scenario already
+fitted (the shared cache) says ``train cached`` and does not count towards that rate.
 """
 
 from __future__ import annotations
@@ -59,9 +60,10 @@ LINE_METRICS: tuple[tuple[str, str], ...] = (
 )
 
 
-def format_line(record: GenerationRecord, generations: int, eta_seconds: float | None) -> str:
-    """The plain line for one finished generation."""
-    parts = [f"train {format_duration(record.train_seconds)}"]
+def format_line(record: GenerationRecord, generations: int, eta_seconds: float | None, cached: bool = False) -> str:
+    """The plain line for one finished generation (``cached``: its generation 0 came from the shared cache, so no
+    training time of its own is shown)."""
+    parts = ["train cached" if cached else f"train {format_duration(record.train_seconds)}"]
     if record.best_val_loss is not None:
         parts.append(f"val_loss {record.best_val_loss:.2f}")
     parts += [f"{label} {record.metrics[name]:.2f}" for name, label in LINE_METRICS if name in record.metrics]
@@ -117,10 +119,14 @@ class GenerationReporter:
     def eta_text(self) -> str:
         return format_eta(self.eta_seconds())
 
-    def finished(self, record: GenerationRecord) -> str:
-        """Count one finished generation; write and return its line."""
-        self.done += 1
-        line = format_line(record, self.generations, self.eta_seconds())
+    def finished(self, record: GenerationRecord, cached: bool = False) -> str:
+        """Count one finished generation; write and return its line. A generation 0 loaded from the shared cache
+        (``cached``) took no training, so it counts like a skipped one: it would make the rate look faster."""
+        if cached:
+            self.skipped_count += 1
+        else:
+            self.done += 1
+        line = format_line(record, self.generations, self.eta_seconds(), cached)
         self.write(line)
         return line
 

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import numpy as np
@@ -37,6 +37,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 import bench.text_figures  # noqa: F401  (registers the text task's figures with @task_figure)
+from bench.bounded import metric_interval
 from bench.leaderboard import (
     DEFAULT_METRICS,
     BoardRow,
@@ -46,21 +47,33 @@ from bench.leaderboard import (
     collect_curves,
     table_cells,
 )
+from bench.metrics import METRICS
 from bench.outdir import OutputDir
 from bench.records import MetricRow
 from bench.report_hooks import TASK_FIGURES, FigureContext
 from bench.report_inputs import Drop, ReportInputs
 from bench.safe_io import write_atomic
-from bench.stats import interval
+from bench.samples import write_cell_pages
+from bench.summary import summary_lines
+
+if TYPE_CHECKING:
+    from bench.store import Store
 
 VERDICTS: tuple[str, ...] = ("correct", "incorrect", "invalid")
 # Green / orange / red-ish, readable for the common red-green colour deficiencies (Okabe-Ito inspired).
 VERDICT_COLORS: dict[str, str] = {"correct": "#2ca25f", "incorrect": "#f39c12", "invalid": "#d7301f"}
+# One palette per meaning: verdicts are green/orange/red (above), data origins blues and a purple (never a verdict
+# colour), scenarios tab10 (line figures), mitigation drop reasons greys unless the reason is a verdict.
 ORIGINS: tuple[tuple[str, str, str], ...] = (
-    ("data_real_share", "real", "#3182bd"),
-    ("data_fresh_share", "fresh", "#9ecae1"),
-    ("data_synthetic_share", "synthetic", "#fd8d3c"),
+    ("data_real_share", "real", "#08519c"),
+    ("data_fresh_share", "fresh", "#6baed6"),
+    ("data_synthetic_share", "synthetic", "#807dba"),
 )
+REASON_GREYS: tuple[str, ...] = ("#636363", "#969696", "#bdbdbd", "#252525")
+# Above this many scenarios a line figure with bands gets one panel per scenario (small multiples).
+MAX_OVERLAID = 4
+# From this many seeds a line figure draws confidence bands; below, only the per-seed lines.
+BAND_MIN_SEEDS = 3
 # (metric, file stem, axis label) of the line figures.
 LINE_FIGURES: tuple[tuple[str, str, str], ...] = (
     ("diversity_levenshtein", "diversity", "diversity (mean normalized Levenshtein distance)"),
@@ -198,11 +211,17 @@ def plot_verdicts(curves: dict[str, ScenarioCurves], path: Path, order: Sequence
 
 
 def composition_figure(curves: dict[str, ScenarioCurves], order: Sequence[str] | None = None) -> Figure:
-    """Stacked bars of the training data's origins per generation, one panel per scenario (mean over seeds)."""
+    """Stacked bars of the training data's origins per generation, one panel per scenario (mean over seeds); the
+    legend lists only the origins some generation actually used."""
+    used = [
+        layer
+        for layer in ORIGINS
+        if any(layer[0] in c.values and np.any(c.values[layer[0]] > 0) for c in curves.values())
+    ]
     return _stacked_shares_figure(
         curves,
         order,
-        ORIGINS,
+        used or ORIGINS[:1],
         "share of the training data",
         "Training data by origin per generation (mean over seeds)",
     )
@@ -215,8 +234,13 @@ def drops_figure(drops: Sequence[Drop], seeds: dict[str, int], order: Sequence[s
     """
     scenarios = [s for s in order if any(d.scenario == s for d in drops)]
     reasons = sorted({d.reason for d in drops})
-    palette = colormaps["Set2"].colors
-    colors = {r: palette[i % len(palette)] for i, r in enumerate(reasons)}
+
+    # A reason named after a verdict ("verifier_filter:incorrect") takes that verdict's colour; others are greys.
+    def verdict(reason: str) -> str:
+        return reason.rsplit(":", 1)[-1]
+
+    others = [r for r in reasons if verdict(r) not in VERDICT_COLORS]
+    colors = {r: VERDICT_COLORS.get(verdict(r)) or REASON_GREYS[others.index(r) % len(REASON_GREYS)] for r in reasons}
     fig, axes, ncols = _panels(len(scenarios))
     max_gen = max((d.generation for d in drops), default=0) + 1
     for ax, scenario in zip(axes, scenarios, strict=False):
@@ -264,6 +288,41 @@ def _is_share(metric: str) -> bool:
     return metric in VERDICTS or metric in ("unique_ratio", "kept_share") or metric.startswith(("diversity", "data_"))
 
 
+def _draw_scenario(
+    ax: Any, c: ScenarioCurves, metric: str, color: Any, confidence: float, seed: int, ci: str, label: str | None
+) -> list[float]:
+    """One scenario's lines on ``ax``: below :data:`BAND_MIN_SEEDS` seeds the per-seed lines and their mean, no
+    band (a 1- or 2-degree-of-freedom t band says nothing and hides the lines); from there also a light band,
+    drawn under the lines. Returns the values drawn (for the y-limits)."""
+    per_seed = c.values[metric]
+    gens = np.arange(c.n_generations)
+    means = per_seed.mean(axis=0)
+    n = len(c.seeds)
+    if n >= BAND_MIN_SEEDS:
+        estimates = [
+            metric_interval(metric, col.tolist(), confidence=confidence, method=ci, seed=seed) for col in per_seed.T
+        ]
+        low = [e.mean if e.low is None else e.low for e in estimates]
+        high = [e.mean if e.high is None else e.high for e in estimates]
+        ax.fill_between(gens, low, high, color=color, alpha=0.12, linewidth=0, zorder=1)
+    if n > 1:
+        for curve in per_seed:
+            style = "--" if n < BAND_MIN_SEEDS else "-"
+            ax.plot(gens, curve, color=color, linewidth=1.0, alpha=0.6, linestyle=style, zorder=2)
+    marker = "o" if c.n_generations <= 30 else None
+    ax.plot(gens, means, color=color, marker=marker, markersize=3.5, linewidth=2.0, label=label, zorder=3)
+    return per_seed.ravel().tolist() + means.tolist()
+
+
+def _line_title(metric: str, curves: Sequence[ScenarioCurves], confidence: float) -> str:
+    seeds = min((len(c.seeds) for c in curves), default=1)
+    if seeds >= BAND_MIN_SEEDS:
+        return f"{metric} per generation (thick: mean over seeds; band: {confidence:.0%} CI; thin: each seed)"
+    if seeds > 1:
+        return f"{metric} per generation (thick: mean; dashed: each seed; no band below {BAND_MIN_SEEDS} seeds)"
+    return f"{metric} per generation (one seed: no interval)"
+
+
 def metric_figure(
     curves: dict[str, ScenarioCurves],
     metric: str,
@@ -273,40 +332,45 @@ def metric_figure(
     ci: str = "auto",
     order: Sequence[str] | None = None,
 ) -> Figure:
-    """``metric`` vs generation: per scenario a mean line, a CI band (bench.stats) and a thin line per seed."""
+    """``metric`` vs generation: per scenario its mean line and a line per seed, and from
+    :data:`BAND_MIN_SEEDS` seeds a light confidence band (on the logit scale for [0, 1] metrics, bench.bounded).
+    More than :data:`MAX_OVERLAID` scenarios with bands get one panel each (small multiples, shared axes)."""
     scenarios = _ordered(curves, order)
     colors = _scenario_colors(scenarios)
+    drawn = [s for s in scenarios if curves[s].n_generations > 0 and metric in curves[s].values]
+    banded = any(len(curves[s].seeds) >= BAND_MIN_SEEDS for s in drawn)
+    seen: list[float] = []
+    title = _line_title(metric, [curves[s] for s in drawn], confidence)
+    if banded and len(drawn) > MAX_OVERLAID:
+        fig, axes, ncols = _panels(len(drawn))
+        for ax, scenario in zip(axes, drawn, strict=False):
+            c = curves[scenario]
+            seen += _draw_scenario(ax, c, metric, colors[scenario], confidence, seed, ci, None)
+            ax.set_title(f"{scenario}  ({_seeds(len(c.seeds))})", fontsize=11)
+            ax.set_xlabel("generation")
+            _generation_ticks(ax, max((curves[s].n_generations for s in drawn), default=1))
+            ax.grid(alpha=0.3)
+        for ax in axes[: len(drawn) : ncols]:
+            ax.set_ylabel(ylabel)
+        for ax in axes[len(drawn) :]:
+            ax.set_visible(False)
+        axes[0].set_ylim(*fitted_limits(seen, (0.0, 1.0) if _is_share(metric) else None))
+        fig.suptitle(title, fontsize=12)
+        return fig
     fig = Figure(figsize=(8.0, 4.8), layout="constrained")
     ax = fig.subplots()
-    seen: list[float] = []
-    for scenario in scenarios:
+    for scenario in drawn:
         c = curves[scenario]
-        if c.n_generations == 0 or metric not in c.values:
-            continue
-        per_seed = c.values[metric]
-        estimates = [interval(col.tolist(), confidence=confidence, method=ci, seed=seed) for col in per_seed.T]
-        # One seed has no interval: the band collapses onto the line.
-        stats = np.array(
-            [(e.mean, e.mean if e.low is None else e.low, e.mean if e.high is None else e.high) for e in estimates]
-        )
-        gens = np.arange(c.n_generations)
-        color = colors[scenario]
-        ax.fill_between(gens, stats[:, 1], stats[:, 2], color=color, alpha=0.15, linewidth=0)
-        if len(c.seeds) > 1:
-            for curve in per_seed:
-                ax.plot(gens, curve, color=color, linewidth=0.7, alpha=0.45)
-        marker = "o" if c.n_generations <= 30 else None
         label = f"{scenario} ({_seeds(len(c.seeds))})"
-        ax.plot(gens, stats[:, 0], color=color, marker=marker, markersize=3.5, linewidth=2.0, label=label)
-        seen += per_seed.ravel().tolist() + stats[:, 0].tolist()
-    ax.set_title(f"{metric} per generation (mean, {confidence:.0%} CI, thin lines: seeds)", fontsize=12)
+        seen += _draw_scenario(ax, c, metric, colors[scenario], confidence, seed, ci, label)
+    ax.set_title(title, fontsize=11)
     ax.set_xlabel("generation")
     ax.set_ylabel(ylabel)
     _generation_ticks(ax, max((c.n_generations for c in curves.values()), default=1))
-    # Fitted to the data (bands are left out: a two-seed t band can be far wider than any value seen).
+    # Fitted to the lines (bands are left out: a few-seed band can be far wider than any value seen).
     ax.set_ylim(*fitted_limits(seen, (0.0, 1.0) if _is_share(metric) else None))
     ax.grid(alpha=0.3)
-    if any(c.n_generations and metric in c.values for c in curves.values()):
+    if drawn:
         ax.legend(title="scenario (leaderboard order)", loc="best", fontsize=9, title_fontsize=9, framealpha=0.9)
     return fig
 
@@ -358,7 +422,9 @@ def table_groups(board: Sequence[BoardRow], metrics: Sequence[str]) -> dict[str,
         else:
             metric = header.rsplit(" ", 1)[0]
             parts = [h.removeprefix(metric + " ") for h in headers[i : i + 3]]
-            top.append((metric, len(parts), 1))
+            higher = METRICS.get(metric).higher_is_better if metric in METRICS else None
+            better = {True: "higher is better", False: "lower is better"}.get(higher, "descriptive")
+            top.append((f"{metric} ({better})", len(parts), 1))
             sub += parts
             i += 3
     return {"top": top, "sub": sub, "body": body}
@@ -422,8 +488,12 @@ def render_page(
     run: dict[str, Any] | None = None,
     inputs: ReportInputs | None = None,
     formats: Sequence[str] = FORMATS[1:],
+    summary: Sequence[str] = (),
+    cell_pages: Sequence[tuple[str, int, str]] = (),
 ) -> str:
-    """The HTML page (``templates/report.html.j2``); ``formats``: the other formats each figure links to."""
+    """The HTML page (``templates/report.html.j2``); ``formats``: the other formats each figure links to;
+    ``summary``: the opening sentences (bench.summary); ``cell_pages``: (scenario, seed, file) of each cell's
+    sample page."""
     inputs = inputs or ReportInputs()
     rank = {row.scenario: i for i, row in enumerate(board)}
     panels = sorted(inputs.samples, key=lambda p: (rank.get(p.scenario, len(rank)), p.scenario, p.generation))
@@ -447,8 +517,15 @@ def render_page(
             samples=scenarios,
             verdict_class=_verdict_class,
             verdict_colors=VERDICT_COLORS,
+            # Tasks without verdicts (free text) get no verdict legend.
+            has_labels=any(s.label for p in panels for s in (*p.frequent, *p.random)),
             config_text=config_text,
             formats=formats,
+            summary=list(summary),
+            cell_pages={
+                scenario: [(seed, name) for s, seed, name in cell_pages if s == scenario]
+                for scenario in dict.fromkeys(s for s, _, _ in cell_pages)
+            },
         )
     )
 
@@ -476,6 +553,7 @@ def write_report(
     results: str | None = None,
     force: bool = False,
     formats: Sequence[str] = FORMATS,
+    store: Store | None = None,
 ) -> list[Path]:
     """Write the figures and ``index.html`` into ``out_dir``; return the files written (manifest aside).
 
@@ -484,6 +562,7 @@ def write_report(
     defaults to :func:`bench.leaderboard.build_leaderboard` over the default metrics the rows carry; ``run`` (the
     store's ``runs`` row) fills the header; ``inputs`` adds the samples and the drop figure; ``results`` (the
     results JSON text) is copied next to the page. ``formats`` starts with ``png`` (the page shows PNGs).
+    With ``store`` (and ``run``), every cell also gets its own filterable sample page (bench.samples).
     """
     if not rows:
         raise ValueError("no metric rows: nothing to report (has the suite run?)")
@@ -508,7 +587,12 @@ def write_report(
             continue
         curves = collect_curves(rows, [metric])
         fig = metric_figure(curves, metric, ylabel, confidence=confidence, seed=seed, ci=ci, order=order)
-        add(stem, fig, f"{metric} per generation: mean over seeds, {confidence:.0%} CI band, thin lines per seed")
+        add(
+            stem,
+            fig,
+            f"{metric} per generation: mean over seeds (thick) and each seed; from {BAND_MIN_SEEDS} seeds a "
+            f"{confidence:.0%} CI band ([0, 1] metrics: logit scale)",
+        )
     present = [m for m, _, _ in ORIGINS if m in known]
     if present:
         text = "Where each generation's training data came from: real data, fresh task samples, model samples"
@@ -525,8 +609,23 @@ def write_report(
             for stem, fig, text in draw(context):
                 add(stem, fig, text)
 
+    cell_pages: list[tuple[str, int, str]] = []
+    if store is not None and run and run.get("run_id"):
+        cell_pages, pages = write_cell_pages(out, store, str(run["run_id"]), order, VERDICT_COLORS)
+        written.extend(pages)
+    primary = (resolved_config or {}).get("primary")
     page = render_page(
-        suite_name, figures, board, metrics, resolved_config, caption(board), run, inputs, formats=formats[1:]
+        suite_name,
+        figures,
+        board,
+        metrics,
+        resolved_config,
+        caption(board),
+        run,
+        inputs,
+        formats=formats[1:],
+        summary=summary_lines(board, metrics, primary),
+        cell_pages=cell_pages,
     )
     if results is not None:
         written.append(out.write_text(RESULTS_JSON, results))

@@ -2,7 +2,9 @@
 
 ``python -m bench.report_check [--out DIR]`` runs a tiny suite (a tiny GPT-2, two scenarios, two seeds, three
 generations, about a minute on one CPU thread) into ``DIR/results``, writes its report to ``DIR/report``, and has
-Chromium (1) load the page and dump the DOM it built, and (2) take a full-width screenshot, ``DIR/report.png``.
+Chromium (1) load the page and dump the DOM it built, (2) take a full-width screenshot, ``DIR/report.png``, and one
+of the first screen, ``DIR/first-screen.png`` (the summary must be on it), and (3) load one cell's sample page and
+check that its script built the sample table from the embedded data.
 It fails (exit 1, one line) when Chromium is missing or fails, when the DOM lacks a section, or when the screenshot
 is blank or shows none of the verdict colours of the figures and samples. Nothing is downloaded: Chromium comes
 from the system (``apt-get install chromium``; ``CHROMIUM=/path`` picks another binary).
@@ -47,8 +49,9 @@ SUITE = {
         {"name": "filtered", "regime": {"kind": "replace"}, "mitigations": [{"name": "verifier_filter"}]},
     ],
 }
-SECTIONS = ("leaderboard", "figures", "samples", "config")
+SECTIONS = ("summary", "leaderboard", "figures", "samples", "config")
 WIDTH, HEIGHT = 1280, 6000
+FIRST_SCREEN = 800  # the height of what a laptop shows before any scrolling
 TIMEOUT = 120
 
 
@@ -136,6 +139,26 @@ def check_screenshot(binary: str, page: Path, shot: Path) -> dict[str, float]:
     return {"ink": ink, **{f"color_{k}": v for k, v in found.items()}}
 
 
+def check_first_screen(binary: str, page: Path, shot: Path) -> None:
+    """The first screen (1280×800) is a page, not blank: the summary opens it."""
+    result = _chromium(binary, f"--window-size={WIDTH},{FIRST_SCREEN}", f"--screenshot={shot}", page.resolve().as_uri())
+    if result.returncode != 0 or not shot.is_file():
+        raise CheckFailed(f"chromium took no first-screen screenshot of {page}")
+
+
+def check_sample_page(binary: str, page: Path) -> int:
+    """A cell's sample page, loaded with its script: the table holds rows built from the embedded samples."""
+    pages = sorted(page.parent.glob("samples-*.html"))
+    if not pages:
+        raise CheckFailed(f"{page.parent}: no per-cell sample page")
+    result = _chromium(binary, "--dump-dom", pages[0].resolve().as_uri())
+    body = result.stdout.split('id="rows"', 1)[-1].split("</tbody>", 1)[0]
+    rows = body.count("<tr")
+    if result.returncode != 0 or rows == 0:
+        raise CheckFailed(f"{pages[0]}: the page's script built no sample rows")
+    return rows
+
+
 def build(out: Path) -> Path:
     """Run the tiny suite and write its report; return the page."""
     from bench.cli import main as bench_main
@@ -167,11 +190,16 @@ def main(argv: list[str] | None = None) -> int:
         page = build(out)
         images = check_dom(binary, page)
         numbers = check_screenshot(binary, page, out / "report.png")
+        check_first_screen(binary, page, out / "first-screen.png")
+        rows = check_sample_page(binary, page)
     except CheckFailed as error:
         print(f"report-check: error: {error}", file=sys.stderr)
         return 1
     shown = ", ".join(f"{k} {v:.2%}" for k, v in numbers.items())
-    print(f"report-check: ok — {page} renders with {len(images)} figures; screenshot {out / 'report.png'} ({shown})")
+    print(
+        f"report-check: ok — {page} renders with {len(images)} figures; screenshot {out / 'report.png'} ({shown}); "
+        f"first screen {out / 'first-screen.png'}; a sample page built {rows} rows"
+    )
     return 0
 
 

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import torch
 from rich.console import Console
@@ -189,6 +190,35 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+# How far back the cells and generations bars look for their rate: the whole run.
+SPEED_WINDOW_SECONDS = 7 * 24 * 3600.0
+
+
+class StepBar:
+    """The fitting / sampling bar: restarted (its elapsed time with it) at each new fit or sampling pass, so it shows
+    that pass's own time, not the run's."""
+
+    def __init__(self, progress: Progress, task_id: Any) -> None:
+        self.progress = progress
+        self.task_id = task_id
+        self.phase = ""
+        self.last = -1
+
+    def update(self, phase: str, done: int, total: int, info: str) -> None:
+        if phase != self.phase or done < self.last:
+            self.progress.reset(self.task_id, total=total, completed=0, description=phase)
+            self.phase = phase
+        self.last = done
+        self.progress.update(self.task_id, completed=done, total=total, description=phase, info=info)
+
+
+def generation_zero_cached(cell: Cell) -> bool:
+    """Whether generation 0 of ``cell`` will come from the shared cache (another scenario fitted it already)."""
+    from bench.loop import generation_zero_key
+
+    return cell.store.generation_zero_dir(generation_zero_key(cell)).exists()
+
+
 def describe_device(device: torch.device, processes: int = 1) -> str:
     if device.type == "cuda":
         name = f"cuda: {torch.cuda.get_device_name(device)}"
@@ -318,6 +348,9 @@ def run_suite(
         console=console,
         disable=not (watched and console.is_terminal),
         transient=False,
+        # Time left from the mean rate since the start: a cell or generation takes longer than rich's default
+        # 30-second window, which would leave "-:--:--" for the whole run.
+        speed_estimate_period=SPEED_WINDOW_SECONDS,
     )
     if accelerator.is_main_process:
         store.remove_leftovers()  # an interrupted process's temporary files and staging folders
@@ -338,17 +371,12 @@ def run_suite(
             cell_bar = progress.add_task("cells", total=len(cells), info="")
             generation_bar = progress.add_task("generations", total=suite.generations, info="")
             step_bar = progress.add_task("  fitting", total=1, info="")
+            step = StepBar(progress, step_bar)
             hooks = Hooks(
-                on_fit=lambda done, total, loss=None: progress.update(
-                    step_bar,
-                    completed=done,
-                    total=total,
-                    description="  fitting",
-                    info="" if loss is None else f"loss {loss:.3f}",
+                on_fit=lambda done, total, loss=None: step.update(
+                    "  fitting", done, total, "" if loss is None else f"loss {loss:.3f}"
                 ),
-                on_sample=lambda done, total, loss=None: progress.update(
-                    step_bar, completed=done, total=total, description="  sampling", info=""
-                ),
+                on_sample=lambda done, total, loss=None: step.update("  sampling", done, total, ""),
             )
             for scenario, seed in cells:
                 progress.update(cell_bar, description=f"cells ({scenario.name}, seed {seed})")
@@ -385,10 +413,11 @@ def run_suite(
                             skipped += 1
                             reporter.skipped()
                         else:
+                            cached = generation == 0 and generation_zero_cached(cell)
                             record = run_generation(cell, generation, real)
                             if record is not None:
                                 recorder.add(record, cell)
-                                reporter.finished(record)
+                                reporter.finished(record, cached=cached)
                             ran += 1
                         progress.advance(generation_bar)
                         progress.update(cell_bar, info=f"suite ETA {reporter.eta_text()}")

@@ -128,7 +128,7 @@ def test_smoke_suite_end_to_end(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "finished" in run.stdout
     board = json.loads(bench("leaderboard", "--results", str(results), "--format", "json").stdout)
-    assert {row["scenario"] for row in board} == {"replace", "balanced", "verifier_filter"}
+    assert {row["scenario"] for row in board} == {"replace", "balanced", "verifier_filter", "replace_cold"}
     for row in board:
         assert row["n_seeds"] == 2 and row["n_generations"] == 3
         assert row["diversity_levenshtein_final_ci_low"] <= row["diversity_levenshtein_final"]
@@ -163,7 +163,7 @@ def test_smoke_suite_end_to_end(tmp_path):
     assert not changed, changed[:5]
     # Rerunning the finished suite does no work and adds no rows.
     again = bench("run", "suites/smoke.yaml", "--results", str(results), "--quiet")
-    assert again.returncode == 0 and "0 generation(s) run, 18 already done" in again.stdout
+    assert again.returncode == 0 and "0 generation(s) run, 24 already done" in again.stdout
 
 
 @pytest.mark.slow

@@ -30,7 +30,8 @@ EMPIRICAL = {
     ],
 }
 LINE = re.compile(
-    r"^(replace|accumulate) seed [01] gen [0-2]/2: train [0-9.]+ s, diversity [0-9.]+, correct [0-9.]+; suite ETA .+$"
+    r"^(replace|accumulate) seed [01] gen [0-2]/2: train ([0-9.]+ s|cached), "
+    r"diversity [0-9.]+, correct [0-9.]+; suite ETA .+$"
 )
 
 

@@ -11,11 +11,11 @@ import pytest
 from matplotlib.figure import Figure
 
 import bench.report
+from bench.bounded import metric_interval
 from bench.leaderboard import BoardRow, build_leaderboard, collect_curves
 from bench.records import MetricRow
 from bench.report import FigureContext, fitted_limits, metric_figure, plot_metric, write_report
 from bench.report_inputs import Drop, ReportInputs, SamplePanel, pick_samples
-from bench.stats import Interval, interval
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 STEMS = ("verdicts", "diversity", "unique_ratio", "correct")
@@ -112,20 +112,26 @@ def test_write_report_interrupted_seed(tmp_path: Path) -> None:
 
 
 def test_plot_metric_bands_come_from_bench_stats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The band of each scenario and generation is bench.stats.interval over that generation's per-seed values.
-    calls: list[tuple[list[float], float, int]] = []
+    # From 3 seeds, the band of each scenario and generation is the metric's interval (bench.bounded over
+    # bench.stats) of that generation's per-seed values; below 3 seeds there is no band.
+    calls: list[tuple[str, list[float], float, int]] = []
 
-    def spy(values: list[float], confidence: float = 0.95, method: str = "auto", seed: int = 0) -> Interval:
-        calls.append((list(values), confidence, seed))
-        return interval(values, confidence=confidence, method=method, seed=seed)
+    def spy(metric: str, values: list[float], confidence: float = 0.95, method: str = "auto", seed: int = 0):
+        calls.append((metric, list(values), confidence, seed))
+        return metric_interval(metric, values, confidence=confidence, method=method, seed=seed)
 
-    monkeypatch.setattr(bench.report, "interval", spy)
-    curves = collect_curves(synthetic_rows(3), ["diversity_levenshtein"])
+    monkeypatch.setattr(bench.report, "metric_interval", spy)
+    two_seeds = synthetic_rows(3)
+    plot_metric(collect_curves(two_seeds, ["diversity_levenshtein"]), "diversity_levenshtein", tmp_path / "a.png", "d")
+    assert calls == []
+    third = [MetricRow(r.run_id, r.suite, r.scenario, 2, r.generation, r.metric, r.value + 0.02, r.higher_is_better)
+             for r in two_seeds if r.seed == 1]  # fmt: skip
+    curves = collect_curves(two_seeds + third, ["diversity_levenshtein"])
     plot_metric(curves, "diversity_levenshtein", tmp_path / "d.png", "diversity", confidence=0.9, seed=4)
     assert len(calls) == 2 * 3  # 2 scenarios x 3 generations
-    assert all(c == 0.9 and s == 4 for _, c, s in calls)
-    # replace, generation 1: 0.6 - 0.2 + 0.01 * seed for seeds 0 and 1.
-    assert calls[1][0] == pytest.approx([0.4, 0.41])
+    assert all(m == "diversity_levenshtein" and c == 0.9 and s == 4 for m, _, c, s in calls)
+    # replace, generation 1: 0.6 - 0.2 + 0.01 * seed for seeds 0 and 1, and seed 1's value + 0.02.
+    assert calls[1][1] == pytest.approx([0.4, 0.41, 0.43])
 
 
 def test_write_report_one_seed(tmp_path: Path) -> None:
@@ -265,7 +271,8 @@ def test_report_sections(tmp_path: Path) -> None:
     top, sub = page.header_rows
     assert [t for t, _ in top[:3]] == ["scenario", "seeds", "gens"] and all(a["rowspan"] == "2" for _, a in top[:3])
     groups = {t: int(a.get("colspan", 1)) for t, a in top[3:]}
-    assert groups["diversity_levenshtein"] == 3 and groups["correct"] == 3
+    # Each metric's group says which way is better.
+    assert groups["diversity_levenshtein (higher is better)"] == 3 and groups["correct (higher is better)"] == 3
     assert [t for t, _ in sub[:3]] == ["final", "AUC", "Δ final"]
     assert len(sub) == sum(groups.values())
 
@@ -318,9 +325,10 @@ def test_metric_figure_per_seed_lines_legend_order_and_fitted_limits() -> None:
     curves = collect_curves(rows, ["diversity_levenshtein"])
     fig = metric_figure(curves, "diversity_levenshtein", "diversity", order=["accumulate", "replace"])
     ax = fig.axes[0]
-    # Per scenario: one thin line per seed and the mean line.
-    thin = [line for line in ax.get_lines() if line.get_linewidth() < 1]
+    # Per scenario: one thin line per seed (dashed: 2 seeds, no band) and the mean line.
+    thin = [line for line in ax.get_lines() if line.get_linewidth() < 2]
     assert len(thin) == 2 * 2 and len(ax.get_lines()) == 2 * 3
+    assert all(line.get_linestyle() == "--" for line in thin) and not ax.collections
     assert [t.get_text().split(" (")[0] for t in ax.get_legend().get_texts()] == ["accumulate", "replace"]
     low, high = ax.get_ylim()
     values = [r.value for r in rows if r.metric == "diversity_levenshtein"]

@@ -183,7 +183,10 @@ def test_shipped_text_suites_validate(name, model_dir):
     wikitext-2 sizes scaled to the committed corpus)."""
     import yaml
 
-    data = yaml.safe_load((ROOT / "suites" / name).read_text())
+    from bench.suite_paths import resolve_suite_paths
+
+    # Relative paths in a suite file are its folder's (what load_suite does before parsing).
+    data = resolve_suite_paths(yaml.safe_load((ROOT / "suites" / name).read_text()), ROOT / "suites" / name)
     data["task"]["params"]["tokenizer"] = data["model"]["pretrained"] = str(model_dir)
     if name == "shumailov.yaml":
         data["task"]["params"]["corpus"] = str(CORPUS)

@@ -39,6 +39,14 @@ MAX_DOCUMENT_CHARS = 16 << 20  # one document is tokenized at once (a book is ab
 TOKENIZE_BATCH_CHARS = 1 << 20  # documents are tokenized in batches of about this much text: bounded memory
 
 
+def looked_in(path: Path) -> str:
+    """`` (looked in DIR)`` for a relative path: the folder it names, seen from here (a suite's relative paths are
+    already the suite file's folder's, bench.suite_paths)."""
+    if path.is_absolute():
+        return ""
+    return f" (looked in {os.path.normpath(Path.cwd() / path.parent)})"
+
+
 def read_documents(path: str | Path) -> list[str]:
     """The corpus's non-empty documents, in file order. Raises ``CorpusError`` naming the file and the problem."""
     path = Path(path)
@@ -47,11 +55,11 @@ def read_documents(path: str | Path) -> list[str]:
     try:
         info = os.stat(path)  # a symlink loop or an unreadable folder is one line here
     except FileNotFoundError:
-        raise CorpusError(f"{path}: no such corpus file") from None
+        raise CorpusError(f"{path}: no such corpus file{looked_in(path)}") from None
     except OSError as error:
         raise CorpusError(f"{path}: cannot be read ({error.strerror or error})") from None
     if not path.is_file():
-        raise CorpusError(f"{path}: no such corpus file")
+        raise CorpusError(f"{path}: no such corpus file{looked_in(path)}")
     if info.st_size > MAX_CORPUS_BYTES:
         raise CorpusError(f"{path}: {info.st_size:,} bytes; corpora are limited to {MAX_CORPUS_BYTES:,} bytes")
     try:
@@ -131,8 +139,10 @@ def load_tokenizer(path: str | Path) -> PreTrainedTokenizerFast:
     from transformers import AutoTokenizer
 
     path = Path(path)
+    if not path.is_dir():
+        raise CorpusError(f"{path}: no such model or tokenizer folder{looked_in(path)}")
     if not (path / "tokenizer.json").is_file() and not (path / "tokenizer_config.json").is_file():
-        raise CorpusError(f"{path}: not a model or tokenizer folder (build one with bench pretrain)")
+        raise CorpusError(f"{path}: not a model or tokenizer folder (no tokenizer.json; build one with bench pretrain)")
     from bench.model_folder import ModelFolderError, check_no_remote_code
 
     try:  # a model folder's own code never runs (no auto_map, trust_remote_code=False)
