@@ -156,5 +156,6 @@ def read_sample_ppl(files: Mapping[tuple[str, int], Sequence[Path]]) -> dict[tup
             if path.is_file() and "ppl_ref" in pq.read_schema(path).names
         ]
         if values:
-            out[key] = np.concatenate(values)
+            joined = np.concatenate(values).astype(np.float64)
+            out[key] = joined[~np.isnan(joined)]  # empty samples carry no perplexity (null)
     return out
