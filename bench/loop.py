@@ -471,7 +471,7 @@ def score_text(
     else:
         gen0 = reference_learner(cell, generation, learner)
         reference = ScoringModel(gen0.model, gen0.tokenizer)
-    featurizer = scoring_model(s.metrics.features or s.model.pretrained, device)
+    featurizer = scoring_model(s.metrics.features or s.model.pretrained, device) if s.metrics.mauve else None
     return text_metrics(
         reference,
         samples,

@@ -94,6 +94,8 @@ class MetricsConfig(Strict):
     reference_model: str | None = None
     """The scorer of ``sample_ppl_ref``: a local ``save_pretrained`` folder; default generation 0's model (the
     model fitted on R, as in Shumailov et al.)."""
+    mauve: bool = True
+    """Measure MAUVE (``false``: a suite too small for it, under 50 samples)."""
     mauve_texts: int | None = Field(None, ge=1, le=1_000_000)
     """|P| = |Q| of MAUVE: true continuations of held-out test prompts, and as many samples; default: every
     sample. At least 50 (5 k-means clusters of 10)."""

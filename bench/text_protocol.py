@@ -98,6 +98,10 @@ def check_text_protocol(task: Any, scenario: ResolvedScenario) -> None:
         folder = getattr(metrics, field)
         if folder is not None:
             _check_folder(f"metrics.{field}", folder)
+    if not metrics.mauve:
+        if metrics.mauve_texts is not None:
+            raise ValueError("metrics.mauve_texts: MAUVE is off (metrics.mauve: false)")
+        return
     size = mauve_size(scenario)
     if size > samples:
         raise ValueError(f"metrics.mauve_texts ({size}) exceeds the samples per generation ({samples})")
@@ -124,8 +128,11 @@ def prompts_from_original(
     return task.prefixes(blocks, prompt_length(scenario, task))
 
 
-def mauve_reference(task: TextTask, scenario: ResolvedScenario, seed: int) -> list[str]:
-    """P: true continuations of held-out test prompts with the samples' budget; the same in every generation."""
+def mauve_reference(task: TextTask, scenario: ResolvedScenario, seed: int) -> list[str] | None:
+    """P: true continuations of held-out test prompts with the samples' budget; the same in every generation
+    (``None`` when the suite turns MAUVE off)."""
+    if not scenario.metrics.mauve:
+        return None
     prompt = prompt_length(scenario, task) if is_continue(scenario) else 0
     return task.continuations("test", mauve_size(scenario), derive_seed(seed, "mauve"), prompt, task.chunk_tokens)
 

@@ -148,6 +148,8 @@ def chunk(documents: list[str], tokenizer: PreTrainedTokenizerFast, length: int)
 def windows(ids: list[list[int]], tokenizer: PreTrainedTokenizerFast, length: int) -> list[str]:
     """Consecutive ``length``-token windows of each token row (a shorter tail is dropped), decoded."""
     pieces = [row[start : start + length] for row in ids for start in range(0, len(row) - length + 1, length)]
+    if not pieces:  # batch_decode([]) reads the empty list as one empty sequence and returns [""]
+        return []
     return tokenizer.batch_decode(pieces, clean_up_tokenization_spaces=False)
 
 
