@@ -189,6 +189,8 @@ def test_shipped_text_suites_validate(name, model_dir):
     if name == "shumailov.yaml":
         data["task"]["params"]["corpus"] = str(CORPUS)
         data["data"] = {"size": 1000, "test_size": 100}
+        data["metrics"]["mauve_texts"] = 100  # the committed corpus's test part is smaller than wikitext-2's
+        data["sampling"]["prompt_tokens"] = 32  # the stand-in model has 128 positions, OPT-125m 2,048
     suite = parse_suite(data, name)
     assert all(s.model.init == "pretrained" for s in suite.resolved_scenarios())
     assert suite.resolved_scenarios()[0].sampling.resolved_mode(True) == "continue"

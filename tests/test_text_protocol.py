@@ -388,3 +388,16 @@ def test_smollm2_fine_tunes_and_continues(tmp_path):
     settings = SamplingConfig(mode="continue", prompt_tokens=8, num_beams=5, do_sample=False, repetition_penalty=3.0)
     samples = learner.sample(2, seed=0, settings=settings, progress=None, prompts=prompts)
     assert len(samples) == 2 and all(s.strip() for s in samples)
+
+
+@pytest.mark.skipif(not (SMOLLM2 / "fetch.json").is_file(), reason="run bench fetch smollm2-135m --out models/...")
+def test_smollm2_suite_validates_as_shipped():
+    import yaml
+
+    data = yaml.safe_load((ROOT / "suites" / "shumailov_smollm2.yaml").read_text())
+    data["task"]["params"]["tokenizer"] = data["model"]["pretrained"] = str(SMOLLM2)
+    data["task"]["params"]["corpus"] = str(CORPUS)
+    suite = parse_suite(data, "shumailov_smollm2.yaml")
+    replace, kept = suite.resolved_scenarios()
+    assert replace.sampling.prompt_tokens == 64 and replace.sampling.num_beams == 5
+    assert kept.training.max_iters == 2 * replace.training.max_iters  # 10 epochs against 5
