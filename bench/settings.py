@@ -60,7 +60,8 @@ class SamplingConfig(Strict):
     top_p: float | None = Field(None, gt=0.0, le=1.0)
     """Nucleus sampling mass (off by default)."""
     max_new_tokens: int | None = Field(None, ge=1, le=8192)
-    """Longest sample; default: the task's bound on sample length plus one."""
+    """Longest sample; default: the task's bound on sample length plus one. Text in ``continue`` mode writes exactly
+    ``chunk_tokens`` new tokens, so it must stay unset there (or equal them)."""
     batch_size: int = Field(1000, ge=1, le=100_000)
     """Sequences decoded at once."""
     mode: Literal["auto", "continue", "free"] = "auto"
