@@ -400,4 +400,4 @@ def test_smollm2_suite_validates_as_shipped():
     suite = parse_suite(data, "shumailov_smollm2.yaml")
     replace, kept = suite.resolved_scenarios()
     assert replace.sampling.prompt_tokens == 64 and replace.sampling.num_beams == 5
-    assert kept.training.max_iters == 2 * replace.training.max_iters  # 10 epochs against 5
+    assert abs(kept.training.max_iters - 2 * replace.training.max_iters) <= 1  # 10 epochs against 5 (rounded)
