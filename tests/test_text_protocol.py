@@ -388,6 +388,9 @@ def test_smollm2_fine_tunes_and_continues(tmp_path):
     settings = SamplingConfig(mode="continue", prompt_tokens=8, num_beams=5, do_sample=False, repetition_penalty=3.0)
     samples = learner.sample(2, seed=0, settings=settings, progress=None, prompts=prompts)
     assert len(samples) == 2 and all(s.strip() for s in samples)
+    learner.save(tmp_path / "checkpoint")  # a run checkpoints generation 0: the fetched model must save again
+    reloaded = TransformerConfig(pretrained=str(SMOLLM2), init="pretrained").load(setup, tmp_path / "checkpoint")
+    assert torch.equal(reloaded.model.lm_head.weight, learner.model.lm_head.weight)
 
 
 @pytest.mark.skipif(not (SMOLLM2 / "fetch.json").is_file(), reason="run bench fetch smollm2-135m --out models/...")
