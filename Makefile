@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	# multi-GB CUDA build; the lock's torch==X.Y.Z is satisfied by X.Y.Z+cpu.
 	$(VENV)/bin/pip install --quiet $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	# Everything else at the locked versions: the ranges in pyproject.toml, the exact set in requirements.lock.
-	$(VENV)/bin/pip install --quiet --constraint requirements.lock -e '.[dev]'
+	$(VENV)/bin/pip install --quiet --constraint requirements.lock -e '.[dev,text]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -96,9 +96,9 @@ lock:
 	rm -rf $(LOCK_VENV)
 	python3.11 -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/pip install --quiet $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(LOCK_VENV)/bin/pip install --quiet $(LOCK_PIN) .
+	$(LOCK_VENV)/bin/pip install --quiet $(LOCK_PIN) '.[text]'
 	$(FREEZE) > $(LOCK_VENV)/runtime.txt
-	$(LOCK_VENV)/bin/pip install --quiet $(LOCK_PIN) '.[dev]'
+	$(LOCK_VENV)/bin/pip install --quiet $(LOCK_PIN) '.[dev,text]'
 	{ grep '^#' requirements.lock; $(FREEZE); } > requirements.lock.new
 	# The container's Python: the same runtime versions less torch (the base image's CUDA build), every file's hash.
 	grep -v '^torch==' $(LOCK_VENV)/runtime.txt > $(LOCK_VENV)/runtime-py312.in

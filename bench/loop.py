@@ -31,7 +31,6 @@ from bench.seeding import derive_rng, derive_seed
 from bench.splits import item_sides, string_sides
 from bench.store import Store, read_parquet, write_parquet
 from bench.tasks import Task, Verdict, has_meaning, has_verdicts, task_meaning
-from bench.text_metrics import text_metrics
 
 
 def _ignore(done: int, total: int, loss: float | None = None) -> None:
@@ -394,7 +393,8 @@ class GenerationOutcome:
     fit: FitResult
     sample_seconds: float
     learner: Learner
-    sample_ppl: list[float] | None = None  # text: each sample's perplexity under generation 0's model
+    sample_ppl: list[float | None] | None = None  # text: each sample's perplexity under the reference (None: empty)
+    prompts: list[str] | None = None  # text, continue mode: each sample's prompt part (the sample is the new text)
     sides: list[bool] | None = None  # each item of ``data``: held out for validation (True) or trained on
 
 
@@ -422,13 +422,16 @@ def held_out_metrics(learner: Learner, test: list[str], real: frozenset[str] | N
     return out
 
 
-def sample_prompts(cell: Cell, generation: int, train: list[str]) -> list[str] | None:
-    """Continue mode: one text of the generation's training part per sample, drawn with replacement, seeded (the
-    learner keeps its first k tokens); ``None`` in free mode."""
+def sample_prompts(cell: Cell, generation: int, real: RealData) -> list[str] | None:
+    """Continue mode: each sample's prompt, the first k tokens of a block of the original data R (Shumailov et
+    al.; ``bench.text_protocol``); ``None`` in free mode."""
     if cell.scenario.sampling.resolved_mode(not has_verdicts(cell.task)) == "free":
         return None
-    rng = derive_rng(cell.seed, "prompt", generation)
-    return [train[rng.randrange(len(train))] for _ in range(cell.sample_count)]
+    from bench.text_protocol import prompts_from_original
+
+    return prompts_from_original(
+        cell.task, cell.scenario, list(real.train.texts), cell.sample_count, cell.seed, generation
+    )
 
 
 def reference_learner(cell: Cell, generation: int, learner: Learner):
@@ -456,7 +459,7 @@ def step(cell: Cell, generation: int, real: RealData) -> GenerationOutcome | Non
     learner = learner.to(cell.setup.accelerator.device)
 
     started = time.perf_counter()
-    prompts = sample_prompts(cell, generation, train)
+    prompts = sample_prompts(cell, generation, real)
     samples = learner.sample(
         cell.sample_count,
         seed=derive_seed(cell.seed, "sample", generation),
@@ -476,11 +479,9 @@ def step(cell: Cell, generation: int, real: RealData) -> GenerationOutcome | Non
     metrics = analysis.scores(samples, list(real.train.texts), real.meanings, training=train)
     verifiable = has_verdicts(cell.task)  # the text task's T* is document-disjoint from R: no seen part
     metrics.update(held_out_metrics(learner, real.test, frozenset(real.train.texts) if verifiable else None))
-    sample_ppl: list[float] | None = None
+    sample_ppl: list[float | None] | None = None
     if not has_verdicts(cell.task):
-        reference = reference_learner(cell, generation, learner)
-        score_seed = derive_seed(cell.seed, "score", generation)
-        text_scores, sample_ppl = text_metrics(reference, samples, real.test, score_seed)
+        text_scores, sample_ppl = score_text(cell, generation, learner, samples, prompts)
         metrics.update(text_scores)
     metrics.update(composition_metrics(data))
     if fit.best_val_loss is not None:
@@ -501,6 +502,33 @@ def step(cell: Cell, generation: int, real: RealData) -> GenerationOutcome | Non
         learner=learner,
         sample_ppl=sample_ppl,
         sides=split.sides,
+        prompts=prompts,
+    )
+
+
+def score_text(
+    cell: Cell, generation: int, learner: Learner, samples: list[str], prompts: list[str] | None
+) -> tuple[dict[str, float], list[float | None]]:
+    """The text metrics: perplexity under the reference scorer (conditional on each prompt), self-BLEU, MAUVE
+    against true continuations on the suite's fixed featurizer (``bench.text_protocol``)."""
+    from bench.text_metrics import ScoringModel, text_metrics
+    from bench.text_protocol import mauve_reference, scoring_model
+
+    s = cell.scenario
+    device = cell.setup.accelerator.device
+    if s.metrics.reference_model is not None:
+        reference = scoring_model(s.metrics.reference_model, device)
+    else:
+        gen0 = reference_learner(cell, generation, learner)
+        reference = ScoringModel(gen0.model, gen0.tokenizer)
+    featurizer = scoring_model(s.metrics.features or s.model.pretrained, device) if s.metrics.mauve else None
+    return text_metrics(
+        reference,
+        samples,
+        derive_seed(cell.seed, "score", generation),
+        prompts=prompts,
+        featurizer=featurizer,
+        mauve_reference=mauve_reference(cell.task, s, cell.seed),
     )
 
 
@@ -520,6 +548,8 @@ def persist(cell: Cell, generation: int, outcome: GenerationOutcome) -> Generati
         data_columns["split"] = ["validation" if held else "train" for held in outcome.sides]
     write_parquet(directory / "data.parquet", data_columns)
     columns = {"text": outcome.samples, "label": outcome.labels, "reason": outcome.reasons}
+    if outcome.prompts is not None:
+        columns["prompt"] = outcome.prompts
     if outcome.sample_ppl is not None:
         columns["ppl_ref"] = outcome.sample_ppl
     write_parquet(directory / "samples.parquet", columns)

@@ -476,13 +476,15 @@ declare(
     "passes over the training blocks this generation's fit made (steps x blocks per step / blocks): a budget, no "
     "direction",
 )
-# Text (bench/text_metrics.py): measured with generation 0's model and a seed, so the loop computes them.
-declare("sample_ppl_ref_mean", None, "mean perplexity of the samples under generation 0's model (text)")
+# Text (bench/text_metrics.py): measured with the suite's fixed scorers and a seed, so the loop computes them.
+declare("sample_ppl_ref_mean", None, "mean perplexity of the samples' new text given their prompts, reference model")
 for _q in (5, 50, 95):
-    declare(f"sample_ppl_ref_p{_q}", None, f"{_q}th percentile of the samples' perplexity under generation 0's model")
+    declare(f"sample_ppl_ref_p{_q}", None, f"{_q}th percentile of the samples' perplexity under the reference model")
 del _q
+declare("empty_share", False, "share of samples with nothing but white space (counted, never scored) (text)")
 declare("self_bleu", False, "mean sacrebleu sentence BLEU/100 of a seeded 100-sample subsample against itself (text)")
-declare("mauve", True, "MAUVE (mauve-text) of the samples vs the real test part on generation 0's features (text)")
+declare("mauve", True, "MAUVE of samples vs true continuations of test prompts, fixed featurizer, 5 k-means seeds")
+declare("mauve_sd", None, "standard deviation of MAUVE over its 5 k-means seeds (text)")
 
 
 def score_samples(

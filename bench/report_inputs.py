@@ -154,7 +154,8 @@ def read_sample_ppl(files: Mapping[tuple[str, int], Sequence[Path]]) -> dict[tup
     for key, paths in files.items():
         values = [v for v in (_ppl_ref(path) for path in paths) if v is not None]
         if values:
-            out[key] = np.concatenate(values)
+            joined = np.concatenate(values).astype(np.float64)
+            out[key] = joined[~np.isnan(joined)]  # empty samples carry no perplexity (null)
     return out
 
 

@@ -76,15 +76,19 @@ class SamplingConfig(Strict):
     top_p: float | None = Field(None, gt=0.0, le=1.0)
     """Nucleus sampling mass (off by default)."""
     max_new_tokens: int | None = Field(None, ge=1, le=8192)
-    """Longest sample; default: the task's bound on sample length plus one."""
+    """Longest sample; default: the task's bound on sample length plus one. Text in ``continue`` mode writes exactly
+    ``chunk_tokens`` new tokens, so it must stay unset there (or equal them)."""
     batch_size: int = Field(1000, ge=1, le=100_000)
     """Sequences decoded at once."""
     mode: Literal["auto", "continue", "free"] = "auto"
-    """``continue``: each sample continues a real prompt, the first ``prompt_tokens`` tokens of a chunk of the
-    generation's training data, and the sample is the continuation (Shumailov et al.); ``free``: unconditional
-    samples from ``<bos>``; ``auto``: ``continue`` for the text task, ``free`` otherwise."""
+    """``continue`` (Shumailov et al., Nature 2024): every generation prompts with the *original* data R, the first
+    ``prompt_tokens`` tokens of each block of R (a seeded order, cycled when more samples than blocks are asked),
+    and the model writes exactly ``task.params.chunk_tokens`` new tokens (end-of-sequence suppressed until then);
+    the sample, trained on by the next generation, is the new text only, so every generation's texts have R's
+    length. ``free``: unconditional samples from ``<bos>`` that end at end-of-sequence or ``max_new_tokens``;
+    ``auto``: ``continue`` for the text task, ``free`` otherwise."""
     prompt_tokens: int = Field(16, ge=1, le=8192)
-    """k, the prompt length of ``continue`` mode, in tokens."""
+    """k, the prompt length of ``continue`` mode, in tokens (at least a block's length: the whole block)."""
     num_beams: int = Field(1, ge=1, le=64)
     """Beams of transformers' ``generate`` (text task; Shumailov et al.: 5)."""
     repetition_penalty: float = Field(1.0, gt=0.0, le=100.0)
@@ -96,3 +100,19 @@ class SamplingConfig(Strict):
         if self.mode == "auto":
             return "continue" if has_prompts else "free"
         return self.mode
+
+
+class MetricsConfig(Strict):
+    """Models that score a text suite's samples: fixed for the whole suite, never the generation's own model."""
+
+    features: str | None = None
+    """MAUVE's featurizer: a local ``save_pretrained`` folder; default ``model.pretrained`` at its original
+    weights."""
+    reference_model: str | None = None
+    """The scorer of ``sample_ppl_ref``: a local ``save_pretrained`` folder; default generation 0's model (the
+    model fitted on R, as in Shumailov et al.)."""
+    mauve: bool = True
+    """Measure MAUVE (``false``: a suite too small for it, under 50 samples)."""
+    mauve_texts: int | None = Field(None, ge=1, le=1_000_000)
+    """|P| = |Q| of MAUVE: true continuations of held-out test prompts, and as many samples; default: every
+    sample. At least 50 (5 k-means clusters of 10)."""

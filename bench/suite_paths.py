@@ -16,9 +16,12 @@ from typing import Any
 
 # (section, key) of the path fields: the text task's inputs and a transformer's pretrained folder.
 TASK_PATH_PARAMS: tuple[str, ...] = ("corpus", "tokenizer")
+METRICS_PATH_KEYS: tuple[str, ...] = ("features", "reference_model")
 
 
 def _resolved(value: Any, folder: str) -> Any:
+    if isinstance(value, dict):  # a corpus named by part: {train: ..., validation: ..., test: ...}
+        return {key: _resolved(part, folder) for key, part in value.items()}
     if not isinstance(value, str) or not value or os.path.isabs(value):
         return value
     return os.path.relpath(os.path.join(folder, value))
@@ -27,6 +30,13 @@ def _resolved(value: Any, folder: str) -> Any:
 def _fix_model(model: Any, folder: str) -> None:
     if isinstance(model, dict) and "pretrained" in model:
         model["pretrained"] = _resolved(model["pretrained"], folder)
+
+
+def _fix_metrics(metrics: Any, folder: str) -> None:
+    if isinstance(metrics, dict):  # the text world's fixed scorers (MAUVE features, reference perplexity)
+        for key in METRICS_PATH_KEYS:
+            if key in metrics:
+                metrics[key] = _resolved(metrics[key], folder)
 
 
 def resolve_suite_paths(data: Any, suite_path: str | Path) -> Any:
@@ -42,7 +52,9 @@ def resolve_suite_paths(data: Any, suite_path: str | Path) -> Any:
             if key in params:
                 params[key] = _resolved(params[key], folder)
     _fix_model(data.get("model"), folder)
+    _fix_metrics(data.get("metrics"), folder)
     for scenario in data.get("scenarios") or []:
         if isinstance(scenario, dict):
             _fix_model(scenario.get("model"), folder)
+            _fix_metrics(scenario.get("metrics"), folder)
     return data

@@ -11,7 +11,7 @@ from bench.config import SuiteError, load_suite, parse_suite
 
 # The text suites name a model folder and a corpus that the user builds or downloads first (docs/text.md);
 # tests/test_text.py validates them against a model it builds.
-NEEDS_LOCAL_FILES = {"text_smoke.yaml", "text_cpu.yaml", "shumailov.yaml"}
+NEEDS_LOCAL_FILES = {"text_smoke.yaml", "text_cpu.yaml", "shumailov.yaml", "shumailov_smollm2.yaml"}
 SUITES = sorted(p for p in (Path(__file__).parent.parent / "suites").glob("*.yaml") if p.name not in NEEDS_LOCAL_FILES)
 
 MINIMAL = {

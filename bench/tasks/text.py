@@ -2,10 +2,13 @@
 
 A corpus is a UTF-8 ``.txt`` file (documents separated by blank lines), a ``.jsonl`` file (one object a line with a
 ``text`` field) or a ``.parquet`` file (a ``text`` column). Its documents are split into train, validation and test
-parts with ``split_seed``, by document, so no document feeds two parts. Each part is tokenized with the model's
-tokenizer (``tokenizer``: a ``save_pretrained`` folder) and cut into chunks of ``chunk_tokens`` tokens; a chunk is
-stored as its decoded text. The train part's chunks are R: ``generate`` draws them without replacement;
-``held_out`` draws the test part (T*, for ``real_ppl``) and the validation part.
+parts with ``split_seed``, by document, so no document feeds two parts; or ``corpus`` names one file per part
+(``{train: ..., validation: ..., test: ...}``, as wikitext ships). Each part is tokenized with the model's tokenizer
+(``tokenizer``: a ``save_pretrained`` folder) and cut into chunks of ``chunk_tokens`` tokens, per document, or, with
+``concatenate: true``, after joining the part's rows as lines of one text (wikitext's rows are lines, not
+documents; Shumailov et al. cut the joined text into blocks). A chunk is stored as its decoded text. The train part's
+chunks are R: ``generate`` draws them without replacement; ``held_out`` draws the test part (T*, for ``real_ppl``)
+and the validation part; ``continuations`` cuts the true continuations of held-out prompts (MAUVE's reference).
 
 Text has no verdict: there is nothing to call correct, so ``has_verdicts`` is ``False`` and the loop records no
 correct/incorrect/invalid shares (and a ``verifier_filter`` on this task is a validation error).
@@ -28,6 +31,7 @@ from bench.tasks.base import Verdict
 
 SUFFIXES = (".txt", ".jsonl", ".parquet")
 Part = Literal["train", "validation", "test"]
+PARTS: tuple[Part, ...] = ("train", "validation", "test")
 
 
 class CorpusError(ValueError):
@@ -179,45 +183,65 @@ def split_documents(documents: list[str], validation: float, test: float, seed: 
 
 def chunk(documents: list[str], tokenizer: PreTrainedTokenizerFast, length: int) -> list[str]:
     """Each document's tokens cut into consecutive ``length``-token chunks (a shorter tail is dropped), decoded."""
-    chunks: list[str] = []
-    batch: list[str] = []
-    size = 0
-    for document in [*documents, None]:  # in batches: a large corpus never has all its encodings in memory at once
-        if document is not None:
-            batch.append(document)
-            size += len(document)
-        if batch and (document is None or size >= TOKENIZE_BATCH_CHARS):
-            ids = tokenizer(batch, add_special_tokens=False, return_attention_mask=False)["input_ids"]
-            pieces = [row[start : start + length] for row in ids for start in range(0, len(row) - length + 1, length)]
-            chunks.extend(tokenizer.batch_decode(pieces, clean_up_tokenization_spaces=False))
-            batch, size = [], 0
-    return chunks
+    return windows(tokenizer(documents, add_special_tokens=False)["input_ids"], tokenizer, length)
+
+
+def windows(ids: list[list[int]], tokenizer: PreTrainedTokenizerFast, length: int) -> list[str]:
+    """Consecutive ``length``-token windows of each token row (a shorter tail is dropped), decoded."""
+    pieces = [row[start : start + length] for row in ids for start in range(0, len(row) - length + 1, length)]
+    if not pieces:  # batch_decode([]) reads the empty list as one empty sequence and returns [""]
+        return []
+    return tokenizer.batch_decode(pieces, clean_up_tokenization_spaces=False)
+
+
+def _version(path: Path) -> tuple[int, int] | None:
+    stat = path.stat() if path.is_file() else None
+    return None if stat is None else (stat.st_mtime_ns, stat.st_size)
 
 
 @functools.lru_cache(maxsize=4)
-def _chunked_parts(
-    corpus: Path,
-    version: tuple[int, int] | None,
+def _tokenized_parts(
+    files: tuple[tuple[str, Path, tuple[int, int] | None], ...],
     tokenizer_path: Path,
-    chunk_tokens: int,
+    concatenate: bool,
     validation_fraction: float,
     test_fraction: float,
     split_seed: int,
-    shown: Path,
-) -> dict[Part, list[str]]:
-    """The chunks of each part; cached per process (validation and every cell of a run build the same task), keyed
-    by the corpus file's modification time and size so that an edited corpus is read again."""
-    documents = read_documents(shown)
-    try:
-        parts = split_documents(documents, validation_fraction, test_fraction, split_seed)
-    except ValueError as error:
-        raise CorpusError(f"{shown}: {error}") from None
+) -> dict[Part, list[list[int]]]:
+    """Each part's token rows: one per document, or one for the whole part when ``concatenate`` (wikitext-style
+    corpora, whose rows are lines, not documents). Cached per process (validation and every cell of a run build
+    the same task), keyed by each file's modification time and size so that an edited corpus is read again."""
+    if len(files) == 1:
+        shown = files[0][1]
+        try:
+            parts = split_documents(read_documents(shown), validation_fraction, test_fraction, split_seed)
+        except ValueError as error:
+            if isinstance(error, CorpusError):
+                raise
+            raise CorpusError(f"{shown}: {error}") from None
+    else:
+        parts = {part: read_documents(path) for part, path, _ in files}  # type: ignore[misc]
     tokenizer = load_tokenizer(tokenizer_path)
-    chunked: dict[Part, list[str]] = {p: chunk(d, tokenizer, chunk_tokens) for p, d in parts.items()}
-    for part, chunks in chunked.items():
-        if not chunks:
-            raise CorpusError(f"{shown}: the {part} part has no chunk of {chunk_tokens} tokens")
-    return chunked
+    out: dict[Part, list[list[int]]] = {}
+    for part, documents in parts.items():
+        if concatenate:  # the rows joined as lines of one text, then cut (Shumailov et al.'s wikitext2 blocks)
+            documents = ["\n".join(documents)]
+        out[part] = tokenizer(documents, add_special_tokens=False)["input_ids"]
+    return out
+
+
+_last_chunks: list[tuple[dict[Part, list[list[int]]], Path, int, dict[Part, list[str]]]] = []
+
+
+def _chunked(rows: dict[Part, list[list[int]]], tokenizer_path: Path, length: int) -> dict[Part, list[str]]:
+    """Each part's decoded chunks; the last result is kept with the very token rows it was cut from."""
+    for cached_rows, cached_path, cached_length, chunks in _last_chunks:
+        if cached_rows is rows and cached_path == tokenizer_path and cached_length == length:
+            return chunks
+    tokenizer = load_tokenizer(tokenizer_path)
+    chunks = {part: windows(ids, tokenizer, length) for part, ids in rows.items()}
+    _last_chunks[:] = [(rows, tokenizer_path, length, chunks)]
+    return chunks
 
 
 @TASKS.register("text")
@@ -229,19 +253,26 @@ class TextTask:
 
     def __init__(
         self,
-        corpus: str,
+        corpus: str | dict[str, str],
         tokenizer: str,
         chunk_tokens: int = 64,
         validation_fraction: float = 0.05,
         test_fraction: float = 0.05,
         split_seed: int = 0,
+        concatenate: bool = False,
     ) -> None:
         if not isinstance(chunk_tokens, int) or not 4 <= chunk_tokens <= 8192:
             raise ValueError(f"chunk_tokens must be an integer in [4, 8192], got {chunk_tokens!r}")
         for label, share in (("validation_fraction", validation_fraction), ("test_fraction", test_fraction)):
             if not 0.0 < share < 0.5:
                 raise ValueError(f"{label} must be in (0, 0.5), got {share!r}")
-        self.corpus = Path(corpus)
+        if isinstance(corpus, dict):  # separate files per part: no split of ours
+            if sorted(corpus) != sorted(PARTS):
+                raise ValueError(f"corpus: name exactly the files {', '.join(PARTS)} (got {', '.join(corpus)})")
+            paths = {part: Path(corpus[part]) for part in PARTS}
+        else:
+            paths = {"corpus": Path(corpus)}
+        self.corpus = Path(corpus) if isinstance(corpus, str) else paths["train"]
         self.tokenizer_path = Path(tokenizer)
         for path in (self.corpus, self.tokenizer_path):
             try:  # before resolve(), which raises RuntimeError on a symlink loop
@@ -252,18 +283,44 @@ class TextTask:
                 raise CorpusError(f"{path}: cannot be read ({error.strerror or error})") from None
         self.chunk_tokens = chunk_tokens
         self.tokenizer = load_tokenizer(self.tokenizer_path)
-        stat = self.corpus.stat() if self.corpus.is_file() else None
-        version = None if stat is None else (stat.st_mtime_ns, stat.st_size)
-        self.parts = _chunked_parts(
-            self.corpus.resolve(),
-            version,
-            self.tokenizer_path.resolve(),
-            chunk_tokens,
-            validation_fraction,
-            test_fraction,
-            split_seed,
-            self.corpus,
+        files = tuple((name, path, _version(path)) for name, path in paths.items())
+        self.token_rows = _tokenized_parts(
+            files, self.tokenizer_path.resolve(), concatenate, validation_fraction, test_fraction, split_seed
         )
+        self.parts = _chunked(self.token_rows, self.tokenizer_path.resolve(), chunk_tokens)
+        for part, chunks in self.parts.items():
+            if not chunks:
+                where = paths.get(part, self.corpus)
+                raise CorpusError(f"{where}: the {part} part has no chunk of {chunk_tokens} tokens")
+
+    def continuations(self, part: Part, n: int, seed: int, prompt_tokens: int, new_tokens: int) -> list[str]:
+        """The true continuations of ``n`` held-out prompts: windows of ``prompt_tokens + new_tokens`` tokens of the
+        part's documents, seeded, each without its first ``prompt_tokens`` tokens (the reference P of MAUVE, with
+        the same length budget as the samples)."""
+        pool = self.window_count(part, prompt_tokens, new_tokens)
+        if n > pool:
+            raise ValueError(
+                f"{self.corpus}: the {part} part has {pool} windows of {prompt_tokens} + {new_tokens} tokens, "
+                f"{n} needed"
+            )
+        length = prompt_tokens + new_tokens
+        rows = self.token_rows[part]
+        pieces = [
+            row[start + prompt_tokens : start + length]
+            for row in rows
+            for start in range(0, len(row) - length + 1, length)
+        ]
+        chosen = random.Random(seed).sample(range(len(pieces)), n)
+        return self.tokenizer.batch_decode([pieces[i] for i in chosen], clean_up_tokenization_spaces=False)
+
+    def prefixes(self, texts: list[str], prompt_tokens: int) -> list[str]:
+        """The first ``prompt_tokens`` tokens of each text, decoded: the prompt part of a continue-mode sample."""
+        encoded = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+        return self.tokenizer.batch_decode([ids[:prompt_tokens] for ids in encoded], clean_up_tokenization_spaces=False)
+
+    def window_count(self, part: Part, prompt_tokens: int, new_tokens: int) -> int:
+        length = prompt_tokens + new_tokens
+        return sum(max(0, len(row) // length) for row in self.token_rows[part])
 
     def check_sizes(self, train: int, test: int, validation: int) -> None:
         """Refuse sizes the corpus cannot supply without repeating chunks (called at validation time)."""
