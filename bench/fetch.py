@@ -122,7 +122,7 @@ def convert(gguf: Path, into: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     loaded = AutoModelForCausalLM.from_pretrained(
-        gguf.parent, gguf_file=gguf.name, trust_remote_code=False, local_files_only=True, torch_dtype=torch.float32
+        gguf.parent, gguf_file=gguf.name, trust_remote_code=False, local_files_only=True, dtype=torch.float32
     )
     tokenizer = AutoTokenizer.from_pretrained(
         gguf.parent, gguf_file=gguf.name, trust_remote_code=False, local_files_only=True
@@ -132,7 +132,7 @@ def convert(gguf: Path, into: Path) -> None:
     # could never be saved again (every checkpoint of a run would fail): the folder is a plain float32 model.
     if hasattr(config, "quantization_config"):
         delattr(config, "quantization_config")
-    model = AutoModelForCausalLM.from_config(config, torch_dtype=torch.float32)
+    model = AutoModelForCausalLM.from_config(config, trust_remote_code=False, dtype=torch.float32)
     model.load_state_dict(loaded.state_dict(), strict=True)  # save_pretrained refuses the GGUF-loaded object
     model.generation_config = loaded.generation_config
     model.save_pretrained(into, safe_serialization=True)
