@@ -5,7 +5,7 @@ SUITE  ?= suites/smoke.yaml
 RESULTS ?= results
 IMAGE  ?= bench
 
-.PHONY: install run test test-fast lint bench format clean lock docker-build docker-run replication report-check
+.PHONY: install run test test-fast test-network test-nightly lint bench format clean lock docker-build docker-run replication report-check
 
 # torch's exact version comes from the lock, so the two never disagree.
 TORCH := $(shell grep -m1 '^torch==' requirements.lock)
@@ -29,12 +29,21 @@ run: install
 	$(VENV)/bin/bench run $(SUITE) --results $(RESULTS)
 	$(VENV)/bin/bench leaderboard --results $(RESULTS)
 
-## test: the whole test suite (unit, property, end-to-end smoke run); GPU tests skip without CUDA
+## test: the whole test suite (unit, property, end-to-end smoke run, every benchmark once at tiny sizes) without
+## the network; GPU tests skip without CUDA. Hypothesis runs its `dev` profile (at most 100 examples a property).
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not network"
 
 test-fast: install
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow and not network"
+
+## test-network: the tests that need a package registry (a fresh venv installed from the lock)
+test-network: install
+	$(PY) -m pytest -q -m network
+
+## test-nightly: the whole suite with Hypothesis's `nightly` profile (every property at its full example count)
+test-nightly: install
+	HYPOTHESIS_PROFILE=nightly $(PY) -m pytest -q -m "not network"
 
 lint: install
 	$(VENV)/bin/ruff check bench tests benchmarks docs
@@ -57,10 +66,11 @@ report-check: install
 	      exit 1; fi; }
 	OMP_NUM_THREADS=1 $(PY) -m bench.report_check --out $(RESULTS)/report-check
 
-## bench: speed benchmarks side by side; writes results/perf.json
+## bench: speed benchmarks side by side; writes results/perf.json and fails when a key is null or a goal is missed
 bench: install
 	mkdir -p $(RESULTS)
-	$(PY) -m pytest benchmarks -p no:cacheprovider --benchmark-only --benchmark-json=$(RESULTS)/benchmarks.json -q
+	$(PY) -m pytest benchmarks -p no:cacheprovider --benchmark-enable --benchmark-only \
+	  --benchmark-json=$(RESULTS)/benchmarks.json -q
 	$(PY) -m benchmarks.summarize $(RESULTS)/benchmarks.json $(RESULTS)/perf.json
 
 ## replication: rerun the CPU replication of the reference study and rebuild docs/replication/ (about an hour)
