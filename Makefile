@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	# multi-GB CUDA build; the lock's torch==X.Y.Z is satisfied by X.Y.Z+cpu.
 	$(VENV)/bin/pip install --quiet $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	# Everything else at the locked versions: the ranges in pyproject.toml, the exact set in requirements.lock.
-	$(VENV)/bin/pip install --quiet --constraint requirements.lock -e '.[dev]'
+	$(VENV)/bin/pip install --quiet --constraint requirements.lock -e '.[dev,parallel]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -105,7 +105,8 @@ SMOKE_SCENARIOS = {"replace", "balanced", "verifier_filter"}
 CORE_METRICS = {"correct", "incorrect", "invalid", "diversity_levenshtein", "unique_ratio", "val_loss", "real_nll"}
 CORE_METRICS |= {"real_ppl", "data_size", "data_real_share", "data_synthetic_share"}
 # Fewer steps and samples for the tests that need a whole loop but not the shipped suite's numbers.
-REDUCED = ["--set", "training.max_iters=24", "--set", "data.size=200", "--set", "sampling.batch_size=200"]
+REDUCED = ["--set", "seeds=[0]", "--set", "generations=2", "--set", "training.max_iters=16"]
+REDUCED += ["--set", "data.size=120", "--set", "sampling.batch_size=120"]
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +219,7 @@ def test_a_run_is_bit_identical_when_repeated(tmp_path):
         run = bench("run", "suites/smoke.yaml", "--results", str(results), "--quiet", *REDUCED)
         assert run.returncode == 0, run.stderr
         tables.append(metric_rows(results))
-    assert tables[0] == tables[1] and len(tables[0]) > 100
+    assert tables[0] == tables[1] and len(tables[0]) > 50
 
 
 @pytest.mark.slow
@@ -227,7 +228,7 @@ def test_identities_smoke_suite_end_to_end(tmp_path):
 
     Fewer steps and samples than the shipped suite (the logic smoke run above is the full-size one)."""
     results = tmp_path / "results"
-    reduced = ["--set", "training.max_iters=30", "--set", "data.size=120", "--set", "sampling.batch_size=120"]
+    reduced = ["--set", "training.max_iters=20", "--set", "data.size=100", "--set", "sampling.batch_size=100"]
     run = bench("run", "suites/identities_smoke.yaml", "--results", str(results), "--quiet", *reduced)
     assert run.returncode == 0, run.stderr
     board = json.loads(bench("leaderboard", "--results", str(results), "--format", "json").stdout)
