@@ -37,6 +37,7 @@ SEED = 0
 TINY_TRAIN_STEPS = sized(150, 10)
 TINY_N, TINY_BATCH, TINY_ROUNDS = sized((4000, 1000, 3), (64, 32, 1))
 PAPER_N, PAPER_BATCH, PAPER_ROUNDS = sized((256, 256, 2), (16, 16, 1))
+PAPER_PRESET = sized("paper", "tiny")  # fast mode exercises the code path, not the paper-size model
 
 pytestmark = pytest.mark.benchmark
 
@@ -158,9 +159,9 @@ def test_sample_vs_hf_generate(benchmark, trained_tiny, tokenizer, device_info, 
 
 
 def test_sample_vs_hf_generate_paper_untrained(benchmark, tokenizer, device, device_info, synchronize) -> None:
-    model = build_model(TransformerConfig(preset="paper"), tokenizer, 256, SEED).to(device).eval()
+    model = build_model(TransformerConfig(preset=PAPER_PRESET), tokenizer, 256, SEED).to(device).eval()
     info = side_by_side(benchmark, model, tokenizer, PAPER_N, PAPER_BATCH, PAPER_ROUNDS, synchronize)
     info["sample_vs_hf_generate_paper_untrained"] = info.pop("sample_vs_hf_generate")
-    benchmark.extra_info.update(device_info, preset="paper", train_steps=0, **info)
+    benchmark.extra_info.update(device_info, preset=PAPER_PRESET, train_steps=0, **info)
     if not fast_mode():
         assert abs(info["our_mean_tokens"] - info["hf_mean_tokens"]) < 3.0
