@@ -26,10 +26,20 @@ from benchmarks.conftest import cpu_name, measure, sized
 
 SMOKE = Path(__file__).resolve().parent.parent / "suites" / "smoke.yaml"
 WORKERS = 2
-# Fast mode (make test): the smoke suite cut to a few steps, one seed and two generations.
+# Fast mode (make test): the smoke suite cut to a few steps, one seed, two generations and the two scenarios that
+# need no correct samples (a 4-step model may write none, and the verifier filter would then have nothing to keep).
 OVERRIDES = sized(
     [],
-    ["training.max_iters=4", "data.size=60", "sampling.batch_size=60", "seeds=[0]", "generations=2"],
+    [
+        "training.max_iters=4",
+        "training.warmup_iters=1",
+        "data.size=60",
+        "sampling.batch_size=60",
+        "seeds=[0]",
+        "generations=2",
+        "scenarios=[{name: replace, regime: {kind: replace}}, {name: balanced, regime: {kind: fixed_real, "
+        "fraction: 0.5, source: original}}]",
+    ],
 )
 
 pytestmark = pytest.mark.benchmark
