@@ -93,7 +93,8 @@ lock:
 	rm -rf $(LOCK_VENV)
 	python3.11 -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/pip install --quiet $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(LOCK_VENV)/bin/pip install --quiet $(LOCK_PIN) .
+	# The container's runtime set includes the `parallel` extra (Ray), so --workers works in the image.
+	$(LOCK_VENV)/bin/pip install --quiet $(LOCK_PIN) '.[parallel]'
 	$(FREEZE) > $(LOCK_VENV)/runtime.txt
 	$(LOCK_VENV)/bin/pip install --quiet $(LOCK_PIN) '.[dev]'
 	{ grep '^#' requirements.lock; $(FREEZE); } > requirements.lock.new

@@ -358,7 +358,10 @@ def test_container_lock_is_hashed_and_matches_the_lock() -> None:
     for requirement in _requirements():
         name = _normalise(requirement.name)
         assert name == "torch" or name in entries, f"{name} (a runtime dependency) is missing from the py312 lock"
-    dev_only = {_normalise(r.name) for r in _requirements("dev")}
+    # The container ships the `parallel` extra (Ray: --workers in the image); the dev set includes it so its tests run.
+    parallel = {_normalise(r.name) for r in _requirements("parallel")}
+    assert parallel <= set(entries), "the container's lock carries the parallel extra"
+    dev_only = {_normalise(r.name) for r in _requirements("dev")} - parallel
     assert not dev_only & set(entries), "the container does not need the dev tools"
 
 
