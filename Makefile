@@ -5,7 +5,7 @@ SUITE  ?= suites/smoke.yaml
 RESULTS ?= results
 IMAGE  ?= bench
 
-.PHONY: install run test test-fast lint bench format clean lock docker-build docker-run replication mitigations identities report-check
+.PHONY: install run test test-fast test-network test-nightly lint bench format clean lock docker-build docker-run replication mitigations identities report-check
 
 # torch's exact version comes from the lock, so the two never disagree.
 TORCH := $(shell grep -m1 '^torch==' requirements.lock)
@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml requirements.lock
 	# multi-GB CUDA build; the lock's torch==X.Y.Z is satisfied by X.Y.Z+cpu.
 	$(VENV)/bin/pip install --quiet $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	# Everything else at the locked versions: the ranges in pyproject.toml, the exact set in requirements.lock.
-	$(VENV)/bin/pip install --quiet --constraint requirements.lock -e '.[dev,text]'
+	$(VENV)/bin/pip install --quiet --constraint requirements.lock -e '.[dev,parallel,text]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -29,12 +29,21 @@ run: install
 	$(VENV)/bin/bench run $(SUITE) --results $(RESULTS)
 	$(VENV)/bin/bench leaderboard --results $(RESULTS)
 
-## test: the whole test suite (unit, property, end-to-end smoke run); GPU tests skip without CUDA
+## test: the whole test suite (unit, property, end-to-end smoke run, every benchmark once at tiny sizes) without
+## the network; GPU tests skip without CUDA. Hypothesis runs its `dev` profile (at most 100 examples a property).
 test: install
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -m "not network"
 
 test-fast: install
-	$(PY) -m pytest -q -m "not slow"
+	$(PY) -m pytest -q -m "not slow and not network"
+
+## test-network: the tests that need a package registry (a fresh venv installed from the lock)
+test-network: install
+	$(PY) -m pytest -q -m network
+
+## test-nightly: the whole suite with Hypothesis's `nightly` profile (every property at its full example count)
+test-nightly: install
+	HYPOTHESIS_PROFILE=nightly $(PY) -m pytest -q -m "not network"
 
 lint: install
 	$(VENV)/bin/ruff check bench tests benchmarks docs
@@ -57,10 +66,11 @@ report-check: install
 	      exit 1; fi; }
 	OMP_NUM_THREADS=1 $(PY) -m bench.report_check --out $(RESULTS)/report-check
 
-## bench: speed benchmarks side by side; writes results/perf.json
+## bench: speed benchmarks side by side; writes results/perf.json and fails when a key is null or a goal is missed
 bench: install
 	mkdir -p $(RESULTS)
-	$(PY) -m pytest benchmarks -p no:cacheprovider --benchmark-only --benchmark-json=$(RESULTS)/benchmarks.json -q
+	$(PY) -m pytest benchmarks -p no:cacheprovider --benchmark-enable --benchmark-only \
+	  --benchmark-json=$(RESULTS)/benchmarks.json -q
 	$(PY) -m benchmarks.summarize $(RESULTS)/benchmarks.json $(RESULTS)/perf.json
 
 ## replication: rerun the CPU replication of the reference study (three suites, 10 seeds) and rebuild
@@ -96,9 +106,11 @@ lock:
 	rm -rf $(LOCK_VENV)
 	python3.11 -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/pip install --quiet $(TORCH) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
-	$(LOCK_VENV)/bin/pip install --quiet $(LOCK_PIN) '.[text]'
+	# The container's runtime set includes the `parallel` and `text` extras, so --workers and the text world work in
+	# the image.
+	$(LOCK_VENV)/bin/pip install --quiet $(LOCK_PIN) '.[parallel,text]'
 	$(FREEZE) > $(LOCK_VENV)/runtime.txt
-	$(LOCK_VENV)/bin/pip install --quiet $(LOCK_PIN) '.[dev,text]'
+	$(LOCK_VENV)/bin/pip install --quiet $(LOCK_PIN) '.[dev,parallel,text]'
 	{ grep '^#' requirements.lock; $(FREEZE); } > requirements.lock.new
 	# The container's Python: the same runtime versions less torch (the base image's CUDA build), every file's hash.
 	grep -v '^torch==' $(LOCK_VENV)/runtime.txt > $(LOCK_VENV)/runtime-py312.in

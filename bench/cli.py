@@ -57,9 +57,18 @@ def _parallel(args: argparse.Namespace):
     from bench.parallel import ParallelOptions
 
     try:
-        return ParallelOptions.parse(args.workers, args.ray, args.cell_cpus, args.cell_gpus)
+        options = ParallelOptions.parse(args.workers, args.ray, args.cell_cpus, args.cell_gpus)
     except ValueError as error:
         raise BadInput(str(error)) from None
+    if options.enabled:
+        try:  # Ray is the optional extra `parallel`: say so before any work starts
+            import ray  # noqa: F401
+        except ImportError:
+            option = "--workers" if options.workers is not None else "--ray"
+            raise BadInput(
+                f"{option} needs Ray, which is not installed: pip install 'collapse-bench[parallel]'"
+            ) from None
+    return options
 
 
 def cmd_validate(args: argparse.Namespace) -> int:

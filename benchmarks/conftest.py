@@ -4,18 +4,68 @@ Only ratios measured side by side in one run mean anything on a shared machine, 
 torch's worker threads fight other processes for the cores: on a busy 2-core CPU a 2-thread matmul ran 10x
 slower than a 1-thread one. So on CPU the benchmarks run torch single-threaded unless ``BENCH_THREADS`` says
 otherwise (``BENCH_THREADS=0`` keeps torch's own default).
+
+``make test`` runs every benchmark once with ``--benchmark-disable`` (the default in pyproject.toml's addopts), so
+an import or a signature change fails there and not months later in ``make bench``. Under ``--benchmark-disable``
+the benchmarks run in a fast mode: ``sized(full, fast)`` gives their tiny sizes, and ``measure`` times one round by
+hand, since pytest-benchmark keeps no statistics then. ``make bench`` passes ``--benchmark-enable``.
 """
 
 from __future__ import annotations
 
 import os
 import platform
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import pytest
 import torch
 
 DEFAULT_CPU_THREADS = 1
+FAST_ENV = "BENCH_FAST"
+T = TypeVar("T")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Fast mode when the benchmarks are disabled (``make test``); said through the environment so that the
+    benchmark modules, imported after this, size their workloads with it."""
+    disabled = config.getoption("benchmark_disable", False) and not config.getoption("benchmark_enable", False)
+    if disabled:
+        os.environ[FAST_ENV] = "1"
+
+
+def fast_mode() -> bool:
+    """Whether this session runs the benchmarks once each at tiny sizes (``--benchmark-disable``)."""
+    return os.environ.get(FAST_ENV) == "1"
+
+
+def sized(full: T, fast: T) -> T:
+    """``full`` when measuring (``make bench``), ``fast`` when the benchmarks only run once (``make test``)."""
+    return fast if fast_mode() else full
+
+
+def measure(
+    benchmark, target: Callable[..., T], args: tuple = (), rounds: int = 1, setup: Callable[[], None] | None = None
+) -> tuple[T, float, float]:
+    """``target(*args)`` through ``benchmark.pedantic``: its result and the mean and minimum seconds of a round.
+
+    With benchmarks disabled pytest-benchmark calls ``target`` once and keeps no statistics; the one round is then
+    timed here, so the callers record the same keys either way.
+    """
+    if benchmark.enabled:
+        result = benchmark.pedantic(target, args=args, setup=setup, rounds=rounds, iterations=1)
+        return result, benchmark.stats.stats.mean, benchmark.stats.stats.min
+    seconds: list[float] = []
+
+    def timed(*call_args):
+        started = time.perf_counter()
+        value = target(*call_args)
+        seconds.append(time.perf_counter() - started)
+        return value
+
+    result = benchmark.pedantic(timed, args=args, setup=setup)  # disabled: set-up, then one call
+    return result, seconds[0], seconds[0]
 
 
 def pick_device() -> torch.device:

@@ -15,6 +15,10 @@ Headline numbers (``null`` when their benchmark did not run):
   (cold cache, one core; the goal is at most 10 s).
 
 Only ratios mean much on a shared machine: both sides of each were measured in the same run, side by side.
+
+Exit status: 0 when every headline key has a value and every goal in ``GOALS`` is met; 1 when a key is null (its
+benchmark did not run) or a goal is missed, with one line for each on stderr (perf.json is written either way);
+2 when the input is not a pytest-benchmark file.
 """
 
 from __future__ import annotations
@@ -34,8 +38,16 @@ RATIO_KEYS = (
     "sample_vs_hf_generate_paper_untrained",
     "cells_speedup_2_workers",
 )
+# key -> (at least, at most): what `make bench` holds the code to (docs/design.md, "Speed").
+GOALS: dict[str, tuple[float | None, float | None]] = {
+    "train_vs_bare_torch_packed": (0.95, None),  # the harness costs at most 5% over a bare loop on the same blocks
+    "sample_vs_hf_generate": (1.0, None),  # no slower than Hugging Face generate
+    "diversity_10k_seconds": (None, 60.0),
+    "identities_verify_10k_seconds": (None, 10.0),
+}
 DIVERSITY_TEST = "test_diversity_exact_10k"
 IDENTITIES_TEST = "test_verify_10k_with_2k_distinct"
+HEADLINE_KEYS = (*RATIO_KEYS, "diversity_10k_seconds", "identities_verify_10k_seconds")
 
 
 class SummaryError(ValueError):
@@ -117,6 +129,21 @@ def summarize(data: dict[str, Any]) -> dict[str, Any]:
     return summary
 
 
+def shortfalls(summary: dict[str, Any]) -> list[str]:
+    """One line for each headline key without a value and each goal missed; empty when all is well."""
+    problems = [f"{key} is null: its benchmark did not run" for key in HEADLINE_KEYS if summary.get(key) is None]
+    problems += [f"{key} is null" for key, value in summary.items() if value is None and key not in HEADLINE_KEYS]
+    for key, (low, high) in GOALS.items():
+        value = summary.get(key)
+        if value is None:
+            continue
+        if low is not None and value < low:
+            problems.append(f"{key} = {value:.3g} misses its goal of at least {low:g}")
+        if high is not None and value > high:
+            problems.append(f"{key} = {value:.3g} misses its goal of at most {high:g}")
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.summarize", description=__doc__.splitlines()[0])
     parser.add_argument("benchmark_json", type=Path, help="pytest-benchmark --benchmark-json output")
@@ -129,9 +156,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     args.perf_json.parent.mkdir(parents=True, exist_ok=True)
     args.perf_json.write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n", encoding="utf-8")
-    shown = {k: summary[k] for k in (*RATIO_KEYS, "diversity_10k_seconds", "identities_verify_10k_seconds", "device")}
+    shown = {k: summary[k] for k in (*HEADLINE_KEYS, "device")}
     print(json.dumps(shown, indent=2))
-    return 0
+    problems = shortfalls(summary)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":

@@ -13,10 +13,12 @@ import pytest
 from rapidfuzz.distance import Levenshtein
 
 from bench.metrics import diversity_levenshtein
-from bench.mitigations import DiversitySelect, MitigationContext
+from bench.mitigations.base import MitigationContext
+from bench.mitigations.diversity_select import DiversitySelect
+from benchmarks.conftest import measure, sized
 
-N_SAMPLES = 10_000
-N_SUBSET = 300
+N_SAMPLES = sized(10_000, 400)
+N_SUBSET = sized(300, 40)
 SEED = 0
 
 pytestmark = pytest.mark.benchmark
@@ -68,13 +70,13 @@ def _describe(benchmark, data: list[str], source: str) -> None:
 
 def test_diversity_exact_10k(benchmark, samples: tuple[list[str], str]) -> None:
     data, source = samples
-    value = benchmark.pedantic(diversity_levenshtein, args=(data,), rounds=3, iterations=1)
+    value, mean, least = measure(benchmark, diversity_levenshtein, args=(data,), rounds=3)
     _describe(benchmark, data, source)
     benchmark.extra_info.update(
         n_pairs=len(data) * (len(data) - 1) // 2,
         diversity=value,
-        seconds_10k_mean=benchmark.stats.stats.mean,
-        seconds_10k_min=benchmark.stats.stats.min,
+        seconds_10k_mean=mean,
+        seconds_10k_min=least,
     )
     assert 0.0 < value < 1.0
 
@@ -82,22 +84,21 @@ def test_diversity_exact_10k(benchmark, samples: tuple[list[str], str]) -> None:
 @pytest.mark.benchmark(group="diversity_300")
 def test_diversity_naive_subset(benchmark, samples: tuple[list[str], str]) -> None:
     data = samples[0][:N_SUBSET]
-    value = benchmark.pedantic(naive_diversity, args=(data,), rounds=3, iterations=1)
+    value, mean, _ = measure(benchmark, naive_diversity, args=(data,), rounds=3)
     _describe(benchmark, data, samples[1])
-    benchmark.extra_info.update(diversity=value, seconds_naive_mean=benchmark.stats.stats.mean)
+    benchmark.extra_info.update(diversity=value, seconds_naive_mean=mean)
 
 
 @pytest.mark.benchmark(group="diversity_300")
 def test_diversity_ours_subset(benchmark, samples: tuple[list[str], str]) -> None:
     data = samples[0][:N_SUBSET]
-    value = benchmark(diversity_levenshtein, data)
+    value, _, ours = measure(benchmark, diversity_levenshtein, args=(data,), rounds=5)
     # The naive loop timed right here too, so the ratio lives in one record.
     naive_times = []
     for _ in range(3):
         start = time.perf_counter()
         naive_value = naive_diversity(data)
         naive_times.append(time.perf_counter() - start)
-    ours = benchmark.stats.stats.min
     _describe(benchmark, data, samples[1])
     benchmark.extra_info.update(
         diversity=value,
@@ -112,9 +113,7 @@ def test_diversity_select_10k_keep_half(benchmark, samples: tuple[list[str], str
     data, source = samples
     method = DiversitySelect(keep_count=N_SAMPLES // 2)
     context = MitigationContext(verify=lambda s: None, seed=SEED)  # type: ignore[arg-type, return-value]
-    selection = benchmark.pedantic(method.select, args=(data, context), rounds=1, iterations=1)
+    selection, seconds, _ = measure(benchmark, method.select, args=(data, context))
     _describe(benchmark, data, source)
-    benchmark.extra_info.update(
-        kept=len(selection.kept), seconds_select=benchmark.stats.stats.mean, dropped=selection.dropped
-    )
+    benchmark.extra_info.update(kept=len(selection.kept), seconds_select=seconds, dropped=selection.dropped)
     assert len(selection.kept) == min(N_SAMPLES // 2, len(set(data)))

@@ -40,13 +40,14 @@ from bench.model import build_model
 from bench.settings import TrainingConfig
 from bench.tasks import get_task
 from bench.train import IGNORE_INDEX, PackedBlocks, batch_schedule, encode_samples, pack, train
+from benchmarks.conftest import measure, sized
 
-PRESET = "paper"
+PRESET = sized("paper", "tiny")
 BLOCK_SIZE = 256
 OUR_BATCH = 4  # packed blocks per step: 4 x 256 tokens ≈ 70 logic samples
 BARE_BATCH = 64  # samples per step in the bare padded loop
 LEARNING_RATE = 6e-4
-N_TRAIN = 4000
+N_TRAIN = sized(4000, 300)
 N_VAL = 16  # one validation block: our final validation pass stays a small share of the time
 SEED = 0
 
@@ -58,7 +59,7 @@ Batch = tuple[dict[str, torch.Tensor], int]
 
 def train_steps(device: torch.device) -> int:
     """Optimizer steps per side: ``BENCH_TRAIN_STEPS``, else 30 on CUDA and 8 on CPU."""
-    default = 30 if device.type == "cuda" else 8
+    default = sized(30 if device.type == "cuda" else 8, 2)
     return int(os.environ.get("BENCH_TRAIN_STEPS", default))
 
 
@@ -215,7 +216,7 @@ def side_by_side(data: TrainData, bare: BareLoop, steps: int) -> Throughput:
         data.val_texts,
         settings(steps),
         SEED,
-        progress=lambda iteration: bare.run(1),
+        progress=lambda iteration, loss: bare.run(1),
     )
     seconds = result.seconds - (bare.total.seconds - bare_before)
     return Throughput(result.iterations, result.useful_tokens, result.padded_tokens, seconds)
@@ -252,7 +253,7 @@ def test_train_vs_bare_torch(benchmark, data: TrainData, device, device_info, sy
         device,
         synchronize,
     )
-    ours = benchmark.pedantic(side_by_side, args=(data, bare, steps), rounds=1, iterations=1)
+    ours, _, _ = measure(benchmark, side_by_side, args=(data, bare, steps))
     record(
         benchmark,
         "train_vs_bare_torch",
@@ -273,6 +274,6 @@ def test_train_vs_bare_torch_packed(benchmark, data: TrainData, device, device_i
     bare = BareLoop(
         fresh_model(data), packed_batches(blocks, OUR_BATCH, steps, SEED, pad_id, device), device, synchronize
     )
-    ours = benchmark.pedantic(side_by_side, args=(data, bare, steps), rounds=1, iterations=1)
+    ours, _, _ = measure(benchmark, side_by_side, args=(data, bare, steps))
     record(benchmark, "train_vs_bare_torch_packed", ours, bare.total, data, dict(device_info))
     assert ours.useful_tokens == bare.total.useful_tokens  # same blocks, same order

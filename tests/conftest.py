@@ -1,12 +1,18 @@
-"""Shared fixtures: a micro suite small enough to run whole loops in seconds on a CPU."""
+"""Shared fixtures: a micro suite small enough to run whole loops in seconds on a CPU, the ``bench`` helper that
+runs the command line (in this process unless a process of its own is the point), and the Hypothesis profiles."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import settings
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -14,6 +20,72 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Hypothesis: `dev` (the default) caps every property at 100 examples so `make test` stays fast; `nightly`
+# (HYPOTHESIS_PROFILE=nightly, `make test-nightly`) runs the counts each test asks for. Tests ask through
+# ``examples(n)``, since an explicit ``@settings(max_examples=n)`` would override any profile.
+DEV_MAX_EXAMPLES = 100
+settings.register_profile("dev", max_examples=DEV_MAX_EXAMPLES)
+settings.register_profile("nightly", max_examples=100_000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def examples(wanted: int) -> int:
+    """``wanted`` examples under the nightly profile, at most ``DEV_MAX_EXAMPLES`` under dev."""
+    return min(wanted, settings.default.max_examples)
+
+
+def bench(
+    *args: str,
+    cwd: Path | str = ROOT,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    process: bool = False,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess:
+    """``bench ARGS`` as a finished process: exit code, stdout, stderr.
+
+    By default ``bench.cli.main`` runs in this process (an interpreter start with torch costs seconds, and the
+    suite has dozens of these calls). ``process=True`` starts ``python -m bench`` instead: for what only a process
+    of its own shows (start-up, signals, pipes, the environment, torch's thread count set by OMP_NUM_THREADS).
+    """
+    if process:
+        environment = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+        return subprocess.run(
+            [sys.executable, "-m", "bench", *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            env={**environment, **(env or {})},
+            timeout=timeout,
+        )
+    assert not env, "an environment of its own needs process=True"
+    from bench.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    old_stdin = sys.stdin
+    sys.stdin = io.TextIOWrapper(io.BytesIO((stdin or "").encode()), encoding="utf-8")
+    try:
+        with contextlib.chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exit:  # argparse's usage errors and --version
+                code = exit.code if isinstance(exit.code, int) else 2
+    finally:
+        sys.stdin = old_stdin
+    return subprocess.CompletedProcess(["bench", *args], code, out.getvalue(), err.getvalue())
+
+
+def assert_one_line_failure(result: subprocess.CompletedProcess, *needles: str) -> None:
+    """Exit 2, one line on stderr naming each of ``needles``, no traceback."""
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    for needle in needles:
+        assert needle in result.stderr, result.stderr
+
 
 MICRO = {
     "suite": "micro",
@@ -48,3 +120,38 @@ def write_suite(path: Path, data: dict) -> Path:
 @pytest.fixture
 def micro_suite(tmp_path) -> Path:
     return write_suite(tmp_path / "micro.yaml", MICRO)
+
+
+# Runs that other tests compare with use one torch thread (as a Ray cell does, and as child processes started with
+# OMP_NUM_THREADS=1 do), whatever this process was started with: the thread count changes float sums.
+ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1"}
+
+
+@contextlib.contextmanager
+def torch_threads(count: int):
+    """torch with ``count`` intra-op threads inside the block, as before it after."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def micro_run(tmp_path_factory):
+    """One finished run of ``MICRO`` on one torch thread, shared by the runner, parallel and command tests.
+
+    Read-only: a test that damages or extends results works on a copy. Returns (suite path, results, summary).
+    """
+    from bench.config import load_suite
+    from bench.runner import run_suite
+
+    root = tmp_path_factory.mktemp("micro")
+    suite_path = write_suite(root / "micro.yaml", MICRO)
+    with torch_threads(1):
+        summary = run_suite(load_suite(suite_path), suite_path, root / "results", show_progress=False)
+    assert summary.finished and not summary.failed
+    return suite_path, root / "results", summary

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import MICRO, ROOT, write_suite
+from conftest import ROOT, bench, write_suite
 
 from bench.cli import main
 
@@ -35,19 +35,13 @@ LINE = re.compile(
 )
 
 
-def bench(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "bench", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600, **kwargs
-    )
-
-
 @pytest.fixture(scope="module")
 def empirical_run(tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProcess]:
     tmp = tmp_path_factory.mktemp("commands")
     suite = write_suite(tmp / "tinyemp.yaml", EMPIRICAL)
     results = tmp / "results"
-    run = bench("run", str(suite), "--results", str(results))  # stderr is a pipe here, not a terminal
+    # A process of its own: its stderr is a real pipe here, not a terminal.
+    run = bench("run", str(suite), "--results", str(results), process=True, env={"OMP_NUM_THREADS": "1"})
     assert run.returncode == 0, run.stderr
     return suite, results, run
 
@@ -164,26 +158,25 @@ def test_estimate_without_training(tmp_path, capsys) -> None:
 
 
 @pytest.mark.slow
-def test_estimate_counts_match_a_real_run(tmp_path) -> None:
+def test_estimate_counts_match_a_real_run(micro_run) -> None:
     """The counts are what a run does: steps at most the estimate, samples and checkpoint disk exactly."""
-    suite = write_suite(tmp_path / "micro.yaml", MICRO)
-    sets = ["--set", "seeds=[0]", "--set", "generations=2"]
-    estimate = bench("validate", str(suite), "--estimate", *sets)
+    suite, results, _ = micro_run  # the session's run of the micro suite
+    estimate = bench("validate", str(suite), "--estimate")
     assert estimate.returncode == 0, estimate.stderr
     steps = int(re.search(r"at most ([0-9,]+)", estimate.stdout).group(1).replace(",", ""))
-    assert steps == 3 * 16  # gen 0 once (both scenarios share it) + gen 1 per scenario, 16 steps each
-    assert "samples drawn    480" in estimate.stdout  # 2 scenarios × 2 generations × 120
+    assert steps == 10 * 16  # gen 0 once per seed (both scenarios share it) + gens 1-2 per cell, 16 steps each
+    assert "samples drawn    1,440" in estimate.stdout  # 2 scenarios × 2 seeds × 3 generations × 120
     disk = re.search(r"checkpoint disk  ([0-9.]+) (kB|MB)", estimate.stdout)
-    results = tmp_path / "results"
-    assert bench("run", str(suite), "--results", str(results), "--quiet", *sets).returncode == 0
     with duckdb.connect(str(results / "bench.duckdb"), read_only=True) as con:
-        # Generation 0 is fitted once and its record repeated for the other scenario: count it once.
+        # Generation 0 is fitted once per seed and its record repeated for the other scenario: count it once.
         later = con.execute("SELECT sum(train_iterations) FROM generations WHERE generation > 0").fetchone()[0]
-        first = con.execute("SELECT max(train_iterations) FROM generations WHERE generation = 0").fetchone()[0]
+        first = con.execute(
+            "SELECT sum(i) FROM (SELECT max(train_iterations) AS i FROM generations WHERE generation = 0 GROUP BY seed)"
+        ).fetchone()[0]
     assert 0 < later + first <= steps
-    # checkpoints: last -> one model per cell, plus the generation-0 cache.
+    # checkpoints: last -> one model per cell, plus the generation-0 cache (one per seed).
     models = [p for p in results.rglob("model") if p.is_dir()]
-    assert len(models) == 3
+    assert len(models) == 4 + 2
     used = sum(f.stat().st_size for m in models for f in m.rglob("*") if f.is_file())
     scale = {"kB": 1e3, "MB": 1e6}[disk.group(2)]
     assert used == pytest.approx(float(disk.group(1)) * scale, rel=0.01)

@@ -292,6 +292,8 @@ def test_ci_workflow_runs_the_ci_script() -> None:
     setup = next(s for s in steps if s.get("uses", "").startswith("actions/setup-python@"))
     assert str(setup["with"]["python-version"]) == "3.11"
     assert any(s.get("run", "").strip() == "bash .ci/run" for s in steps)
+    # The tests that need a package registry run in a step of their own (`make test` skips them).
+    assert any(s.get("run", "").strip() == "make test-network" for s in steps)
 
 
 def test_nightly_workflow_runs_suite_gate_and_uploads() -> None:
@@ -356,7 +358,10 @@ def test_container_lock_is_hashed_and_matches_the_lock() -> None:
     for requirement in _requirements():
         name = _normalise(requirement.name)
         assert name == "torch" or name in entries, f"{name} (a runtime dependency) is missing from the py312 lock"
-    dev_only = {_normalise(r.name) for r in _requirements("dev")}
+    # The container ships the `parallel` extra (Ray: --workers in the image); the dev set includes it so its tests run.
+    parallel = {_normalise(r.name) for r in _requirements("parallel")}
+    assert parallel <= set(entries), "the container's lock carries the parallel extra"
+    dev_only = {_normalise(r.name) for r in _requirements("dev")} - parallel
     assert not dev_only & set(entries), "the container does not need the dev tools"
 
 
@@ -409,6 +414,7 @@ def _pypi_reachable() -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.network  # `make test` skips it; `make test-network` (and CI's network step) runs it
 def test_lock_installs_into_a_fresh_venv(tmp_path: Path) -> None:
     """What the container does, on CPU: torch first, then the lock with --no-deps; pip check must agree."""
     if not _pypi_reachable():

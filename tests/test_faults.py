@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import MICRO, ROOT, write_suite
+from conftest import MICRO, ROOT, bench, write_suite
 
 from bench.config import load_suite
 from bench.runner import run_suite
@@ -55,13 +55,6 @@ def tables(root: Path) -> dict[str, list[tuple]]:
 
 def run(suite_path: Path, results: Path):
     return run_suite(load_suite(suite_path), suite_path, results, show_progress=False)
-
-
-def bench(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "bench", *args], capture_output=True, text=True, cwd=ROOT, env=environment, **kwargs
-    )
 
 
 def cli(capsys, *args: str) -> subprocess.CompletedProcess:
@@ -446,7 +439,8 @@ def test_a_failing_cell_is_recorded_and_the_others_finish(tmp_path):
     suite_path = write_suite(tmp_path / "failing.yaml", suite)
     results = tmp_path / "results"
     env = {"PYTHONPATH": os.pathsep.join([str(plugin), str(ROOT)])}
-    done = bench("run", str(suite_path), "--results", str(results), "--quiet", env=env)
+    # Processes of their own: the plugin is found through its entry point on PYTHONPATH.
+    done = bench("run", str(suite_path), "--results", str(results), "--quiet", env=env, process=True)
     assert done.returncode == 1
     errors = [line for line in done.stderr.splitlines() if line.startswith("bench: error: cell ")]
     assert errors == [line for line in done.stderr.splitlines() if line.strip()]
@@ -463,7 +457,7 @@ def test_a_failing_cell_is_recorded_and_the_others_finish(tmp_path):
     assert {(s, seed, g) for s in ("replace", "subsample") for seed in (0, 1) for g in range(4)} <= keys
     assert ("capped", 0, 0) in keys and ("capped", 0, 1) not in keys  # what finished is kept
     # The readers pick this run (it has finished generations) and say so.
-    board = bench("leaderboard", "--results", str(results), "--format", "csv", env=env)
+    board = bench("leaderboard", "--results", str(results), "--format", "csv", env=env, process=True)
     assert board.returncode == 0 and f"using run {run_id}" in board.stderr
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -470,7 +471,7 @@ def test_verify_answers_each_line_while_the_pipe_stays_open(tmp_path):
     assert proc.returncode == 0
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(
     st.lists(
         st.text(alphabet=st.characters(blacklist_characters="\n", blacklist_categories=("Cs",)), max_size=20),
@@ -508,13 +509,13 @@ documents = st.recursive(
 )
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(documents)
 def test_loader_reads_what_the_safe_dumper_writes(data):
     assert parse_suite_yaml(yaml.safe_dump(data)) == data
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=examples(50), deadline=None)
 @given(st.integers(1, 3 * MAX_DEPTH))
 def test_loader_bounds_depth_exactly(depth):
     text = "[" * depth + "]" * depth
@@ -561,7 +562,7 @@ def brute_force_diversity(samples: list[str]) -> float:
     return sum(lev(a, b) / max(len(a), len(b)) if max(len(a), len(b)) else 0.0 for a, b in pairs) / len(pairs)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(st.lists(st.sampled_from(["True", "False", "not True", "True and False", "( True or False )", ""]), max_size=25))
 def test_exact_diversity_over_distinct_pairs_equals_all_pairs(samples):
     expected = brute_force_diversity(samples) if len(samples) >= 2 else 0.0
@@ -621,7 +622,7 @@ def reference_ngram_diversity(samples: list[str], num_n: int = 4) -> float:
     return round(score, 3)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(st.lists(st.lists(st.sampled_from(["a", "b", "", "True", "é", "\t"]), max_size=6).map(" ".join), max_size=10))
 def test_ngram_diversity_with_packed_ids_is_the_same_number(samples):
     from bench.metrics import ngram_diversity

@@ -11,6 +11,7 @@ import ast
 import random
 
 import sympy
+from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -180,7 +181,7 @@ _JUNK = ["X", "==", "x=x", "__import__('os')", "1.5", "<eos>", "<unk>", ";", "**
 # Generated data
 
 
-@settings(max_examples=80, **FAST)
+@settings(max_examples=examples(80), **FAST)
 @given(
     seed=st.integers(min_value=0, max_value=2**32 - 1),
     depths=st.tuples(st.integers(2, 6), st.integers(2, 6)).map(sorted),
@@ -218,7 +219,7 @@ def _coefficient_runs(tokens: list[str], start: int) -> list[tuple[int, int]]:
     return runs
 
 
-@settings(max_examples=120, **FAST)
+@settings(max_examples=examples(120), **FAST)
 @given(seed=st.integers(min_value=0, max_value=2**32 - 1), data=st.data())
 def test_changing_one_coefficient_of_the_right_side_makes_it_incorrect(seed: int, data: st.DataObject) -> None:
     task = IdentitiesTask()
@@ -253,13 +254,13 @@ def _check_consistent(text: str) -> Verdict:
     return verdict
 
 
-@settings(max_examples=700, **FAST)
+@settings(max_examples=examples(700), **FAST)
 @given(st.lists(st.sampled_from([*EXPRESSION_TOKENS, *EXPRESSION_TOKENS, *_JUNK]), max_size=70))
 def test_random_token_sequences_always_get_a_verdict(tokens: list[str]) -> None:
     _check_consistent(" ".join(tokens))
 
 
-@settings(max_examples=300, **FAST)
+@settings(max_examples=examples(300), **FAST)
 @given(st.text(max_size=80))
 def test_arbitrary_text_always_gets_a_verdict(text: str) -> None:
     _check_consistent(text)
@@ -269,7 +270,7 @@ def test_arbitrary_text_always_gets_a_verdict(text: str) -> None:
 # (Python also accepts "x ** ( 2 )", "x ** 2 ** 3", "x ** - 1"; we do not). The values at three random points decide
 # whether both sides are the same polynomial (a nonzero polynomial of degree <= 24 vanishes there with probability
 # below 1e-16), independently of sympy.
-@settings(max_examples=400, **FAST)
+@settings(max_examples=examples(400), **FAST)
 @given(st.tuples(_expression_tokens(), _expression_tokens()), st.integers(min_value=0, max_value=2**32 - 1))
 def test_identities_agree_with_python_grammar_and_arithmetic(sides: tuple[list[str], list[str]], seed: int) -> None:
     lhs_tokens, rhs_tokens = sides
@@ -292,7 +293,7 @@ def test_identities_agree_with_python_grammar_and_arithmetic(sides: tuple[list[s
 # Round trips
 
 
-@settings(max_examples=400, **FAST)
+@settings(max_examples=examples(400), **FAST)
 @given(_trees())
 def test_rendered_trees_parse_back_to_the_same_tree(tree: Node) -> None:
     text = render(tree)
@@ -322,7 +323,7 @@ def test_rendered_trees_parse_back_to_the_same_tree(tree: Node) -> None:
         assert parse(identity).lhs == tree
 
 
-@settings(max_examples=200, **FAST)
+@settings(max_examples=examples(200), **FAST)
 @given(
     st.dictionaries(
         st.tuples(st.integers(0, 12), st.integers(0, 12)),

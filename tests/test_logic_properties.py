@@ -11,6 +11,7 @@ import random
 
 import pytest
 import sympy
+from conftest import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -106,7 +107,7 @@ def _random_tree(rng: random.Random, budget: int) -> Node:
 
 
 # (a) + (c), shrinkable: Hypothesis trees, about 2,700 of them (drawing trees is Hypothesis' slow part).
-@settings(max_examples=600, **FAST)
+@settings(max_examples=examples(600), **FAST)
 @given(st.lists(_trees(with_paren=True), min_size=1, max_size=8))
 def test_rendered_trees_parse_to_the_same_truth_value_as_sympy(trees: list[Node]) -> None:
     for tree in trees:
@@ -114,7 +115,7 @@ def test_rendered_trees_parse_to_the_same_truth_value_as_sympy(trees: list[Node]
 
 
 # (a) + (c), in bulk: 150 seeds x 40 trees = 6,000 more random expressions of depth up to 7.
-@settings(max_examples=150, **FAST)
+@settings(max_examples=examples(150), **FAST)
 @given(st.integers(min_value=0, max_value=2**32 - 1))
 def test_many_random_trees_round_trip(seed: int) -> None:
     rng = random.Random(seed)
@@ -126,7 +127,7 @@ _JUNK = ["TRUE", "==", "(True)", "__import__('os')", "1", "x", "<eos>", "<unk>",
 
 
 # (b) token soups over the vocabulary plus junk never raise: they give a Verdict.
-@settings(max_examples=800, **FAST)
+@settings(max_examples=examples(800), **FAST)
 @given(st.lists(st.sampled_from([*EXPRESSION_TOKENS, *EXPRESSION_TOKENS, *_JUNK]), max_size=40))
 def test_random_token_sequences_always_get_a_verdict(tokens: list[str]) -> None:
     verdict = verify(" ".join(tokens))
@@ -135,7 +136,7 @@ def test_random_token_sequences_always_get_a_verdict(tokens: list[str]) -> None:
     assert (verdict.label == "invalid") == bool(verdict.reason)
 
 
-@settings(max_examples=300, **FAST)
+@settings(max_examples=examples(300), **FAST)
 @given(st.text(max_size=60))
 def test_arbitrary_text_always_gets_a_verdict(text: str) -> None:
     assert verify(text).label in LABELS
@@ -179,7 +180,7 @@ _TOKEN_SOUP = st.lists(st.sampled_from(EXPRESSION_TOKENS), min_size=1, max_size=
 # Differential check against Python's grammar, which over our seven tokens is ours except that Python
 # also reads "( )" as a tuple and "True ( True )" as a call; both are invalid here. About a third of the
 # examples are well-formed, and their values depend on precedence (nothing here uses our render).
-@settings(max_examples=1000, **FAST)
+@settings(max_examples=examples(1000), **FAST)
 @given(st.one_of(_well_formed_tokens(), _TOKEN_SOUP))
 def test_token_sequences_agree_with_python_grammar(tokens: list[str]) -> None:
     text = " ".join(tokens)
@@ -198,7 +199,7 @@ def test_token_sequences_agree_with_python_grammar(tokens: list[str]) -> None:
     assert parse(render(parsed)) == parsed  # (c) on parsed token soups too
 
 
-@settings(max_examples=100, **FAST)
+@settings(max_examples=examples(100), **FAST)
 @given(st.integers(min_value=0, max_value=2**32 - 1))
 def test_generated_samples_round_trip(seed: int) -> None:
     for text in LogicTask().generate(10, seed=seed):

@@ -8,6 +8,7 @@ import random
 import zlib
 
 import pytest
+from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -114,7 +115,7 @@ def test_diversity_matches_naive_on_seeded_random_files() -> None:
         assert abs(diversity_levenshtein(samples, chunk_rows=7) - expected) < 1e-9
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=examples(150), deadline=None)
 @given(
     st.lists(
         st.lists(st.sampled_from(["True", "False", "and", "or", "not", "(", ")"]), max_size=7).map(" ".join),

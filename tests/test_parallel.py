@@ -18,7 +18,6 @@ import pytest
 from bench.cli import main
 from bench.config import load_suite
 from bench.parallel import ParallelOptions, package_root, run_suite_parallel
-from bench.runner import run_suite
 from bench.store import Store
 
 # -- options (no Ray) -------------------------------------------------------------------------------------------
@@ -120,20 +119,10 @@ def ray_cluster():
 
 
 @pytest.fixture(scope="module")
-def sequential(tmp_path_factory):
-    """The micro suite run sequentially with one torch thread (a cell's CPU share below)."""
-    import torch
-    from conftest import MICRO, write_suite
-
-    root = tmp_path_factory.mktemp("sequential")
-    suite_path = write_suite(root / "micro.yaml", MICRO)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the thread count can change float sums; cells run with their CPU share
-    try:
-        run_suite(load_suite(suite_path), suite_path, root / "results", show_progress=False)
-    finally:
-        torch.set_num_threads(threads)
-    return suite_path, root / "results"
+def sequential(micro_run):
+    """The micro suite run sequentially with one torch thread (a cell's CPU share below): the session's run."""
+    suite_path, results, _ = micro_run
+    return suite_path, results
 
 
 def tables(root: Path) -> tuple[list[tuple], list[tuple], list[tuple]]:

@@ -9,12 +9,11 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import MICRO, ROOT, write_suite
+from conftest import MICRO, ROOT, bench, write_suite
 
 LENGTH_CAP = '''
 from typing import Literal
@@ -70,11 +69,9 @@ def make_plugin(root: Path) -> Path:
     return root
 
 
-def bench(*args: str, plugin_path: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugin_path), str(ROOT)])}
-    return subprocess.run(
-        [sys.executable, "-m", "bench", *args], capture_output=True, text=True, cwd=ROOT, env=env, timeout=600
-    )
+def with_plugin(*args: str, plugin_path: Path) -> subprocess.CompletedProcess:
+    """``bench ARGS`` in a process of its own that finds the plugin's entry points on its PYTHONPATH."""
+    return bench(*args, process=True, env={"PYTHONPATH": os.pathsep.join([str(plugin_path), str(ROOT)])})
 
 
 @pytest.mark.slow
@@ -93,15 +90,13 @@ def test_plugin_mitigation_and_metric_are_used_in_a_suite(tmp_path):
     results = tmp_path / "results"
 
     # Without the plugin the suite is invalid, and the error names the mitigation.
-    env_less = subprocess.run(
-        [sys.executable, "-m", "bench", "validate", str(path)], capture_output=True, text=True, cwd=ROOT
-    )
+    env_less = bench("validate", str(path), process=True)
     assert env_less.returncode == 2 and "length_cap" in env_less.stderr
 
-    run = bench("run", str(path), "--results", str(results), "--quiet", plugin_path=plugin)
+    run = with_plugin("run", str(path), "--results", str(results), "--quiet", plugin_path=plugin)
     assert run.returncode == 0, run.stderr
     board = json.loads(
-        bench(
+        with_plugin(
             "leaderboard",
             "--results",
             str(results),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ONE_THREAD_ENV, torch_threads
 
 from bench.config import load_suite
 from bench.runner import Shard, run_suite
@@ -27,14 +29,16 @@ def generation_keys(root: Path) -> list[tuple]:
 
 
 @pytest.fixture(scope="module")
-def clean_run(tmp_path_factory):
-    """One uninterrupted run of the micro suite, the reference for the other tests."""
-    from conftest import MICRO, write_suite
+def clean_run(micro_run):
+    """One uninterrupted run of the micro suite (the session's, on one torch thread), the reference for the other
+    tests; what they run to compare with it runs on one thread too."""
+    return micro_run
 
-    root = tmp_path_factory.mktemp("clean")
-    suite_path = write_suite(root / "micro.yaml", MICRO)
-    summary = run_suite(load_suite(suite_path), suite_path, root / "results", show_progress=False)
-    return suite_path, root / "results", summary
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    with torch_threads(1):
+        yield
 
 
 def test_a_run_fills_every_table(clean_run):
@@ -73,8 +77,10 @@ def test_generation_zero_is_shared_and_regimes_compose_as_specified(clean_run):
     assert all(task.verify(text).label == "correct" for text in data["text"])
 
 
-def test_rerunning_a_finished_suite_does_no_work_and_adds_no_rows(clean_run):
-    suite_path, results, _ = clean_run
+def test_rerunning_a_finished_suite_does_no_work_and_adds_no_rows(clean_run, tmp_path):
+    suite_path, clean_results, _ = clean_run
+    results = tmp_path / "results"
+    shutil.copytree(clean_results, results)  # the session's run stays as it is
     before = metric_table(results)
     summary = run_suite(load_suite(suite_path), suite_path, results, show_progress=False)
     assert summary.generations_run == 0 and summary.generations_skipped == 12
@@ -112,7 +118,8 @@ def test_resume_after_kill_9_gives_identical_tables(clean_run, tmp_path):
     suite_path, clean_results, _ = clean_run
     results = tmp_path / "results"
     command = [sys.executable, "-m", "bench", "run", str(suite_path), "--results", str(results), "--quiet"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    environment = {**os.environ, **ONE_THREAD_ENV}
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and process.poll() is None:
         if Store(results).exists() and Store(results).finished_generations(
@@ -124,7 +131,11 @@ def test_resume_after_kill_9_gives_identical_tables(clean_run, tmp_path):
     process.wait()
     done = len(generation_keys(results))
     assert 0 < done < 12, "the kill should land mid-run"
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # The same command again, in this process (on one torch thread, as the killed one ran): starting Python once
+    # more would test nothing new.
+    from conftest import bench
+
+    assert bench(*command[3:]).returncode == 0
     assert metric_table(results) == metric_table(clean_results)
 
 
@@ -221,9 +232,9 @@ def test_fresh_data_policy(tmp_path, policy):
 def test_a_changed_setting_is_refused_in_the_same_results_directory(clean_run, tmp_path):
     """A results directory holding this suite under other settings (e.g. an old code default) refuses the run."""
     import json
-    import shutil
 
     import duckdb
+    from conftest import bench
 
     suite_path, results, _ = clean_run
     copy = tmp_path / "results"
@@ -234,13 +245,7 @@ def test_a_changed_setting_is_refused_in_the_same_results_directory(clean_run, t
         old["data"]["validation_fraction"] = 0.2  # as if the code default had been 0.2 when it ran
         con.execute("UPDATE runs SET config = ?, run_id = 'micro-old'", [json.dumps(old)])
     before = Store(copy).count_rows()
-    result = subprocess.run(
-        [sys.executable, "-m", "bench", "run", str(suite_path), "--results", str(copy), "--quiet"],
-        capture_output=True,
-        text=True,
-        cwd=Path(__file__).resolve().parent.parent,
-        timeout=300,
-    )
+    result = bench("run", str(suite_path), "--results", str(copy), "--quiet")
     assert result.returncode == 2, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "data.validation_fraction" in lines[0] and "new --results directory" in lines[0]
