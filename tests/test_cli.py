@@ -156,7 +156,7 @@ def test_smoke_suite_end_to_end(smoke_run, tmp_path):
 @pytest.mark.slow
 def test_smoke_numbers_match_the_pins_where_no_cpu_can_move_them(smoke_run):
     """Pinned (tests/smoke_pins.py says what and why): the rows no model touches, exactly, and generation 0's losses
-    to a relative 1e-4. Regenerate tests/data/smoke_metrics.json with the command in tests/smoke_pins.py."""
+    to a relative 1e-3. Regenerate tests/data/smoke_metrics.json with the command in tests/smoke_pins.py."""
     rows = metric_rows(smoke_run[0])
     got = pins_of(rows)
     pinned = json.loads((ROOT / "tests" / "data" / "smoke_metrics.json").read_text())

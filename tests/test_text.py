@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import math
 import os
 import subprocess
@@ -352,8 +353,11 @@ def test_text_metrics_have_declared_directions():
 
 @pytest.mark.slow
 def test_text_smoke_suite_end_to_end(tmp_path):
-    """suites/text_smoke.yaml as written, from a directory holding the corpus and a model built by bench pretrain."""
+    """suites/text_smoke.yaml as written, in a checkout-shaped directory holding the corpus and a model built by bench
+    pretrain (the suite's relative paths are read from the suite file's folder: ../corpora, ../models)."""
     (tmp_path / "corpora").symlink_to(ROOT / "corpora")
+    (tmp_path / "suites").mkdir()
+    shutil.copy(ROOT / "suites" / "text_smoke.yaml", tmp_path / "suites" / "text_smoke.yaml")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
 
     def bench(*args: str) -> subprocess.CompletedProcess:
@@ -362,7 +366,7 @@ def test_text_smoke_suite_end_to_end(tmp_path):
 
     built = bench("pretrain", "--corpus", "corpora/stdlib_docstrings.txt", "--out", "models/text-tiny", "--steps", "10")
     assert built.returncode == 0, built.stderr
-    run = bench("run", str(ROOT / "suites" / "text_smoke.yaml"), "--results", "results", "--quiet")
+    run = bench("run", "suites/text_smoke.yaml", "--results", "results", "--quiet")
     assert run.returncode == 0, run.stderr
     board = json.loads(
         bench("leaderboard", "--results", "results", "--format", "json", "--metrics", "real_ppl,mauve").stdout
