@@ -35,6 +35,7 @@ class SampleLine:
     text: str
     count: int
     label: str | None
+    prompt: str | None = None  # text, continue mode: the prompt the sample continues (its first occurrence's)
 
 
 @dataclass(frozen=True)
@@ -76,18 +77,29 @@ def _label(value: object) -> str | None:
 
 
 def pick_samples(
-    texts: Sequence[str], labels: Sequence[str | None], seed: int, top: int = TOP, draws: int = RANDOM
+    texts: Sequence[str],
+    labels: Sequence[str | None],
+    seed: int,
+    top: int = TOP,
+    draws: int = RANDOM,
+    prompts: Sequence[str | None] | None = None,
 ) -> tuple[list[SampleLine], list[SampleLine]]:
-    """The ``top`` most frequent distinct texts (ties by text) and ``draws`` samples drawn without replacement."""
+    """The ``top`` most frequent distinct texts (ties by text) and ``draws`` samples drawn without replacement; with
+    ``prompts`` (continue mode), each line carries its prompt: a drawn sample its own, a frequent text its first."""
     counts = Counter(texts)
     label_of: dict[str, str | None] = {}
-    for text, label in zip(texts, labels, strict=True):
+    prompt_of: dict[str, str | None] = {}
+    for i, (text, label) in enumerate(zip(texts, labels, strict=True)):
         label_of.setdefault(text, _label(label))
+        prompt_of.setdefault(text, prompts[i] if prompts is not None else None)
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:top]
-    frequent = [SampleLine(text, n, label_of[text]) for text, n in ranked]
+    frequent = [SampleLine(text, n, label_of[text], prompt_of[text]) for text, n in ranked]
     rng = random.Random(seed)
     picked = sorted(rng.sample(range(len(texts)), min(draws, len(texts))))
-    drawn = [SampleLine(texts[i], counts[texts[i]], label_of[texts[i]]) for i in picked]
+    drawn = [
+        SampleLine(texts[i], counts[texts[i]], label_of[texts[i]], prompts[i] if prompts is not None else None)
+        for i in picked
+    ]
     return frequent, drawn
 
 
@@ -139,11 +151,12 @@ def _panel(store: Store, scenario: str, cell_seed: int, generation: int, relativ
         columns = read_parquet(path)
         texts = [str(t) for t in columns["text"]]
         labels = columns.get("label") or [None] * len(texts)
+        prompts = [None if p is None else str(p) for p in columns["prompt"]] if "prompt" in columns else None
     except (OSError, KeyError, ValueError, pa.ArrowException) as error:  # ArrowInvalid on a damaged file
         reason = str(error).strip().partition("\n")[0]
         return SamplePanel(scenario, cell_seed, generation, 0, 0, [], [], error=f"{relative}: {reason}")
     pick_seed = derive_seed(seed, "report-samples", scenario, cell_seed, generation)
-    frequent, drawn = pick_samples(texts, labels, pick_seed)
+    frequent, drawn = pick_samples(texts, labels, pick_seed, prompts=prompts)
     return SamplePanel(scenario, cell_seed, generation, len(texts), len(set(texts)), frequent, drawn)
 
 

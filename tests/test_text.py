@@ -382,3 +382,5 @@ def test_text_smoke_suite_end_to_end(tmp_path):
     assert report.returncode == 0, report.stderr
     assert (tmp_path / "report" / "sample_ppl_hist.png").stat().st_size > 0
     assert "verdicts.png" not in report.stdout  # no verdicts, no verdict figure
+    page = (tmp_path / "report" / "index.html").read_text()
+    assert '<span class="prompt">' in page  # each continuation is shown beside its prompt
