@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import numpy as np
-from jinja2 import Environment, PackageLoader, StrictUndefined
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -38,6 +37,7 @@ from matplotlib.ticker import MaxNLocator
 
 import bench.text_figures  # noqa: F401  (registers the text task's figures with @task_figure)
 from bench.bounded import metric_interval
+from bench.html import page_environment
 from bench.leaderboard import (
     DEFAULT_METRICS,
     BoardRow,
@@ -464,16 +464,6 @@ def run_header(run: dict[str, Any] | None, suite_name: str, config: dict[str, An
     return header
 
 
-def _environment() -> Environment:
-    # autoescape=True for every template: samples are model output and config values are user text.
-    return Environment(
-        loader=PackageLoader("bench", "templates"),
-        autoescape=True,
-        undefined=StrictUndefined,
-        keep_trailing_newline=True,
-    )
-
-
 def _verdict_class(label: str | None) -> str:
     return f"v-{label}" if label in VERDICT_COLORS else ("v-none" if label is None else "v-other")
 
@@ -506,7 +496,7 @@ def render_page(
         else json.dumps(resolved_config, indent=2, sort_keys=True, default=str)
     )
     return (
-        _environment()
+        page_environment()
         .get_template("report.html.j2")
         .render(
             title=f"collapse bench report: {suite_name}",

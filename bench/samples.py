@@ -16,6 +16,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from bench.html import page_environment
+
 if TYPE_CHECKING:
     from bench.store import Store
 
@@ -220,10 +222,8 @@ def embedded_json(payload: Any) -> str:
 
 def render_cell_page(payload: dict[str, Any], run_id: str, verdict_colors: dict[str, str]) -> str:
     """The static, self-contained page of one cell: samples embedded as JSON, filtered by inline script."""
-    from bench.report import _environment
-
     return (
-        _environment()
+        page_environment()
         .get_template("samples.html.j2")
         .render(
             title=f"samples: {payload['scenario']}, seed {payload['seed']}",
