@@ -462,7 +462,8 @@ def test_committed_smoke_baseline_fits_the_smoke_suite() -> None:
     suite = yaml.safe_load((ROOT / "suites" / "smoke.yaml").read_text())
     assert baseline["suite"] == suite["suite"] == "smoke"
     rows = {row["scenario"]: row for row in baseline["rows"]}
-    assert set(rows) == {s["name"] for s in suite["scenarios"]}
+    # replace_cold collapses, and where a collapse lands moves with the CPU: it is not gated (tests/README.md).
+    assert set(rows) == {s["name"] for s in suite["scenarios"]} - {"replace_cold"}
     for row in rows.values():
         assert row["n_seeds"] == len(suite["seeds"]) and row["n_generations"] == suite["generations"]
         for metric in baseline["tolerances"]:
