@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import ROOT, write_suite
+from conftest import bench as shared_bench
 
 from bench.store import Store
 
@@ -35,24 +36,13 @@ EMPIRICAL = {
 
 
 def bench(*args: str, cwd: Path = ROOT, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "bench", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        timeout=timeout,
-    )
+    """``python -m bench``: a process of its own, one torch thread, an empty stdin (a prompt must never wait)."""
+    return shared_bench(*args, cwd=cwd, timeout=timeout, process=True, stdin="", env={"OMP_NUM_THREADS": "1"})
 
 
 def cli(capsys, *args: str) -> subprocess.CompletedProcess:
-    from bench.cli import main
-
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return subprocess.CompletedProcess(args, code, captured.out, captured.err)
+    """``bench.cli.main`` in this process."""
+    return shared_bench(*args, cwd=Path.cwd())
 
 
 def refused(done: subprocess.CompletedProcess, *needles: str) -> str:

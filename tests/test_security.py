@@ -11,11 +11,11 @@ import json
 import os
 import struct
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, write_suite
+from conftest import bench as shared_bench
 
 from bench.store import Store
 
@@ -31,25 +31,14 @@ EMPIRICAL = {
 }
 
 
+def bench(*args: str, cwd: Path = ROOT, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``python -m bench``: a process of its own, one torch thread, an empty stdin (a prompt must never wait)."""
+    return shared_bench(*args, cwd=cwd, timeout=timeout, process=True, stdin="", env={"OMP_NUM_THREADS": "1"})
+
+
 def cli(capsys, *args: str) -> subprocess.CompletedProcess:
-    from bench.cli import main
-
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return subprocess.CompletedProcess(args, code, captured.out, captured.err)
-
-
-def bench(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "bench", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        timeout=300,
-    )
+    """``bench.cli.main`` in this process."""
+    return shared_bench(*args, cwd=Path.cwd())
 
 
 def one_line(stderr: str) -> str:
