@@ -77,6 +77,16 @@ def bench(
     return subprocess.CompletedProcess(["bench", *args], code, out.getvalue(), err.getvalue())
 
 
+def bench_process(*args: str, cwd: Path | str = ROOT, timeout: float = 300) -> subprocess.CompletedProcess:
+    """``python -m bench`` in a process of its own, one torch thread, an empty stdin (a prompt must never wait)."""
+    return bench(*args, cwd=cwd, timeout=timeout, process=True, stdin="", env={"OMP_NUM_THREADS": "1"})
+
+
+def cli(capsys, *args: str) -> subprocess.CompletedProcess:
+    """``bench.cli.main`` in this process, from the current directory (``capsys`` kept for the callers' fixtures)."""
+    return bench(*args, cwd=Path.cwd())
+
+
 def assert_one_line_failure(result: subprocess.CompletedProcess, *needles: str) -> None:
     """Exit 2, one line on stderr naming each of ``needles``, no traceback."""
     assert result.returncode == 2, result.stderr

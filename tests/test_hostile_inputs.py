@@ -18,8 +18,8 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import ROOT, write_suite
-from conftest import bench as shared_bench
+from conftest import ROOT, cli, write_suite
+from conftest import bench_process as bench
 
 from bench.store import Store
 
@@ -33,16 +33,6 @@ EMPIRICAL = {
     "model": {"kind": "empirical"},
     "scenarios": [{"name": "replace", "regime": {"kind": "replace"}}],
 }
-
-
-def bench(*args: str, cwd: Path = ROOT, timeout: float = 300) -> subprocess.CompletedProcess:
-    """``python -m bench``: a process of its own, one torch thread, an empty stdin (a prompt must never wait)."""
-    return shared_bench(*args, cwd=cwd, timeout=timeout, process=True, stdin="", env={"OMP_NUM_THREADS": "1"})
-
-
-def cli(capsys, *args: str) -> subprocess.CompletedProcess:
-    """``bench.cli.main`` in this process."""
-    return shared_bench(*args, cwd=Path.cwd())
 
 
 def refused(done: subprocess.CompletedProcess, *needles: str) -> str:
