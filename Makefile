@@ -81,7 +81,7 @@ replication: install
 	OMP_NUM_THREADS=1 $(VENV)/bin/bench run suites/replication_fresh_cpu.yaml --workers 2 --results $(RESULTS)/replication
 	$(PY) docs/replication/build_tables.py --results $(RESULTS)/replication --out docs/replication
 
-## identities: rerun suites/identities_cpu.yaml and print its leaderboard with the semantic metrics
+## identities: rerun suites/identities_cpu.yaml (6 seeds) and print its leaderboard with the semantic metrics
 identities: install
 	OMP_NUM_THREADS=1 $(VENV)/bin/bench run suites/identities_cpu.yaml --workers 2 --results $(RESULTS)/identities
 	$(VENV)/bin/bench leaderboard --results $(RESULTS)/identities --format md \
