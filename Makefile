@@ -64,7 +64,7 @@ report-check: install
 	      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; \
 	    else echo "report-check: needs Chromium: sudo apt-get install chromium (or set CHROMIUM=/path/to/chrome)" >&2; \
 	      exit 1; fi; }
-	OMP_NUM_THREADS=1 $(PY) -m bench.report_check --out $(RESULTS)/report-check
+	OMP_NUM_THREADS=1 $(PY) -m tools.report_check --out $(RESULTS)/report-check
 
 ## bench: speed benchmarks side by side; writes results/perf.json and fails when a key is null or a goal is missed
 bench: install

@@ -476,7 +476,7 @@ declare(
     "passes over the training blocks this generation's fit made (steps x blocks per step / blocks): a budget, no "
     "direction",
 )
-# Text (bench/text_metrics.py): measured with the suite's fixed scorers and a seed, so the loop computes them.
+# Text (bench/text/metrics.py): measured with the suite's fixed scorers and a seed, so the loop computes them.
 declare("sample_ppl_ref_mean", None, "mean perplexity of the samples' new text given their prompts, reference model")
 for _q in (5, 50, 95):
     declare(f"sample_ppl_ref_p{_q}", None, f"{_q}th percentile of the samples' perplexity under the reference model")

@@ -4,9 +4,11 @@ Usage: ``python -m benchmarks.summarize results/benchmarks.json results/perf.jso
 
 Headline numbers (``null`` when their benchmark did not run):
 
-* ``train_vs_bare_torch``: useful tokens/s of ``bench.train.train`` / a naive padded PyTorch loop (> 1: ours faster);
+* ``train_vs_bare_torch``: useful tokens/s of ``bench.learners.transformer.train.train`` / a naive padded PyTorch loop
+(> 1: ours faster);
   ``train_vs_bare_torch_packed``: the same against a plain loop on our packed blocks (the harness's overhead);
-* ``sample_vs_hf_generate``: samples/s of ``bench.sample.sample`` / ``model.generate`` (> 1: ours faster);
+* ``sample_vs_hf_generate``: samples/s of ``bench.learners.transformer.sample.sample`` / ``model.generate`` (> 1: ours
+faster);
   ``sample_vs_hf_generate_paper_untrained``: the same with the untrained paper-size model;
 * ``cells_speedup_2_workers``: smoke-suite wall time sequential (torch on every core) / with ``--workers 2``
   (> 1: parallel faster); its extra_info says where the parallel time went (Ray start-up, first cell, slowest cell);

@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.config import load_suite
-from bench.parallel import ParallelOptions, run_suite_parallel
-from bench.runner import run_suite
+from bench.run.parallel import ParallelOptions, run_suite_parallel
+from bench.run.sequential import run_suite
+from bench.suite.config import load_suite
 from benchmarks.conftest import cpu_name, measure, sized
 
 SMOKE = Path(__file__).resolve().parent.parent / "suites" / "smoke.yaml"

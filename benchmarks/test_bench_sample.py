@@ -1,4 +1,5 @@
-"""Sampling speed: samples per second of ``bench.sample.sample`` beside plain Hugging Face ``model.generate``.
+"""Sampling speed: samples per second of ``bench.learners.transformer.sample.sample`` beside plain Hugging Face
+``model.generate``.
 
 Both sides draw from the same model with the same settings: a batch of ``<bos>`` tokens, ``do_sample``,
 temperature 0.8, no top-k (``top_k=0`` for ``generate``, whose default would be 50) and no top-p, the same
@@ -25,9 +26,9 @@ import pytest
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
-from bench.learners.transformer import TransformerConfig
-from bench.model import build_model
-from bench.sample import sample
+from bench.learners.transformer.learner import TransformerConfig
+from bench.learners.transformer.model import build_model
+from bench.learners.transformer.sample import sample
 from bench.settings import SamplingConfig, TrainingConfig
 from bench.tasks import get_task
 from benchmarks.conftest import fast_mode, measure, sized
@@ -45,7 +46,7 @@ pytestmark = pytest.mark.benchmark
 def hf_generate(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, n: int, seed: int, max_new_tokens: int, batch: int
 ) -> list[str]:
-    """``n`` samples with plain ``model.generate``, the settings of ``bench.sample.sample``."""
+    """``n`` samples with plain ``model.generate``, the settings of ``bench.learners.transformer.sample.sample``."""
     device = next(model.parameters()).device
     texts: list[str] = []
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
@@ -132,7 +133,7 @@ def tokenizer() -> PreTrainedTokenizerFast:
 @pytest.fixture(scope="module")
 def trained_tiny(tokenizer, device: torch.device) -> PreTrainedModel:
     """A tiny model trained briefly on logic data, so that it ends samples where the data does."""
-    from bench.train import train
+    from bench.learners.transformer.train import train
 
     task = get_task("logic")
     model = build_model(TransformerConfig(preset="tiny"), tokenizer, 256, SEED)

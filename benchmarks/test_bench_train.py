@@ -1,4 +1,5 @@
-"""Training speed: useful (non-pad) tokens per second of ``bench.train.train`` beside a bare PyTorch loop.
+"""Training speed: useful (non-pad) tokens per second of ``bench.learners.transformer.train.train`` beside a bare
+PyTorch loop.
 
 Both sides train the same architecture (the ``paper`` preset, 6 layers / 6 heads / 384 dims, same init
 seed) on the same logic samples for the same number of optimizer steps, in one process, step by step in turn.
@@ -35,11 +36,11 @@ import pytest
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
-from bench.learners.transformer import TransformerConfig
-from bench.model import build_model
+from bench.learners.transformer.learner import TransformerConfig
+from bench.learners.transformer.model import build_model
+from bench.learners.transformer.train import IGNORE_INDEX, PackedBlocks, batch_schedule, encode_samples, pack, train
 from bench.settings import TrainingConfig
 from bench.tasks import get_task
-from bench.train import IGNORE_INDEX, PackedBlocks, batch_schedule, encode_samples, pack, train
 from benchmarks.conftest import measure, sized
 
 PRESET = sized("paper", "tiny")

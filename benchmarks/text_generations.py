@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from bench.store import Store
+from bench.store.database import Store
 
 DEFAULT_METRICS = (
     "real_ppl,sample_ppl_ref_p5,sample_ppl_ref_p50,sample_ppl_ref_p95,empty_share,mauve,mauve_sd,self_bleu"

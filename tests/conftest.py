@@ -61,7 +61,7 @@ def bench(
             timeout=timeout,
         )
     assert not env, "an environment of its own needs process=True"
-    from bench.cli import main
+    from bench.cli.main import main
 
     out, err = io.StringIO(), io.StringIO()
     old_stdin = sys.stdin
@@ -156,8 +156,8 @@ def micro_run(tmp_path_factory):
 
     Read-only: a test that damages or extends results works on a copy. Returns (suite path, results, summary).
     """
-    from bench.config import load_suite
-    from bench.runner import run_suite
+    from bench.run.sequential import run_suite
+    from bench.suite.config import load_suite
 
     root = tmp_path_factory.mktemp("micro")
     suite_path = write_suite(root / "micro.yaml", MICRO)

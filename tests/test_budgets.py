@@ -8,11 +8,11 @@ import math
 import pytest
 from conftest import MICRO, write_suite
 
-from bench.config import SuiteError, load_suite, parse_suite
+from bench.learners.transformer.train import step_budget
 from bench.metrics import higher_is_better
-from bench.runner import run_suite
-from bench.store import Store
-from bench.train import step_budget
+from bench.run.sequential import run_suite
+from bench.store.database import Store
+from bench.suite.config import SuiteError, load_suite, parse_suite
 
 
 def test_the_step_budget_is_the_smaller_of_the_two():

@@ -1,4 +1,4 @@
-"""The regression gate (bench/check.py) on small hand-made baselines with hand-computed outcomes."""
+"""The regression gate (bench/analysis/check.py) on small hand-made baselines with hand-computed outcomes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.check import (
+from bench.analysis.check import (
     DEFAULT_TOLERANCES,
     EXIT_BAD_INPUT,
     EXIT_PASS,
@@ -23,7 +23,7 @@ from bench.check import (
     run_check,
     write_baseline,
 )
-from bench.leaderboard import build_leaderboard
+from bench.analysis.leaderboard import build_leaderboard
 from bench.records import MetricRow
 
 METRICS = ("diversity_levenshtein", "correct", "unique_ratio")

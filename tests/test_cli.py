@@ -13,7 +13,7 @@ from conftest import ROOT, bench
 from conftest import assert_one_line_failure as assert_clean_failure
 from smoke_pins import LOSS_REL, metric_rows, pins_of
 
-from bench.cli import main, normalize_argv
+from bench.cli.main import main, normalize_argv
 
 
 def test_shorthand_suite_argument_means_run():

@@ -13,7 +13,7 @@ import duckdb
 import pytest
 from conftest import ROOT, bench, write_suite
 
-from bench.cli import main
+from bench.cli.main import main
 
 EMPIRICAL = {
     "suite": "tinyemp",

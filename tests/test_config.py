@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bench.config import SuiteError, load_suite, parse_suite
+from bench.suite.config import SuiteError, load_suite, parse_suite
 
 # The text suites name a model folder and a corpus that the user builds or downloads first (docs/text.md);
 # tests/test_text.py validates them against a model it builds.
@@ -154,7 +154,7 @@ def test_missing_file_and_directory(tmp_path):
 
 
 def test_run_id_covers_defaults_and_the_schema_version(monkeypatch):
-    import bench.config as config
+    import bench.suite.config as config
 
     explicit = parse_suite(with_changes(training={"weight_decay": 0.1}))  # the default, written out
     assert explicit.run_id() == parse_suite(MINIMAL).run_id()
@@ -186,7 +186,7 @@ def test_learner_kind_defaults_to_transformer_and_a_scenario_may_switch_it():
 
 
 def test_first_difference_names_the_field():
-    from bench.config import first_difference
+    from bench.suite.config import first_difference
 
     old = {"data": {"size": 10}, "scenarios": [{"name": "a", "training": {"lr": 1}}]}
     assert first_difference(old, old) is None

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bench.cli import main
-from bench.config import parse_suite
-from bench.runner import run_suite
-from bench.store import Store
+from bench.cli.main import main
+from bench.run.sequential import run_suite
+from bench.store.database import Store
+from bench.suite.config import parse_suite
 
 pytestmark = pytest.mark.slow
 

@@ -21,9 +21,9 @@ import duckdb
 import pytest
 from conftest import MICRO, ROOT, bench, write_suite
 
-from bench.config import load_suite
-from bench.runner import run_suite
-from bench.store import DatabaseBusyError, Store
+from bench.run.sequential import run_suite
+from bench.store.database import DatabaseBusyError, Store
+from bench.suite.config import load_suite
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +59,7 @@ def run(suite_path: Path, results: Path):
 
 def cli(capsys, *args: str) -> subprocess.CompletedProcess:
     """The command line in this process (for commands that need no process of their own)."""
-    from bench.cli import main
+    from bench.cli.main import main
 
     code = main(list(args))
     captured = capsys.readouterr()
@@ -165,7 +165,7 @@ def test_an_outside_connection_taken_during_a_run_stops_it_cleanly_and_the_rerun
 
     monkeypatch.setenv("BENCH_DB_WAIT", "1")
     monkeypatch.setattr(Store, "record_generations", take_database_after_first_write)
-    monkeypatch.setattr("bench.runner.Recorder.__init__.__defaults__", (0.0,))  # store every generation at once
+    monkeypatch.setattr("bench.run.sequential.Recorder.__init__.__defaults__", (0.0,))  # store every generation at once
     with pytest.raises(DatabaseBusyError, match="another process holds bench.duckdb open"):
         run(suite_path, results)
     holders[0].release()
@@ -226,7 +226,7 @@ def test_every_reading_command_works_on_a_read_only_results_directory(clean, tmp
         ]
         # One process runs every command (through the real entry point), so the libraries load once.
         script = (
-            "import json, sys\nfrom bench.cli import main\n"
+            "import json, sys\nfrom bench.cli.main import main\n"
             "codes = [main(c) for c in json.loads(sys.argv[1])]\nprint('exit codes', json.dumps(codes))"
         )
         done = subprocess.run(
@@ -239,7 +239,12 @@ def test_every_reading_command_works_on_a_read_only_results_directory(clean, tmp
         assert done.returncode == 0, done.stderr
         assert done.stdout.splitlines()[-1] == "exit codes " + json.dumps([0] * len(commands)), done.stderr
         listing = subprocess.run(
-            [*prefix, sys.executable, "-c", f"from bench.store import Store; print(Store({str(results)!r}).runs())"],
+            [
+                *prefix,
+                sys.executable,
+                "-c",
+                f"from bench.store.database import Store; print(Store({str(results)!r}).runs())",
+            ],
             capture_output=True,
             text=True,
             cwd=ROOT,
@@ -322,7 +327,7 @@ def test_another_seeds_generation_zero_in_the_cache_is_not_used(clean, copy, wha
 
 def test_the_generation_zero_key_covers_version_and_training_code(clean):
     from bench.learners import LearnerSetup
-    from bench.loop import Cell, generation_zero_payload
+    from bench.run.loop import Cell, generation_zero_payload
     from bench.tasks import get_task
 
     suite_path, results, run_id = clean

@@ -14,12 +14,12 @@ import pytest
 from conftest import ROOT, write_suite
 from scipy import stats as sps
 
-from bench.bounded import is_unit_metric, logit_interval, metric_interval
-from bench.cli import main
-from bench.leaderboard import build_leaderboard
+from bench.analysis.bounded import is_unit_metric, logit_interval, metric_interval
+from bench.analysis.leaderboard import build_leaderboard
+from bench.analysis.summary import MIN_SEEDS_FOR_SIGNIFICANCE, summary_lines
+from bench.cli.main import main
 from bench.records import MetricRow
-from bench.samples import embedded_json, render_cell_page
-from bench.summary import MIN_SEEDS_FOR_SIGNIFICANCE, summary_lines
+from bench.report.samples import embedded_json, render_cell_page
 
 EMPIRICAL = {
     "suite": "firsthour",
@@ -189,7 +189,7 @@ def test_compare_two_results_directories(runs, capsys) -> None:
 
 def test_compare_by_run_id_and_as_json(runs, capsys) -> None:
     _, a, b = runs
-    from bench.store import Store
+    from bench.store.database import Store
 
     run_b = Store(b).choose_run()["run_id"]
     code, out, _ = in_process(capsys, "compare", str(a), run_b, "--results", str(b), "--format", "json")
@@ -209,7 +209,7 @@ def test_compare_refuses_what_it_cannot_compare(runs, capsys) -> None:
 
 
 def _rows(results: Path) -> list[MetricRow]:
-    from bench.store import Store
+    from bench.store.database import Store
 
     store = Store(results)
     return store.metric_rows(store.choose_run()["run_id"])
@@ -336,7 +336,7 @@ def test_bounded_metrics_stay_in_bounds_and_others_do_not_change() -> None:
     edge = metric_interval("correct", [1.0, 0.98, 0.99])
     half = sps.t.ppf(0.975, 2) * 0.01 / np.sqrt(3)
     assert (edge.mean, edge.low, edge.high) == pytest.approx((0.99, 0.99 - half, 1.0))
-    assert logit_interval([1.0, 1.0]).low == 1.0  # identical values: zero width, as bench.stats gives
+    assert logit_interval([1.0, 1.0]).low == 1.0  # identical values: zero width, as bench.analysis.stats gives
     plain = metric_interval("real_nll", [0.3, 0.62])
     assert plain.low < 0  # an unbounded metric keeps the plain t interval
 
@@ -345,7 +345,7 @@ def test_bounded_metrics_stay_in_bounds_and_others_do_not_change() -> None:
 
 
 def _curves(n_scenarios: int, n_seeds: int):
-    from bench.leaderboard import collect_curves
+    from bench.analysis.leaderboard import collect_curves
 
     rng = np.random.default_rng(0)
     rows = _rows_of({f"s{i}": {s: list(rng.uniform(0.2, 0.8, 4)) for s in range(n_seeds)} for i in range(n_scenarios)})
@@ -356,7 +356,7 @@ def _curves(n_scenarios: int, n_seeds: int):
 def test_bands_only_from_three_seeds_and_small_multiples_above_four(scenarios, seeds, bands, panels) -> None:
     from matplotlib.collections import PolyCollection
 
-    from bench.report import metric_figure
+    from bench.report.page import metric_figure
 
     fig = metric_figure(_curves(scenarios, seeds), "correct", "share")
     axes = [ax for ax in fig.axes if ax.get_visible()]
@@ -369,9 +369,9 @@ def test_bands_only_from_three_seeds_and_small_multiples_above_four(scenarios, s
 def test_drops_use_verdict_colours_and_composition_lists_present_origins() -> None:
     from matplotlib.colors import to_hex
 
-    from bench.leaderboard import collect_curves
-    from bench.report import VERDICT_COLORS, composition_figure, drops_figure
-    from bench.report_inputs import Drop
+    from bench.analysis.leaderboard import collect_curves
+    from bench.report.inputs import Drop
+    from bench.report.page import VERDICT_COLORS, composition_figure, drops_figure
 
     drops = [Drop("f", 0, 1, "verifier_filter:incorrect", 5), Drop("f", 0, 1, "dedup:duplicate", 2)]
     fig = drops_figure(drops, {"f": 1}, ["f"])
@@ -418,7 +418,7 @@ def test_estimate_gives_a_range_the_load_and_uses_earlier_runs(runs, tmp_path, c
 def test_step_bar_restarts_its_clock_with_each_pass() -> None:
     from rich.progress import Progress
 
-    from bench.runner import StepBar
+    from bench.run.sequential import StepBar
 
     with Progress(disable=True) as progress:
         task = progress.add_task("  fitting", total=10)
@@ -435,8 +435,8 @@ def test_step_bar_restarts_its_clock_with_each_pass() -> None:
 
 
 def test_cached_generation_zero_line_and_rate() -> None:
-    from bench.progress import GenerationReporter
     from bench.records import GenerationRecord
+    from bench.run.progress import GenerationReporter
 
     clock = iter([0.0, 10.0, 10.0, 10.0]).__next__
     record = GenerationRecord("r", "s", "b", 0, 0, {"correct": 0.5}, {}, {}, "p", "d", None, 5, None, 9.0, 0.1, 1.0)
@@ -463,7 +463,7 @@ def test_primary_contrast_against_another_scenario_gives_means_without_a_test() 
 
 
 def test_relative_suite_paths_are_the_suite_folders(tmp_path, monkeypatch) -> None:
-    from bench.suite_paths import resolve_suite_paths
+    from bench.suite.paths import resolve_suite_paths
 
     data = {
         "task": {"name": "text", "params": {"corpus": "../corpora/c.txt", "tokenizer": "/abs/tok", "chunk_tokens": 8}},
@@ -510,7 +510,7 @@ def test_summary_calls_correct_but_uniform_output_collapse() -> None:
 
 
 def test_compare_names_a_scenario_only_some_runs_have_once() -> None:
-    from bench.compare import ComparedRun, differing_settings
+    from bench.analysis.compare import ComparedRun, differing_settings
 
     def run(config: dict, commit: str) -> ComparedRun:
         return ComparedRun("x", {"config": json.dumps(config), "git_commit": commit}, [])

@@ -21,7 +21,7 @@ import pytest
 from conftest import ROOT, cli, write_suite
 from conftest import bench_process as bench
 
-from bench.store import Store
+from bench.store.database import Store
 
 EMPIRICAL = {
     "suite": "hostile",
@@ -109,7 +109,7 @@ def test_a_truncated_samples_file_shows_as_unavailable(tmp_path, finished, capsy
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
-    from bench.pretrain import PretrainSettings, pretrain
+    from bench.run.pretrain import PretrainSettings, pretrain
     from bench.tasks.text import read_documents
 
     folder = tmp_path_factory.mktemp("model")
@@ -255,8 +255,8 @@ def test_score_refuses_long_lines_quickly(tmp_path):
 
 
 def test_the_estimate_probe_generates_a_bounded_data_set(tmp_path, monkeypatch):
-    from bench import estimate
-    from bench.config import load_suite
+    from bench.run import estimate
+    from bench.suite.config import load_suite
 
     suite = load_suite(write_suite(tmp_path / "s.yaml", {**EMPIRICAL, "data": {"size": 10_000_000}}))
     sizes = []
@@ -277,7 +277,7 @@ def test_the_estimate_probe_generates_a_bounded_data_set(tmp_path, monkeypatch):
 
 
 def test_an_interrupted_report_does_not_block_the_next(tmp_path, finished, capsys):
-    from bench.outdir import OutputDir
+    from bench.report.outdir import OutputDir
 
     out = tmp_path / "out"
     interrupted = OutputDir(out)
@@ -338,7 +338,7 @@ def test_a_leftover_link_is_unlinked_and_its_target_kept(tmp_path, finished, cap
 def test_mauve_leaves_stderr_empty():
     """faiss prints "WARNING clustering ..." with C fprintf on small sets; the run's stderr must stay clean."""
     code = (
-        "import numpy as np; from bench.text_metrics import mauve_scores; r = np.random.default_rng(0); "
+        "import numpy as np; from bench.text.metrics import mauve_scores; r = np.random.default_rng(0); "
         "print(mauve_scores(r.normal(size=(60, 8)).astype('float32'), r.normal(size=(60, 8)).astype('float32'), 0)"
         "['mauve'])"
     )

@@ -27,10 +27,10 @@ from conftest import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bench.analysis.scoring import MAX_EXACT_DISTINCT, diversity_estimate
 from bench.lines import LineError, iter_lines, split_lines
 from bench.metrics import diversity_levenshtein, tokens_as_chars
-from bench.scoring import MAX_EXACT_DISTINCT, diversity_estimate
-from bench.suite_yaml import MAX_DEPTH, SuiteFileError, parse_suite_yaml, read_suite_text
+from bench.suite.reader import MAX_DEPTH, SuiteFileError, parse_suite_yaml, read_suite_text
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,7 +74,7 @@ def run_bench(*args: str, cwd: Path, stdin: bytes | None = None) -> tuple[int, s
             sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, closefd=False)))
             sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), write_through=True)
             sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), write_through=True)
-            from bench.cli import main
+            from bench.cli.main import main
 
             code = main(list(args))
         except SystemExit as exit_:
@@ -128,7 +128,7 @@ def library() -> None:
     """transformers' config classes (and torch) imported once, before the children that need them fork."""
     import transformers.activations  # noqa: F401
 
-    import bench.model_config  # noqa: F401
+    import bench.learners.transformer.config  # noqa: F401
 
 
 # Runs the command and prints its exit code and resource use. A small interpreter between pytest and bench matters:
@@ -589,7 +589,7 @@ def test_score_refuses_too_many_distinct_lines_unless_pairs_are_sampled(tmp_path
 
 
 def test_score_estimate_reports_its_standard_error(tmp_path, capsys):
-    from bench.cli import main
+    from bench.cli.main import main
 
     path = tmp_path / "s.txt"
     path.write_text("True\nFalse\nTrue and False\nnot True\nTrue\n" * 20)

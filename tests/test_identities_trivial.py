@@ -8,9 +8,9 @@ from collections import Counter
 import pytest
 from conftest import write_suite
 
-from bench.config import SuiteError, load_suite
-from bench.loop import Analysis
 from bench.metrics import higher_is_better, rarefied_richness, score_samples
+from bench.run.loop import Analysis
+from bench.suite.config import SuiteError, load_suite
 from bench.tasks import get_task
 
 TASK = get_task("identities")

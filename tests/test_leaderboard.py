@@ -1,6 +1,7 @@
-"""Leaderboard: intervals from bench.stats, normalized AUC, paired tests, collapse times and the output formats.
+"""Leaderboard: intervals from bench.analysis.stats, normalized AUC, paired tests, collapse times and the output
+formats.
 
-Expected numbers are computed by hand in the comments next to them. bench.stats itself (the t interval, the
+Expected numbers are computed by hand in the comments next to them. bench.analysis.stats itself (the t interval, the
 bootstrap, the sign-flip test, Holm, Kaplan–Meier) is tested in tests/test_stats.py; here we test that the
 leaderboard feeds it the right per-seed values and reports what it returns.
 """
@@ -14,7 +15,7 @@ import math
 
 import pytest
 
-from bench.leaderboard import (
+from bench.analysis.leaderboard import (
     BoardRow,
     area_under_curve,
     build_leaderboard,
@@ -26,8 +27,8 @@ from bench.leaderboard import (
     format_leaderboard,
     table_cells,
 )
+from bench.analysis.stats import Interval, bootstrap_interval
 from bench.records import MetricRow
-from bench.stats import Interval, bootstrap_interval
 
 # Directions as the metric registry declares them (what the loop records in every row).
 DIRECTION = {
@@ -187,7 +188,7 @@ def test_t_interval_of_final_values_hand_computed() -> None:
 def test_replace_final_interval_hand_computed() -> None:
     # replace finals 0, .5, .5: mean 1/3, s² = ((1/3)² + 2 (1/6)²) / 2 = 1/12, s/√3 = 1/6,
     # half-width 4.302653 / 6 = 0.717109.
-    # A seed at 0 has no logit: the [0, 1] metric's t interval is clipped at 0 instead (bench.bounded).
+    # A seed at 0 has no logit: the [0, 1] metric's t interval is clipped at 0 instead (bench.analysis.bounded).
     rep = by_name(build_leaderboard(two_scenarios()))["replace"]
     est = rep.estimates[(DL, "final")]
     assert est.low == 0.0 and 1 / 3 - T975_2 / 6 < 0
@@ -356,7 +357,7 @@ def test_ci_bootstrap_two_seeds_hand_computed() -> None:
     rows = make_rows({"x": {0: {DL: [1.0, 0.0]}, 1: {DL: [1.0, 1.0]}}})
     (boot,) = build_leaderboard(rows, ci="bootstrap")
     assert boot.estimates[(DL, "final")] == Interval(0.5, 0.0, 1.0, "bootstrap", 2)
-    # The t interval [-5.853, 6.853] of a [0, 1] metric with seeds on its bounds is clipped (bench.bounded).
+    # The t interval [-5.853, 6.853] of a [0, 1] metric with seeds on its bounds is clipped (bench.analysis.bounded).
     (t,) = build_leaderboard(rows, ci="t")
     assert (t.estimates[(DL, "final")].low, t.estimates[(DL, "final")].high) == (0.0, 1.0)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from test_leaderboard import DL, three_scenarios
 
-from bench.leaderboard import NARROW_WIDTH, build_leaderboard, format_comparison, format_leaderboard, title
+from bench.analysis.leaderboard import NARROW_WIDTH, build_leaderboard, format_comparison, format_leaderboard, title
 
 
 def board_and_title():

@@ -7,11 +7,11 @@ import random
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from bench.config import Mitigation
 from bench.mitigations import MITIGATIONS, MitigationContext, Selection, apply_mitigations
 from bench.mitigations.dedup import Dedup
 from bench.mitigations.diversity_select import DiversitySelect
 from bench.mitigations.verifier_filter import VerifierFilter
+from bench.suite.config import Mitigation
 from bench.tasks.base import Verdict
 
 LABELS = {"True": "correct", "False": "incorrect", "True and True": "correct", "( True": "invalid"}

@@ -17,11 +17,11 @@ import math
 import numpy as np
 import pytest
 
-from bench.config import parse_suite
 from bench.metrics import gini_simpson
-from bench.runner import run_suite
+from bench.run.sequential import run_suite
 from bench.seeding import derive_seed
-from bench.store import Store
+from bench.store.database import Store
+from bench.suite.config import parse_suite
 from bench.tasks import get_task
 
 N = 50

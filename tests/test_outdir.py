@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.outdir import MANIFEST, OutDirError, OutputDir
+from bench.report.outdir import MANIFEST, OutDirError, OutputDir
 
 
 def write_once(root: Path, names: tuple[str, ...] = ("index.html", "a.png"), force: bool = False) -> OutputDir:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import MICRO, write_suite
 
-from bench.config import SuiteError, load_suite
-from bench.overrides import OverrideError, apply_overrides, parse_assignment, parse_path
+from bench.suite.config import SuiteError, load_suite
+from bench.suite.overrides import OverrideError, apply_overrides, parse_assignment, parse_path
 
 
 def test_parse_path() -> None:

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.cli import main
-from bench.config import load_suite
-from bench.parallel import ParallelOptions, package_root, run_suite_parallel
-from bench.store import Store
+from bench.cli.main import main
+from bench.run.parallel import ParallelOptions, package_root, run_suite_parallel
+from bench.store.database import Store
+from bench.suite.config import load_suite
 
 # -- options (no Ray) -------------------------------------------------------------------------------------------
 
@@ -66,7 +66,7 @@ def test_validate_prints_cells_and_resources(micro_suite, capsys):
 
 
 def test_a_worker_that_cannot_see_the_results_directory_fails_clearly(micro_suite, tmp_path):
-    from bench.parallel import CellSpec, ResultsNotVisibleError, _worker_cell
+    from bench.run.parallel import CellSpec, ResultsNotVisibleError, _worker_cell
 
     suite = load_suite(micro_suite)
     results = tmp_path / "results"  # what a node without the shared mount sees: nothing there

@@ -9,11 +9,17 @@ import pytest
 from conftest import MICRO, write_suite
 from scipy import stats as sps
 
-from bench.cli import main
-from bench.config import SuiteError, parse_suite
-from bench.leaderboard import build_leaderboard, caption, format_comparison, format_leaderboard, primary_contrast
+from bench.analysis.leaderboard import (
+    build_leaderboard,
+    caption,
+    format_comparison,
+    format_leaderboard,
+    primary_contrast,
+)
+from bench.analysis.stats import holm, paired_t_pvalue, sign_flip_pvalue, smallest_sign_flip_p
+from bench.cli.main import main
 from bench.records import MetricRow
-from bench.stats import holm, paired_t_pvalue, sign_flip_pvalue, smallest_sign_flip_p
+from bench.suite.config import SuiteError, parse_suite
 
 SEEDS = range(10)
 # Per-seed final diversity: baseline 0.5; "strong" +0.1 on every seed; "weak" and "noise" mixed signs.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import io
 
-from bench.progress import GenerationReporter, format_duration, format_line, log_path
 from bench.records import GenerationRecord
+from bench.run.progress import GenerationReporter, format_duration, format_line, log_path
 
 
 def record(scenario: str = "replace", seed: int = 0, generation: int = 3, val_loss: float | None = 0.834):

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from conftest import MICRO, write_suite
 
-from bench.config import load_suite
-from bench.provenance import git_state, publication_problem
-from bench.runner import run_suite
-from bench.store import Store
+from bench.run.provenance import git_state, publication_problem
+from bench.run.sequential import run_suite
+from bench.store.database import Store
+from bench.suite.config import load_suite
 
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
 
@@ -97,7 +97,7 @@ def test_a_run_records_its_checkout_state(tmp_path: Path):
 def test_a_database_from_before_provenance_gains_the_columns(tmp_path: Path):
     import duckdb
 
-    from bench.store import DATABASE, SCHEMA
+    from bench.store.database import DATABASE, SCHEMA
 
     root = tmp_path / "results"
     root.mkdir()

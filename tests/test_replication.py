@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bench.config import load_suite
-from bench.provenance import git_state
+from bench.analysis.stats import Interval, bootstrap_interval, interval
 from bench.records import GenerationRecord, MetricRow
 from bench.regimes import AccumulateRegime, FixedRealRegime, IncrementalRegime, ReplaceRegime
-from bench.stats import Interval, bootstrap_interval, interval
-from bench.store import Store
+from bench.run.provenance import git_state
+from bench.store.database import Store
+from bench.suite.config import load_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITE_PATH = ROOT / "suites" / "replication_cpu.yaml"
@@ -193,7 +193,7 @@ def test_per_generation_table() -> None:
 
 
 def test_intervals_use_the_auto_method() -> None:
-    # 10 seeds: the percentile bootstrap (seed 0), the same numbers as bench.stats.bootstrap_interval.
+    # 10 seeds: the percentile bootstrap (seed 0), the same numbers as bench.analysis.stats.bootstrap_interval.
     values = [0.31, 0.42, 0.27, 0.55, 0.38, 0.61, 0.12, 0.47, 0.33, 0.29]
     rows = rows_from({("x", seed): {"correct": [v]} for seed, v in enumerate(values)})
     (row,) = bt.per_generation_table(rows, metrics=("correct",))

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from matplotlib.figure import Figure
 
-import bench.report
-from bench.bounded import metric_interval
-from bench.leaderboard import BoardRow, build_leaderboard, collect_curves
+import bench.report.page
+from bench.analysis.bounded import metric_interval
+from bench.analysis.leaderboard import BoardRow, build_leaderboard, collect_curves
 from bench.records import MetricRow
-from bench.report import FigureContext, fitted_limits, metric_figure, plot_metric, write_report
-from bench.report_inputs import Drop, ReportInputs, SamplePanel, pick_samples
+from bench.report.inputs import Drop, ReportInputs, SamplePanel, pick_samples
+from bench.report.page import FigureContext, fitted_limits, metric_figure, plot_metric, write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 STEMS = ("verdicts", "diversity", "unique_ratio", "correct")
@@ -112,15 +112,15 @@ def test_write_report_interrupted_seed(tmp_path: Path) -> None:
 
 
 def test_plot_metric_bands_come_from_bench_stats(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # From 3 seeds, the band of each scenario and generation is the metric's interval (bench.bounded over
-    # bench.stats) of that generation's per-seed values; below 3 seeds there is no band.
+    # From 3 seeds, the band of each scenario and generation is the metric's interval (bench.analysis.bounded over
+    # bench.analysis.stats) of that generation's per-seed values; below 3 seeds there is no band.
     calls: list[tuple[str, list[float], float, int]] = []
 
     def spy(metric: str, values: list[float], confidence: float = 0.95, method: str = "auto", seed: int = 0):
         calls.append((metric, list(values), confidence, seed))
         return metric_interval(metric, values, confidence=confidence, method=method, seed=seed)
 
-    monkeypatch.setattr(bench.report, "metric_interval", spy)
+    monkeypatch.setattr(bench.report.page, "metric_interval", spy)
     two_seeds = synthetic_rows(3)
     plot_metric(collect_curves(two_seeds, ["diversity_levenshtein"]), "diversity_levenshtein", tmp_path / "a.png", "d")
     assert calls == []
@@ -352,7 +352,7 @@ def test_task_figures_hook(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         fig.subplots().hist([1, 2, 2, 3])
         return [("histogram", fig, "a per-task figure")]
 
-    monkeypatch.setitem(bench.report.TASK_FIGURES, "text", [histogram])
+    monkeypatch.setitem(bench.report.page.TASK_FIGURES, "text", [histogram])
     rows = [r for r in synthetic_rows() if r.metric == "diversity_levenshtein"]
     config = {"scenarios": [{"name": "replace", "task": {"name": "text"}}]}
     written = write_report(rows, tmp_path, "demo", config, formats=("png",))

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from test_report import RUN, composition_rows, report_inputs
 
-from bench.report import write_report
-from bench.report_check import CheckFailed, check_dom, check_screenshot, find_chromium
+from bench.report.page import write_report
+from tools.report_check import CheckFailed, check_dom, check_screenshot, find_chromium
 
 CHROMIUM = find_chromium()
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None, reason="no Chromium (apt-get install chromium)")]

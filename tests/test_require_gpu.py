@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from bench.cli import main
+from bench.cli.main import main
 from bench.device import REQUIRE_GPU_ENV, cpu_refusal
-from bench.runner import git_commit
+from bench.run.sequential import git_commit
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = (ROOT / "Dockerfile").read_text()

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from test_report import synthetic_rows
 
-from bench.leaderboard import build_leaderboard
+from bench.analysis.leaderboard import build_leaderboard
+from bench.analysis.results_json import build_results, dumps, save
 from bench.records import MetricRow
-from bench.results_json import build_results, dumps, save
 
 RUN = {
     "run_id": "demo-0123456789ab",

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import ONE_THREAD_ENV, torch_threads
 
-from bench.config import load_suite
-from bench.runner import Shard, run_suite
-from bench.store import Store, read_parquet
+from bench.run.sequential import Shard, run_suite
+from bench.store.database import Store, read_parquet
+from bench.suite.config import load_suite
 
 pytestmark = pytest.mark.slow
 
@@ -269,9 +269,9 @@ def test_held_out_real_metrics_are_recorded(clean_run):
 def test_test_set_is_drawn_apart_from_the_real_data():
     from conftest import MICRO
 
-    from bench.config import parse_suite
     from bench.learners import LearnerSetup
-    from bench.loop import Cell, real_data
+    from bench.run.loop import Cell, real_data
+    from bench.suite.config import parse_suite
 
     suite = parse_suite({**MICRO, "training": {**MICRO["training"], "validation": "real"}})
     scenario = suite.resolved_scenarios()[0]

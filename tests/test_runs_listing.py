@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from bench.runs import format_runs, run_lines
+from bench.analysis.runs import format_runs, run_lines
 
 
 def run(run_id: str, status: str, scenarios: list[str], seeds: list[int], generations: int) -> dict:

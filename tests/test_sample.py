@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from bench.learners.transformer import TransformerConfig
-from bench.model import build_model
-from bench.sample import decode, filter_logits, sample, sample_batch
+from bench.learners.transformer.learner import TransformerConfig
+from bench.learners.transformer.model import build_model
+from bench.learners.transformer.sample import decode, filter_logits, sample, sample_batch
 from bench.settings import SamplingConfig
 from bench.tasks import get_task
 

@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT, cli, write_suite
 from conftest import bench_process as bench
 
-from bench.store import Store
+from bench.store.database import Store
 
 EMPIRICAL = {
     "suite": "sec",
@@ -229,7 +229,7 @@ def test_safe_writes_refuse_links_and_fifos(tmp_path):
 def test_the_parallel_check_file_is_written_through_the_safe_helper():
     """``.parallel-check`` is written with write_atomic (a link there refuses); Ray itself is too slow to start
     here, so the call site is checked in the source."""
-    source = (ROOT / "bench" / "parallel.py").read_text(encoding="utf-8")
+    source = (ROOT / "bench" / "run" / "parallel.py").read_text(encoding="utf-8")
     assert "write_atomic(root / CHECK_FILE" in source and "CHECK_FILE).write_text" not in source
 
 
@@ -248,7 +248,7 @@ def test_write_baseline_through_a_link_is_refused(tmp_path, finished, capsys):
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory) -> Path:
-    from bench.pretrain import PretrainSettings, pretrain
+    from bench.run.pretrain import PretrainSettings, pretrain
     from bench.tasks.text import read_documents
 
     folder = tmp_path_factory.mktemp("model")
@@ -276,8 +276,8 @@ def _text_suite(tmp_path: Path, model: Path, corpus: Path) -> Path:
 def test_input_contents_are_in_the_run_id_and_the_generation_zero_key(tmp_path, tiny_model):
     import shutil
 
-    from bench.config import load_suite
-    from bench.loop import generation_zero_key_of
+    from bench.run.loop import generation_zero_key_of
+    from bench.suite.config import load_suite
 
     model = tmp_path / "model"
     shutil.copytree(tiny_model, model)

@@ -9,10 +9,10 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import MICRO, write_suite
 
-from bench.config import SuiteError, load_suite, parse_suite
 from bench.regimes import DataSet
-from bench.runner import run_suite
-from bench.splits import item_sides, own_split, string_sides
+from bench.run.sequential import run_suite
+from bench.run.splits import item_sides, own_split, string_sides
+from bench.suite.config import SuiteError, load_suite, parse_suite
 
 
 def test_the_item_split_holds_out_exactly_round_f_n_items_and_is_seeded():
@@ -70,7 +70,7 @@ def test_an_old_suite_with_early_stopping_gets_one_line_naming_the_new_setting()
 
 
 def test_the_validate_command_refuses_early_stopping_with_exit_2(tmp_path, capsys):
-    from bench.cli import main
+    from bench.cli.main import main
 
     path = write_suite(tmp_path / "old.yaml", {**MICRO, "training": {**MICRO["training"], "early_stopping": "own"}})
     assert main(["validate", str(path)]) == 2

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.regimes import DataSet
-from bench.splits import own_split
+from bench.run.splits import own_split
 
 
 def data(texts: list[str]) -> DataSet:

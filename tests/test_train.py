@@ -6,12 +6,10 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from bench.learners.transformer import TransformerConfig
-from bench.model import build_model, count_parameters, save_checkpoint
-from bench.sample import sample
-from bench.settings import SamplingConfig, TrainingConfig
-from bench.tasks import get_task
-from bench.train import (
+from bench.learners.transformer.learner import TransformerConfig
+from bench.learners.transformer.model import build_model, count_parameters, save_checkpoint
+from bench.learners.transformer.sample import sample
+from bench.learners.transformer.train import (
     IGNORE_INDEX,
     TrainingDivergedError,
     batch_schedule,
@@ -19,6 +17,8 @@ from bench.train import (
     shard,
     train,
 )
+from bench.settings import SamplingConfig, TrainingConfig
+from bench.tasks import get_task
 
 
 @pytest.fixture(scope="module")

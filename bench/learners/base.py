@@ -94,5 +94,5 @@ class LearnerConfig(Strict):
 
 
 LEARNERS: Registry[type[LearnerConfig]] = Registry(
-    "learner", "learners", builtins=("bench.learners.transformer", "bench.learners.empirical")
+    "learner", "learners", builtins=("bench.learners.transformer.learner", "bench.learners.empirical")
 )

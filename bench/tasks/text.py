@@ -45,7 +45,7 @@ TOKENIZE_BATCH_CHARS = 1 << 20  # documents are tokenized in batches of about th
 
 def looked_in(path: Path) -> str:
     """`` (looked in DIR)`` for a relative path: the folder it names, seen from here (a suite's relative paths are
-    already the suite file's folder's, bench.suite_paths)."""
+    already the suite file's folder's, bench.suite.paths)."""
     if path.is_absolute():
         return ""
     return f" (looked in {os.path.normpath(Path.cwd() / path.parent)})"

@@ -2,10 +2,11 @@
 
     python docs/replication/build_tables.py --results results/replication --out docs/replication
 
-reads the latest run of suite ``replication_cpu`` from the results directory (through :class:`bench.store.Store`,
+reads the latest run of suite ``replication_cpu`` from the results directory (through
+:class:`bench.store.database.Store`,
 which respects the database lock), and of ``replication_more_cpu`` (the incremental cycles, fresh data and the
 temperature ablation) and ``replication_fresh_cpu`` when present. It refuses (exit 2) any run made from a checkout
-with uncommitted changes or whose commit is not an ancestor of HEAD (:func:`bench.provenance.publication_problem`):
+with uncommitted changes or whose commit is not an ancestor of HEAD (:func:`bench.run.provenance.publication_problem`):
 published tables are rebuilt from code that is in the history. It writes:
 
 - ``cycles.csv``: one row per scenario: correctness at generation 1 and at the last generation, the diversity
@@ -13,11 +14,12 @@ published tables are rebuilt from code that is in the history. It writes:
   seeds with a 95% CI), and per seed the first generation whose correctness reaches 0.99;
 - ``per_generation.csv``: scenario, generation, metric, mean, CI, for the verdict shares and diversity metrics;
 - ``temperature.csv``: the rows of ``cycles.csv`` for the temperature ablation, with the temperature;
-- ``leaderboard.csv``: :func:`bench.leaderboard.build_leaderboard` as CSV;
-- ``figures/*.png``: :func:`bench.report.write_report` for the four cycles, and the same figures for the
+- ``leaderboard.csv``: :func:`bench.analysis.leaderboard.build_leaderboard` as CSV;
+- ``figures/*.png``: :func:`bench.report.page.write_report` for the four cycles, and the same figures for the
   temperature ablation under ``figures/temperature_*.png``.
 
-Every CI (the ``*_ci_low``/``*_ci_high`` columns) is :func:`bench.stats.interval` with ``method="auto"``, as in the
+Every CI (the ``*_ci_low``/``*_ci_high`` columns) is :func:`bench.analysis.stats.interval` with ``method="auto"``, as
+in the
 leaderboard: the Student-t interval below 10 seeds (so the suite's 3 seeds get t intervals), the percentile bootstrap
 (10,000 resamples, seed 0) from 10 seeds up, and no interval (blank bounds) for a single seed. Tables built before
 this switch used the percentile bootstrap at every n, which is too narrow at 3 seeds; rebuild them to compare.
@@ -40,12 +42,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.leaderboard import build_leaderboard, collect_curves, format_leaderboard, primary_contrast
-from bench.provenance import publication_problem
+from bench.analysis.leaderboard import build_leaderboard, collect_curves, format_leaderboard, primary_contrast
+from bench.analysis.stats import interval
 from bench.records import MetricRow
-from bench.report import write_report
-from bench.stats import interval
-from bench.store import Store, StoreError
+from bench.report.page import write_report
+from bench.run.provenance import publication_problem
+from bench.store.database import Store, StoreError
 
 SUITE = "replication_cpu"
 # The scenarios that do not fit replication_cpu's hour (same settings and seeds; its baseline repeats the main one's).
@@ -153,7 +155,8 @@ def cycle_summary(
 
     "last" is the last generation every seed of the scenario finished (``n_generations - 1``). Per seed the
     diversity decline is ``decline_percent(div_gen0, div_last)``; means and CIs are over seeds
-    (:func:`bench.stats.interval`, auto: Student-t below 10 seeds, percentile bootstrap from 10, no bounds for one
+    (:func:`bench.analysis.stats.interval`, auto: Student-t below 10 seeds, percentile bootstrap from 10, no bounds for
+    one
     seed). ``seeds`` and ``first_gen_correct_099`` are ``;``-joined per seed,
     in seed order, with ``never`` where a seed's correctness never reached ``threshold`` within the horizon.
     Values that need a generation the scenario does not have are ``None``. ``scenarios`` picks and orders the
@@ -210,7 +213,8 @@ def per_generation_table(
 ) -> list[dict[str, Any]]:
     """Rows ``scenario, generation, metric, n_seeds, mean, ci_low, ci_high``: mean over seeds with its CI.
 
-    The CI is :func:`bench.stats.interval` (auto: Student-t below 10 seeds, percentile bootstrap from 10, no bounds for
+    The CI is :func:`bench.analysis.stats.interval` (auto: Student-t below 10 seeds, percentile bootstrap from 10, no
+    bounds for
     one seed), the same as the report's figure bands. Per scenario only the generations every seed finished (as in
     the leaderboard and the figures).
     """

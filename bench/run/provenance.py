@@ -1,0 +1,67 @@
+"""Where a run's code came from: the commit, whether the checkout had uncommitted changes, and a hash of them.
+
+A result is reproducible from its commit only if the checkout was clean; a run from an edited checkout records
+``git_dirty = true`` and the SHA-256 of ``git diff HEAD`` (tracked files' changes against the commit), so two runs
+from the same dirty state can be recognised and a table builder can refuse both (:func:`publication_problem`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class GitState:
+    commit: str | None
+    dirty: bool | None  # None: unknown (no git, e.g. a container image built without .git)
+    diff_sha256: str | None  # SHA-256 of ``git diff HEAD`` when dirty
+
+
+def _git(*args: str, cwd: Path = CHECKOUT) -> subprocess.CompletedProcess[bytes] | None:
+    try:
+        return subprocess.run(["git", *args], capture_output=True, timeout=30, cwd=cwd)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+
+
+def git_state(cwd: Path = CHECKOUT) -> GitState:
+    """The checkout's HEAD (else ``BENCH_GIT_COMMIT``, recorded at image build time), and whether it is dirty."""
+    recorded = os.environ.get("BENCH_GIT_COMMIT", "").strip() or None
+    head = _git("rev-parse", "HEAD", cwd=cwd)
+    if head is None or head.returncode != 0 or not head.stdout.strip():
+        return GitState(recorded, None, None)
+    commit = head.stdout.decode().strip()
+    # Untracked files count as dirty too (a new module changes what runs), though the diff hash covers tracked ones.
+    status = _git("status", "--porcelain", "--untracked-files=normal", cwd=cwd)
+    if status is None or status.returncode != 0:
+        return GitState(commit, None, None)
+    if not status.stdout.strip():
+        return GitState(commit, False, None)
+    diff = _git("diff", "HEAD", "--no-color", "--no-ext-diff", cwd=cwd)
+    digest = hashlib.sha256(diff.stdout).hexdigest() if diff is not None and diff.returncode == 0 else None
+    return GitState(commit, True, digest)
+
+
+def publication_problem(run: Mapping[str, Any], cwd: Path = CHECKOUT) -> str | None:
+    """Why a run's numbers may not go into a published table (``None``: they may): its checkout was dirty (or not
+    recorded), or its commit is not an ancestor of this checkout's HEAD (the code that made them is not here)."""
+    run_id = run.get("run_id", "?")
+    if run.get("git_dirty") is None:
+        return f"run {run_id}: its checkout's state was not recorded (a run from before git_dirty); rerun it"
+    if run.get("git_dirty"):
+        return f"run {run_id}: ran from a checkout with uncommitted changes (diff {run.get('git_diff_sha256')})"
+    commit = run.get("git_commit")
+    if not commit:
+        return f"run {run_id}: no commit recorded"
+    ancestor = _git("merge-base", "--is-ancestor", str(commit), "HEAD", cwd=cwd)
+    if ancestor is None or ancestor.returncode != 0:
+        return f"run {run_id}: its commit {str(commit)[:12]} is not an ancestor of HEAD; rerun at HEAD"
+    return None

@@ -1,0 +1,1 @@
+"""A suite file: reading it safely, applying --set overrides, and resolving each scenario (no torch, no store)."""
