@@ -46,16 +46,18 @@ test-nightly: install
 	HYPOTHESIS_PROFILE=nightly $(PY) -m pytest -q -m "not network"
 
 lint: install
-	$(VENV)/bin/ruff check bench tests benchmarks docs
-	$(VENV)/bin/ruff format --check bench tests benchmarks docs
+	$(VENV)/bin/ruff check bench tests benchmarks tools docs
+	$(VENV)/bin/ruff format --check bench tests benchmarks tools docs
+	# the architecture's import contracts (pyproject.toml [tool.importlinter], docs/design.md §12)
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/hadolint Dockerfile
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.dependabot .github/dependabot.yml
 	$(VENV)/bin/check-jsonschema --builtin-schema vendor.citation-file-format CITATION.cff
 
 format: install
-	$(VENV)/bin/ruff format bench tests benchmarks
-	$(VENV)/bin/ruff check --fix bench tests benchmarks
+	$(VENV)/bin/ruff format bench tests benchmarks tools
+	$(VENV)/bin/ruff check --fix bench tests benchmarks tools
 
 ## report-check: render a tiny run's report and check it in headless Chromium (screenshot: results/report-check/)
 report-check: install

@@ -56,8 +56,8 @@ def logit_interval(values: Sequence[float], confidence: float = 0.95, method: st
     """:func:`bench.analysis.stats.interval` of ``values`` built on the logit scale and mapped back into (0, 1).
 
     Same method choice and ``n`` as :func:`bench.analysis.stats.interval`; the mean is the arithmetic mean of
-    ``values``.
-    One value or identical values keep what :func:`bench.analysis.stats.interval` gives (no interval / zero width).
+    ``values``. One value or identical values keep what :func:`bench.analysis.stats.interval` gives (no interval / zero
+    width).
     """
     arr = np.asarray(values, dtype=np.float64).ravel()
     plain = interval(arr.tolist(), confidence=confidence, method=method, seed=seed)

@@ -3,9 +3,9 @@
 Each argument is a results directory (its newest run with finished generations) or a run id in ``--results``.
 The table holds the scenarios every run has and the metrics every run carries: per (scenario, metric) the
 final-generation mean over seeds with its interval (the leaderboard's
-:func:`bench.analysis.leaderboard.build_leaderboard`,
-one board per run). Its header names the settings that differ between the runs, read from each run's resolved
-configuration, so "why do these numbers differ" has its answer above them.
+:func:`bench.analysis.leaderboard.build_leaderboard`, one board per run). Its header names the settings that differ
+between the runs, read from each run's resolved configuration, so "why do these numbers differ" has its answer above
+them.
 """
 
 from __future__ import annotations

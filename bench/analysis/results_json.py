@@ -140,8 +140,8 @@ def save(path: Path, document: dict[str, Any]) -> Path:
 
 def document_for_run(store: Any, run: dict[str, Any], board: Sequence[BoardRow] | None = None) -> dict[str, Any]:
     """The document of ``run`` read from ``store`` (a :class:`bench.store.database.Store`; passed in, so that this
-    analysis
-    module does not import storage). ``board`` defaults to the leaderboard the ``leaderboard`` command shows."""
+    analysis module does not import storage). ``board`` defaults to the leaderboard the ``leaderboard`` command
+    shows."""
     from bench.analysis.leaderboard import build_leaderboard, primary_contrast
 
     rows = store.metric_rows(run["run_id"])

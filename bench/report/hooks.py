@@ -1,8 +1,7 @@
 """Per-task figures for the report: a task registers functions that draw extra figures for its runs.
 
 The text task's perplexity histograms (``bench.report.text_figures``) are the first; ``bench.report.page`` draws every
-figure
-registered for the run's task after the common ones.
+figure registered for the run's task after the common ones.
 """
 
 from __future__ import annotations

@@ -6,17 +6,15 @@ Figures (each as PNG for the page, SVG and PDF for papers, written next to ``ind
   per scenario, mean over seeds (only for tasks with verdicts);
 - ``diversity``, ``unique_ratio``, ``correct``, ``val_loss``, …: the metric vs generation, one thick line per
   scenario (mean over seeds) with a shaded confidence band over seeds (``bench.analysis.stats.interval``) and a thin
-  line per
-  seed, so "2 of 3 seeds collapsed" is visible; y-limits fitted to the data;
+  line per seed, so "2 of 3 seeds collapsed" is visible; y-limits fitted to the data;
 - ``composition``: the data set's real / fresh / synthetic shares per generation, one panel per scenario;
 - ``drops``: how many samples each mitigation dropped per generation, by reason (only when something was dropped);
 - per-task extra figures, registered with :func:`bench.report.hooks.task_figure` (e.g. a text task's histogram).
 
 Scenarios appear in leaderboard order everywhere (legends, panels, samples). Like the leaderboard, every figure
 shows per scenario only the generations every seed finished (:func:`bench.analysis.leaderboard.collect_curves`).
-Rendering
-uses the Agg backend through the object-oriented API (no pyplot, no global state, no display) with fixed metadata,
-so the same results give the same bytes. The page is rendered with autoescaping on: samples are model output.
+Rendering uses the Agg backend through the object-oriented API (no pyplot, no global state, no display) with fixed
+metadata, so the same results give the same bytes. The page is rendered with autoescaping on: samples are model output.
 """
 
 from __future__ import annotations
@@ -336,8 +334,8 @@ def metric_figure(
 ) -> Figure:
     """``metric`` vs generation: per scenario its mean line and a line per seed, and from
     :data:`BAND_MIN_SEEDS` seeds a light confidence band (on the logit scale for [0, 1] metrics,
-    bench.analysis.bounded).
-    More than :data:`MAX_OVERLAID` scenarios with bands get one panel each (small multiples, shared axes)."""
+    bench.analysis.bounded). More than :data:`MAX_OVERLAID` scenarios with bands get one panel each (small multiples,
+    shared axes)."""
     scenarios = _ordered(curves, order)
     colors = _scenario_colors(scenarios)
     drawn = [s for s in scenarios if curves[s].n_generations > 0 and metric in curves[s].values]
@@ -553,10 +551,9 @@ def write_report(
     ``out_dir`` is checked first (:class:`bench.report.outdir.OutputDir`: it must hold only files an earlier report
     wrote, unless ``force``). Figures whose metrics the rows do not carry are skipped (and not linked). ``board``
     defaults to :func:`bench.analysis.leaderboard.build_leaderboard` over the default metrics the rows carry; ``run``
-    (the
-    store's ``runs`` row) fills the header; ``inputs`` adds the samples and the drop figure; ``results`` (the
-    results JSON text) is copied next to the page. ``formats`` starts with ``png`` (the page shows PNGs).
-    With ``store`` (and ``run``), every cell also gets its own filterable sample page (bench.report.samples).
+    (the store's ``runs`` row) fills the header; ``inputs`` adds the samples and the drop figure; ``results`` (the
+    results JSON text) is copied next to the page. ``formats`` starts with ``png`` (the page shows PNGs). With ``store``
+    (and ``run``), every cell also gets its own filterable sample page (bench.report.samples).
     """
     if not rows:
         raise ValueError("no metric rows: nothing to report (has the suite run?)")

@@ -3,11 +3,11 @@
     python docs/replication/build_tables.py --results results/replication --out docs/replication
 
 reads the latest run of suite ``replication_cpu`` from the results directory (through
-:class:`bench.store.database.Store`,
-which respects the database lock), and of ``replication_more_cpu`` (the incremental cycles, fresh data and the
-temperature ablation) and ``replication_fresh_cpu`` when present. It refuses (exit 2) any run made from a checkout
-with uncommitted changes or whose commit is not an ancestor of HEAD (:func:`bench.run.provenance.publication_problem`):
-published tables are rebuilt from code that is in the history. It writes:
+:class:`bench.store.database.Store`, which respects the database lock), and of ``replication_more_cpu`` (the incremental
+cycles, fresh data and the temperature ablation) and ``replication_fresh_cpu`` when present. It refuses (exit 2) any run
+made from a checkout with uncommitted changes or whose commit is not an ancestor of HEAD
+(:func:`bench.run.provenance.publication_problem`): published tables are rebuilt from code that is in the history. It
+writes:
 
 - ``cycles.csv``: one row per scenario: correctness at generation 1 and at the last generation, the diversity
   decline from generation 0 to the last generation in %, unique outputs at generation 0 and last (each a mean over
@@ -18,11 +18,10 @@ published tables are rebuilt from code that is in the history. It writes:
 - ``figures/*.png``: :func:`bench.report.page.write_report` for the four cycles, and the same figures for the
   temperature ablation under ``figures/temperature_*.png``.
 
-Every CI (the ``*_ci_low``/``*_ci_high`` columns) is :func:`bench.analysis.stats.interval` with ``method="auto"``, as
-in the
-leaderboard: the Student-t interval below 10 seeds (so the suite's 3 seeds get t intervals), the percentile bootstrap
-(10,000 resamples, seed 0) from 10 seeds up, and no interval (blank bounds) for a single seed. Tables built before
-this switch used the percentile bootstrap at every n, which is too narrow at 3 seeds; rebuild them to compare.
+Every CI (the ``*_ci_low``/``*_ci_high`` columns) is :func:`bench.analysis.stats.interval` with ``method="auto"``, as in
+the leaderboard: the Student-t interval below 10 seeds (so the suite's 3 seeds get t intervals), the percentile
+bootstrap (10,000 resamples, seed 0) from 10 seeds up, and no interval (blank bounds) for a single seed. Tables built
+before this switch used the percentile bootstrap at every n, which is too narrow at 3 seeds; rebuild them to compare.
 
 The summaries are pure functions of :class:`bench.records.MetricRow` lists (tested in
 ``tests/test_replication.py``); only :func:`main` touches the disk. Like the leaderboard, a scenario is summarized
@@ -156,11 +155,10 @@ def cycle_summary(
     "last" is the last generation every seed of the scenario finished (``n_generations - 1``). Per seed the
     diversity decline is ``decline_percent(div_gen0, div_last)``; means and CIs are over seeds
     (:func:`bench.analysis.stats.interval`, auto: Student-t below 10 seeds, percentile bootstrap from 10, no bounds for
-    one
-    seed). ``seeds`` and ``first_gen_correct_099`` are ``;``-joined per seed,
-    in seed order, with ``never`` where a seed's correctness never reached ``threshold`` within the horizon.
-    Values that need a generation the scenario does not have are ``None``. ``scenarios`` picks and orders the
-    rows (default: every scenario, in order of appearance); a name without rows raises ``ValueError``.
+    one seed). ``seeds`` and ``first_gen_correct_099`` are ``;``-joined per seed, in seed order, with ``never`` where a
+    seed's correctness never reached ``threshold`` within the horizon. Values that need a generation the scenario does
+    not have are ``None``. ``scenarios`` picks and orders the rows (default: every scenario, in order of appearance); a
+    name without rows raises ``ValueError``.
     """
     carried = {r.metric for r in rows}
     curves = collect_curves(rows, [*SUMMARY_METRICS, *([HELD_OUT_METRIC] if HELD_OUT_METRIC in carried else [])])
@@ -214,9 +212,8 @@ def per_generation_table(
     """Rows ``scenario, generation, metric, n_seeds, mean, ci_low, ci_high``: mean over seeds with its CI.
 
     The CI is :func:`bench.analysis.stats.interval` (auto: Student-t below 10 seeds, percentile bootstrap from 10, no
-    bounds for
-    one seed), the same as the report's figure bands. Per scenario only the generations every seed finished (as in
-    the leaderboard and the figures).
+    bounds for one seed), the same as the report's figure bands. Per scenario only the generations every seed finished
+    (as in the leaderboard and the figures).
     """
     carried = {r.metric for r in rows}
     metrics = [m for m in metrics if m in carried or m != HELD_OUT_METRIC]

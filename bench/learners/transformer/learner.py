@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from bench.tasks import Task
 
 # The network code (bench.learners.transformer.model, bench.learners.transformer.train,
-# bench.learners.transformer.sample) is imported where it is used: loading transformers'
-# modelling code takes seconds, which `bench validate` and runs of other learners should not pay.
+# bench.learners.transformer.sample) is imported where it is used: loading transformers' modelling code takes seconds,
+# which `bench validate` and runs of other learners should not pay.
 
 
 @LEARNERS.register("transformer")
