@@ -356,7 +356,7 @@ def _curves(n_scenarios: int, n_seeds: int):
 def test_bands_only_from_three_seeds_and_small_multiples_above_four(scenarios, seeds, bands, panels) -> None:
     from matplotlib.collections import PolyCollection
 
-    from bench.report.page import metric_figure
+    from bench.report.figures import metric_figure
 
     fig = metric_figure(_curves(scenarios, seeds), "correct", "share")
     axes = [ax for ax in fig.axes if ax.get_visible()]
@@ -370,8 +370,8 @@ def test_drops_use_verdict_colours_and_composition_lists_present_origins() -> No
     from matplotlib.colors import to_hex
 
     from bench.analysis.leaderboard import collect_curves
+    from bench.report.figures import VERDICT_COLORS, composition_figure, drops_figure
     from bench.report.inputs import Drop
-    from bench.report.page import VERDICT_COLORS, composition_figure, drops_figure
 
     drops = [Drop("f", 0, 1, "verifier_filter:incorrect", 5), Drop("f", 0, 1, "dedup:duplicate", 2)]
     fig = drops_figure(drops, {"f": 1}, ["f"])

@@ -10,12 +10,15 @@ from pathlib import Path
 import pytest
 from matplotlib.figure import Figure
 
+import bench.report.figures
 import bench.report.page
 from bench.analysis.bounded import metric_interval
 from bench.analysis.leaderboard import BoardRow, build_leaderboard, collect_curves
 from bench.records import MetricRow
+from bench.report.figures import fitted_limits, metric_figure, plot_metric
+from bench.report.hooks import FigureContext
 from bench.report.inputs import Drop, ReportInputs, SamplePanel, pick_samples
-from bench.report.page import FigureContext, fitted_limits, metric_figure, plot_metric, write_report
+from bench.report.page import write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 STEMS = ("verdicts", "diversity", "unique_ratio", "correct")
@@ -120,7 +123,7 @@ def test_plot_metric_bands_come_from_bench_stats(tmp_path: Path, monkeypatch: py
         calls.append((metric, list(values), confidence, seed))
         return metric_interval(metric, values, confidence=confidence, method=method, seed=seed)
 
-    monkeypatch.setattr(bench.report.page, "metric_interval", spy)
+    monkeypatch.setattr(bench.report.figures, "metric_interval", spy)
     two_seeds = synthetic_rows(3)
     plot_metric(collect_curves(two_seeds, ["diversity_levenshtein"]), "diversity_levenshtein", tmp_path / "a.png", "d")
     assert calls == []

@@ -121,7 +121,7 @@ def check_screenshot(binary: str, page: Path, shot: Path) -> dict[str, float]:
     """Screenshot the page; it must be mostly light (a page), not blank, and show the verdict colours."""
     from PIL import Image
 
-    from bench.report.page import VERDICT_COLORS
+    from bench.report.figures import VERDICT_COLORS
 
     result = _chromium(binary, f"--window-size={WIDTH},{HEIGHT}", f"--screenshot={shot}", page.resolve().as_uri())
     if result.returncode != 0 or not shot.is_file():
