@@ -6,13 +6,45 @@ with the built-ins; suites are the YAML files of a folder, each with its ``descr
 
 from __future__ import annotations
 
+import argparse
 import inspect
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
+from bench.cli.errors import BadInput
 from bench.lines import split_lines
 
 KINDS: tuple[str, ...] = ("tasks", "learners", "regimes", "mitigations", "metrics", "suites")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    listing = sub.add_parser("list", help="what exists: tasks, learners, regimes, mitigations, metrics or suites")
+    listing.add_argument("kind", choices=KINDS)
+    listing.add_argument("--dir", default="suites", help="folder of suite files (for `list suites`)")
+    listing.set_defaults(handler=cmd_list)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    import shutil
+
+    if args.kind == "suites":
+        folder = Path(args.dir)
+        if not folder.is_dir():
+            raise BadInput(f"--dir {folder}: not a directory of suite files")
+        entries = suite_entries(folder)
+    else:
+        from bench.registry import PluginError
+
+        try:
+            entries = registry_entries(args.kind)
+        except PluginError as error:
+            raise BadInput(str(error)) from None
+    # Cut to the terminal's width (COLUMNS honoured); piped output keeps whole lines for grep.
+    width = shutil.get_terminal_size().columns if sys.stdout.isatty() or "COLUMNS" in os.environ else 10_000
+    print(format_entries(entries, width).rstrip("\n"))
+    return 0
 
 
 def _registry(kind: str):
