@@ -82,13 +82,13 @@ def parallel_options(args: argparse.Namespace):
     except ValueError as error:
         raise BadInput(str(error)) from None
     if options.enabled:
+        from bench import extras
+
+        option = "--workers" if options.workers is not None else "--ray"
         try:  # Ray is the optional extra `parallel`: say so before any work starts
-            import ray  # noqa: F401
-        except ImportError:
-            option = "--workers" if options.workers is not None else "--ray"
-            raise BadInput(
-                f"{option} needs Ray, which is not installed: pip install 'collapse-bench[parallel]'"
-            ) from None
+            extras.require("parallel", option)
+        except extras.MissingExtra as error:
+            raise BadInput(str(error)) from None
     return options
 
 

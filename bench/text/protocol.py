@@ -15,12 +15,12 @@ Everything a suite states here is checked when it validates (``check_text_protoc
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench import extras
 from bench.seeding import derive_seed
 
 if TYPE_CHECKING:
@@ -28,16 +28,10 @@ if TYPE_CHECKING:
     from bench.tasks.text import TextTask
     from bench.text.metrics import ScoringModel
 
-TEXT_EXTRA_MODULES = {"mauve": "mauve-text", "sacrebleu": "sacrebleu"}
 
-
-def require_text_extra(modules: dict[str, str] = TEXT_EXTRA_MODULES) -> None:
+def require_text_extra() -> None:
     """Refuse, in one line naming the extra, when the text world's optional dependencies are missing."""
-    for module, package in modules.items():
-        if importlib.util.find_spec(module) is None:
-            raise ValueError(
-                f"the text task needs the 'text' extra (pip install 'collapse-bench[text]'): {package} is not installed"
-            )
+    extras.require("text", "the text task", modules=("mauve", "sacrebleu"))
 
 
 def model_context(folder: str | Path) -> int | None:

@@ -23,6 +23,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench import extras
+
 
 class FetchError(RuntimeError):
     """A fetch that cannot be done; one line naming the cause."""
@@ -147,10 +149,10 @@ def fetch(name: str, out: Path) -> bool:
     check_out(out)
     if is_complete(out, spec):
         return False
-    try:
-        import gguf  # noqa: F401  (transformers reads GGUF through it)
-    except ImportError:
-        raise FetchError("bench fetch needs the 'text' extra (pip install 'collapse-bench[text]'): gguf") from None
+    try:  # transformers reads GGUF through the gguf package
+        extras.require("text", "bench fetch", modules=("gguf",))
+    except extras.MissingExtra as error:
+        raise FetchError(str(error)) from None
     out.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".fetch-", dir=out))  # inside the named folder, removed at the end
     try:
