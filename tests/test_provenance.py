@@ -110,3 +110,22 @@ def test_a_database_from_before_provenance_gains_the_columns(tmp_path: Path):
     store.begin_run("old-1", "old", "o.yaml", "h", {}, "x", "abc", {}, "cpu", git_dirty=True, git_diff_sha256="d")
     (run,) = store.runs()
     assert run["git_dirty"] is True and run["git_diff_sha256"] == "d"
+
+
+def test_published_refuses_a_dirty_run_in_one_line(tmp_path: Path, capsys):
+    """`bench leaderboard --published` / `bench report --published`: docs' tables never come from uncommitted code."""
+    from conftest import cli
+
+    results = tmp_path / "results"
+    store = Store(results)
+    store.begin_run("dirty-1", "s", "s.yaml", "h", {}, "x", "abc", {}, "cpu", git_dirty=True, git_diff_sha256="d1")
+    for command in (["leaderboard"], ["report", "--out", str(tmp_path / "out")]):
+        done = cli(capsys, *command, "--results", str(results), "--published")
+        errors = [line for line in done.stderr.splitlines() if "error" in line]  # beside the "using run" note
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert errors == [
+            "bench: error: --published: run dirty-1: ran from a checkout with uncommitted changes (diff d1)"
+        ]
+        assert not (tmp_path / "out").exists()
+        plain = cli(capsys, *command, "--results", str(results))  # without the flag the same run is readable
+        assert "--published" not in plain.stderr

@@ -21,6 +21,15 @@ def add_results_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--suite", help="the latest run of this suite name")
 
 
+def add_published_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--published",
+        action="store_true",
+        help="refuse a run that cannot back a published table: made from a checkout with uncommitted changes, or "
+        "from a commit that is not an ancestor of this checkout's HEAD",
+    )
+
+
 def add_ci_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--ci",
@@ -123,6 +132,11 @@ def selected_run(args: argparse.Namespace):
         # (The outputs themselves name the run; a silent note keeps one-line errors one line.)
         if run["run_id"] != candidates[-1]["run_id"] or run["status"] != "finished":
             print(f"bench: using run {run['run_id']} (suite {run['suite']}, {run['status']})", file=sys.stderr)
+    if getattr(args, "published", False):  # docs' tables come from committed code only
+        from bench.run.provenance import publication_problem
+
+        if problem := publication_problem(run):
+            raise BadInput(f"--published: {problem}")
     rows = store.metric_rows(run["run_id"])
     if not rows:
         raise BadInput(f"run {run['run_id']}: no finished generations yet")

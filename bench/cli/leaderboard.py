@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench.cli.common import add_ci_option, add_results_options, selected_run
+from bench.cli.common import add_ci_option, add_published_option, add_results_options, selected_run
 from bench.cli.errors import BadInput
 
 
@@ -21,6 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "with meaning)",
     )
     add_ci_option(board)
+    add_published_option(board)
     board.add_argument(
         "--test",
         choices=("sign-flip", "t"),

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from bench.cli.common import add_ci_option, add_results_options, selected_run
+from bench.cli.common import add_ci_option, add_published_option, add_results_options, selected_run
 from bench.cli.errors import BadInput
 
 
@@ -16,6 +16,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     report.add_argument("--out", required=True, help="output directory")
     report.add_argument("--force", action="store_true", help="write into --out even if it holds other files")
     add_ci_option(report)
+    add_published_option(report)
     report.set_defaults(handler=cmd_report)
 
 
