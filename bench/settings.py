@@ -45,6 +45,10 @@ class TrainingConfig(Strict):
     copies of one string may fall on both sides; ``strings``: whole distinct strings held out (every copy on one
     side); ``real``: the generation trains on all of its data set and validates on a real validation set V* drawn
     once per seed, disjoint from T*. docs/design.md says what each measures."""
+    keep: Literal["best", "last"] = "best"
+    """The weights a fit ends with: ``best`` (default, the study's): those of the validation with the lowest loss;
+    ``last``: those after the last step, the validation loss then only monitoring the fit (and early stopping), as in
+    Shumailov et al.'s released code, which generates with the model as the last epoch left it."""
     precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
     """Mixed precision for Accelerate; ``auto`` is bf16 on CUDA and full precision on CPU."""
 

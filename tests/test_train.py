@@ -13,9 +13,11 @@ from bench.learners.transformer.train import (
     IGNORE_INDEX,
     TrainingDivergedError,
     batch_schedule,
+    encode_samples,
     pack,
     shard,
     train,
+    validation_loss,
 )
 from bench.settings import SamplingConfig, TrainingConfig
 from bench.tasks import get_task
@@ -133,6 +135,26 @@ def test_tiny_model_learns_the_task_and_is_reproducible(task, tokenizer, tmp_pat
     assert (
         sample(loaded, loaded_tokenizer, 200, seed=5, settings=SETTINGS, max_new_tokens=task.max_tokens() + 1) == after
     )
+
+
+@pytest.mark.parametrize("keep", ["best", "last"])
+def test_keep_chooses_the_best_or_the_last_weights(task, tokenizer, keep):
+    """``training.keep``: ``best`` ends with the weights of the lowest validation loss, ``last`` with the last step's.
+
+    The validation texts are valid tokens in an order the task never produces (each sample reversed), so the more the
+    model learns the task the worse it scores them: the first validation is the best, and the two choices differ."""
+    data = task.generate(300, seed=3)
+    val_texts = [" ".join(reversed(t.split())) for t in task.generate(40, seed=4)]
+    settings = TINY.model_copy(update={"max_iters": 60, "eval_interval": 10, "patience": 100, "keep": keep})
+    model = build_model(TransformerConfig(preset="tiny"), tokenizer, context_length=128, seed=0)
+    result = train(model, tokenizer, data, val_texts, settings, seed=0)
+    assert result.iterations == 60 and result.best_iteration < result.iterations  # the premise: the best was earlier
+    blocks = pack(encode_samples(val_texts, tokenizer), settings.block_size, tokenizer.pad_token_id)
+    final = validation_loss(model, blocks, settings.batch_size * 4, torch.device("cpu"))
+    if keep == "best":
+        assert final == pytest.approx(result.best_val_loss, rel=1e-5)
+    else:
+        assert final > result.best_val_loss * 1.01
 
 
 def test_nan_loss_stops_with_a_clear_error(task, tokenizer):

@@ -148,7 +148,7 @@ def train(
     progress: Callable[[int, float], None] | None = None,
 ) -> FitResult:
     """Train ``model`` in place for ``settings.max_iters`` steps, or ``settings.max_epochs`` passes over the training
-    blocks if that comes first (or until early stopping); keep the best weights."""
+    blocks if that comes first (or until early stopping); end with the best weights, or the last (``keep: last``)."""
     accelerator = accelerator or make_accelerator(settings.precision)
     torch.manual_seed(seed)
     train_blocks = pack(encode_samples(train_texts, tokenizer), settings.block_size, tokenizer.pad_token_id)
@@ -216,8 +216,9 @@ def train(
                 raise TrainingDivergedError(f"validation loss became {loss_value} at iteration {iteration}")
             if loss_value < best_loss:
                 best_loss, best_iteration, bad_evals = loss_value, iteration, 0
-                unwrapped = accelerator.unwrap_model(model)
-                best_state = {k: v.detach().to("cpu", copy=True) for k, v in unwrapped.state_dict().items()}
+                if settings.keep == "best":  # a copy only when it will be restored
+                    unwrapped = accelerator.unwrap_model(model)
+                    best_state = {k: v.detach().to("cpu", copy=True) for k, v in unwrapped.state_dict().items()}
             else:
                 bad_evals += 1
                 if bad_evals >= settings.patience:
