@@ -10,7 +10,6 @@ import pytest
 
 from bench.analysis.check import (
     DEFAULT_TOLERANCES,
-    EXIT_BAD_INPUT,
     EXIT_PASS,
     EXIT_REGRESSION,
     FORMAT_VERSION,
@@ -20,7 +19,6 @@ from bench.analysis.check import (
     gated_direction,
     load_baseline,
     make_baseline,
-    run_check,
     write_baseline,
 )
 from bench.analysis.leaderboard import build_leaderboard
@@ -172,8 +170,10 @@ def test_gating_invalid_fails_when_it_rises(tmp_path: Path) -> None:
     assert {f.field for f in report.by_status("regressed")} == {"invalid_final", "invalid_auc"}
     path = tmp_path / "b.json"
     write_baseline(path, invalid_baseline())
-    code, text = run_check(rising, path)
-    assert code == EXIT_REGRESSION and "FAILED" in text and "lower is better" in text
+    report = compare(rising, load_baseline(path))
+    assert report.exit_code == EXIT_REGRESSION
+    text = format_check(report)
+    assert "FAILED" in text and "lower is better" in text
 
 
 def test_gating_invalid_passes_when_it_falls(tmp_path: Path) -> None:
@@ -183,7 +183,7 @@ def test_gating_invalid_passes_when_it_falls(tmp_path: Path) -> None:
     assert statuses(report) == {("replace", "invalid_final"): "improved", ("replace", "invalid_auc"): "ok"}
     path = tmp_path / "b.json"
     write_baseline(path, invalid_baseline())
-    assert run_check(falling, path)[0] == EXIT_PASS
+    assert compare(falling, load_baseline(path)).exit_code == EXIT_PASS
     # A rise within the tolerance (exactly 0.02) passes too.
     assert compare([{"scenario": "replace", "invalid_final": 0.12, "invalid_auc": 0.12}], invalid_baseline()).passed
 
@@ -206,8 +206,8 @@ def test_gating_a_metric_without_direction_is_bad_input(tmp_path: Path, metric: 
         compare([{"scenario": "a", f"{metric}_final": 3.0}], base)
     path = tmp_path / "b.json"
     write_baseline(path, base)
-    code, text = run_check([{"scenario": "a", f"{metric}_final": 3.0}], path)
-    assert code == EXIT_BAD_INPUT and text.startswith("bench check: ") and metric in text
+    with pytest.raises(ValueError, match=metric):  # from the file too: the CLI's exit 2
+        compare([{"scenario": "a", f"{metric}_final": 3.0}], load_baseline(path))
 
 
 def test_compare_direction_can_be_injected(baseline: dict) -> None:
@@ -247,8 +247,8 @@ def test_real_leaderboard_rows_gate_end_to_end(tmp_path: Path) -> None:
     stored = json.loads(path.read_text())
     assert "higher_is_better" not in stored and stored["format_version"] == 2
     assert load_baseline(path)["rows"] == good  # strings, None and floats survive the JSON round trip
-    code, text = run_check(good, path)
-    assert code == EXIT_PASS, text
+    same = compare(good, load_baseline(path), suite="nightly")
+    assert same.exit_code == EXIT_PASS, format_check(same)
     worse = [r.to_dict() for r in build_leaderboard(rows(-0.1))]  # correct at the last generation drops by 0.1
     report = compare(worse, load_baseline(path), suite="nightly")
     assert {(f.scenario, f.field) for f in report.by_status("regressed")} == {
@@ -284,9 +284,9 @@ def test_write_then_load_round_trip(tmp_path: Path, baseline: dict) -> None:
     path = tmp_path / "baselines" / "nightly.json"
     write_baseline(path, baseline)
     assert load_baseline(path) == baseline
-    assert run_check([row("replace"), row("balanced")], path)[0] == EXIT_PASS
-    code, text = run_check([row("replace", correct_final=0.1), row("balanced")], path)
-    assert code == EXIT_REGRESSION and "FAILED" in text
+    assert compare([row("replace"), row("balanced")], load_baseline(path)).exit_code == EXIT_PASS
+    report = compare([row("replace", correct_final=0.1), row("balanced")], load_baseline(path))
+    assert report.exit_code == EXIT_REGRESSION and "FAILED" in format_check(report)
 
 
 def test_hand_written_minimal_baseline_gets_defaults(tmp_path: Path) -> None:
@@ -327,15 +327,12 @@ def test_malformed_baseline_is_a_clear_value_error(tmp_path: Path, content: str,
     with pytest.raises(ValueError, match=message) as info:
         load_baseline(path)
     assert "bad.json" in str(info.value)
-    code, text = run_check([row("a")], path)
-    assert code == EXIT_BAD_INPUT and text.startswith("bench check: ")
 
 
 def test_missing_baseline_file_names_the_fix(tmp_path: Path) -> None:
     path = tmp_path / "nope.json"
     with pytest.raises(ValueError, match="does not exist.*--write-baseline"):
         load_baseline(path)
-    assert run_check([row("a")], path)[0] == EXIT_BAD_INPUT
 
 
 def test_malformed_current_rows_are_bad_input(baseline: dict) -> None:

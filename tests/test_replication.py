@@ -271,25 +271,27 @@ def test_main_without_results_exits_2(tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 def _record(store: Store, run_id: str, scenario: str, seed: int, generation: int, metrics: dict[str, float]) -> None:
-    store.record_generation(
-        GenerationRecord(
-            run_id=run_id,
-            suite="replication_cpu",
-            scenario=scenario,
-            seed=seed,
-            generation=generation,
-            metrics=metrics,
-            higher_is_better={m: m not in ("incorrect", "invalid") for m in metrics},
-            drops={},
-            samples_path="s.parquet",
-            data_path="d.parquet",
-            checkpoint_path=None,
-            train_iterations=150,
-            best_val_loss=1.0,
-            train_seconds=1.0,
-            sample_seconds=0.5,
-            useful_tokens_per_second=1.0,
-        )
+    store.record_generations(
+        [
+            GenerationRecord(
+                run_id=run_id,
+                suite="replication_cpu",
+                scenario=scenario,
+                seed=seed,
+                generation=generation,
+                metrics=metrics,
+                higher_is_better={m: m not in ("incorrect", "invalid") for m in metrics},
+                drops={},
+                samples_path="s.parquet",
+                data_path="d.parquet",
+                checkpoint_path=None,
+                train_iterations=150,
+                best_val_loss=1.0,
+                train_seconds=1.0,
+                sample_seconds=0.5,
+                useful_tokens_per_second=1.0,
+            )
+        ]
     )
 
 

@@ -122,8 +122,8 @@ def test_resume_after_kill_9_gives_identical_tables(clean_run, tmp_path):
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and process.poll() is None:
-        if Store(results).exists() and Store(results).finished_generations(
-            load_suite(suite_path).run_id(), "replace", 1
+        if Store(results).exists() and Store(results).finished_cells(load_suite(suite_path).run_id()).get(
+            ("replace", 1)
         ):
             break
         time.sleep(0.2)

@@ -36,11 +36,11 @@ def begin(store: Store, run_id: str = "r1") -> None:
 def test_recording_twice_adds_no_rows(tmp_path):
     store = Store(tmp_path)
     begin(store)
-    store.record_generation(record("a", 0, 0))
-    store.record_generation(record("a", 0, 0))
+    store.record_generations([record("a", 0, 0)])
+    store.record_generations([record("a", 0, 0)])
     begin(store)  # a resumed run is not a second run
     assert store.count_rows() == {"runs": 1, "metrics": 2, "drops": 1, "generations": 1}
-    assert store.finished_generations("r1", "a", 0) == {0}
+    assert store.finished_cells("r1") == {("a", 0): {0}}
     rows = store.metric_rows("r1")
     assert [(r.metric, r.value, r.higher_is_better) for r in rows] == [
         ("correct", 0.5, True),
@@ -51,9 +51,9 @@ def test_recording_twice_adds_no_rows(tmp_path):
 def test_finish_run_waits_for_every_generation(tmp_path):
     store = Store(tmp_path)
     begin(store)
-    store.record_generation(record("a", 0, 0))
+    store.record_generations([record("a", 0, 0)])
     assert not store.finish_run("r1", expected_generations=2)
-    store.record_generation(record("a", 0, 1))
+    store.record_generations([record("a", 0, 1)])
     assert store.finish_run("r1", expected_generations=2)
     assert store.runs()[0]["status"] == "finished"
 
@@ -62,7 +62,7 @@ def _writer(root: str, scenario: str) -> None:
     store = Store(root)
     begin(store, run_id=f"run-{scenario}")
     for generation in range(15):
-        store.record_generation(record(scenario, 0, generation, run_id=f"run-{scenario}"))
+        store.record_generations([record(scenario, 0, generation, run_id=f"run-{scenario}")])
 
 
 def test_concurrent_writers_lose_nothing(tmp_path):
@@ -82,9 +82,9 @@ def test_merge_copies_rows_once_and_artifacts(tmp_path):
     left, right = Store(tmp_path / "left"), Store(tmp_path / "right")
     begin(left)
     begin(right)
-    left.record_generation(record("a", 0, 0))
-    right.record_generation(record("a", 1, 0))
-    right.record_generation(record("a", 0, 0))  # also in left: must not duplicate
+    left.record_generations([record("a", 0, 0)])
+    right.record_generations([record("a", 1, 0)])
+    right.record_generations([record("a", 0, 0)])  # also in left: must not duplicate
     (right.root / "artifacts" / "r1").mkdir(parents=True)
     (right.root / "artifacts" / "r1" / "x.parquet").write_text("x")
     added = left.merge_from(right)

@@ -35,10 +35,9 @@ from typing import Any, Literal
 
 FORMAT_VERSION = 2  # 2: directions come from the metric registry, not from the file
 
-# Exit codes of `bench check`, the CLI's contract.
+# Exit codes of `bench check`, the CLI's contract (bad input is the CLI's exit 2, raised here as ValueError).
 EXIT_PASS = 0
 EXIT_REGRESSION = 1
-EXIT_BAD_INPUT = 2
 
 # The summary values gated per metric: final generation, and area under the per-generation curve.
 GATED_KINDS: tuple[str, ...] = ("final", "auc")
@@ -303,18 +302,6 @@ def format_check(report: CheckReport) -> str:
         lines.append("  new scenario(s), not in the baseline (not gated): " + ", ".join(report.new_scenarios))
     lines.extend(f"  note: {n}" for n in report.notes)
     return "\n".join(lines)
-
-
-def run_check(current_rows: Sequence[Mapping[str, Any]], baseline_path: str | Path) -> tuple[int, str]:
-    """The whole of ``bench check --against PATH``: (exit code, text to print).
-
-    Exit 0 pass, 1 regression, 2 bad input (missing or malformed baseline, malformed rows).
-    """
-    try:
-        report = compare(current_rows, load_baseline(baseline_path))
-    except ValueError as err:
-        return EXIT_BAD_INPUT, f"bench check: {err}"
-    return report.exit_code, format_check(report)
 
 
 # --------------------------------------------------------------------------- helpers

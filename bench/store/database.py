@@ -448,14 +448,7 @@ class Store:
             )
             return True
 
-    def finished_generations(self, run_id: str, scenario: str, seed: int) -> set[int]:
-        return self.finished_cells(run_id).get((scenario, seed), set())
-
     # -- one finished generation ------------------------------------------------------------------------------
-
-    def record_generation(self, record: GenerationRecord) -> None:
-        """Metrics, drop counts and the done marker of one generation in one transaction; a repeat adds nothing."""
-        self.record_generations([record])
 
     def record_generations(self, records: Sequence[GenerationRecord]) -> None:
         """Several finished generations in one transaction (one lock, one connection): fast learners finish

@@ -542,11 +542,6 @@ def _operand(node: Node, min_precedence: int) -> str:
     return f"( {text} )" if _PRECEDENCE[type(node)] < min_precedence else text
 
 
-def render_identity(identity: Identity) -> str:
-    """``lhs = rhs`` with :func:`render` on both sides."""
-    return f"{render(identity.lhs)} = {render(identity.rhs)}"
-
-
 def _monomial(a: int, b: int) -> str:
     parts = [name if k == 1 else f"{name} ^ {_number(k)}" for name, k in (("x", a), ("y", b)) if k]
     return " * ".join(parts)
