@@ -72,7 +72,7 @@ def test_bad_inputs_raise():
 def test_bootstrap_interval_matches_old_algorithm():
     values = [0.31, 0.42, 0.27, 0.55, 0.38]
     seed, resamples, confidence = 7, 10_000, 0.9
-    # bench.analysis.leaderboard.bootstrap_ci as it was: one index matrix from default_rng(seed), percentile quantiles.
+    # The leaderboard's former bootstrap, step by step: one index matrix from default_rng(seed), percentile quantiles.
     arr = np.asarray(values)
     idx = np.random.default_rng(seed).integers(0, arr.size, size=(resamples, arr.size))
     low, high = np.quantile(arr[idx].mean(axis=1), [0.05, 0.95])

@@ -125,13 +125,14 @@ def bootstrap_interval(
 
     The percentile interval of Efron & Tibshirani (*An Introduction to the Bootstrap*, 1993, ch. 13): draw
     ``resamples`` resamples of size n with replacement and take the ``(1 - c)/2`` and ``(1 + c)/2``
-    quantiles of their means. Computed exactly as ``bench.analysis.leaderboard.bootstrap_ci`` does (one index matrix
-    from ``numpy.random.default_rng(seed).integers(0, n, size=(resamples, n))``, ``np.quantile``'s default
-    linear interpolation, low/high clamped around the mean), so its numbers are unchanged.
+    quantiles of their means. One index matrix from ``numpy.random.default_rng(seed).integers(0, n,
+    size=(resamples, n))``, ``np.quantile``'s default linear interpolation, low/high clamped around the mean: the
+    algorithm of the leaderboard's own bootstrap that this function replaced, so earlier runs' intervals are
+    unchanged (``tests/test_stats.py`` recomputes it step by step).
 
     It undercovers at small n (about 75% nominal-95% coverage at n=3 for normal data), so prefer
-    :func:`interval`, which uses it only from 10 values up. One value gives ``method="none"`` (the old
-    function gave a zero-width interval there); identical values give the zero-width interval at the value.
+    :func:`interval`, which uses it only from 10 values up. One value gives ``method="none"`` (the replaced
+    bootstrap gave a zero-width interval there); identical values give the zero-width interval at the value.
     """
     arr = _finite_values(values, "bootstrap_interval")
     _check_confidence(confidence)
