@@ -18,15 +18,37 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bench import extras
 from bench.seeding import derive_seed
 
 if TYPE_CHECKING:
-    from bench.suite.config import ResolvedScenario
+    from bench.settings import MetricsConfig, SamplingConfig
     from bench.tasks.text import TextTask
     from bench.text.metrics import ScoringModel
+
+
+class _Sized(Protocol):
+    @property
+    def size(self) -> int: ...
+
+
+class TextScenario(Protocol):
+    """What the protocol reads from a scenario; ``bench.suite.config.ResolvedScenario`` is one. Described here so
+    that the text layer does not import the suite layer above it (which calls :func:`check_text_protocol`)."""
+
+    @property
+    def sampling(self) -> SamplingConfig: ...
+
+    @property
+    def metrics(self) -> MetricsConfig: ...
+
+    @property
+    def data(self) -> _Sized: ...
+
+    @property
+    def model(self) -> object: ...  # read for an optional ``pretrained`` folder only
 
 
 def require_text_extra() -> None:
@@ -53,20 +75,20 @@ def _check_folder(field: str, folder: str) -> None:
         raise ValueError(str(error).replace("model.pretrained", field, 1)) from None
 
 
-def prompt_length(scenario: ResolvedScenario, task: TextTask) -> int:
+def prompt_length(scenario: TextScenario, task: TextTask) -> int:
     """Tokens of a continue-mode prompt: ``prompt_tokens``, at most a block."""
     return min(scenario.sampling.prompt_tokens, task.chunk_tokens)
 
 
-def is_continue(scenario: ResolvedScenario) -> bool:
+def is_continue(scenario: TextScenario) -> bool:
     return scenario.sampling.resolved_mode(True) == "continue"
 
 
-def mauve_size(scenario: ResolvedScenario) -> int:
+def mauve_size(scenario: TextScenario) -> int:
     return scenario.metrics.mauve_texts or scenario.sampling.n or scenario.data.size
 
 
-def check_text_protocol(task: Any, scenario: ResolvedScenario) -> None:
+def check_text_protocol(task: Any, scenario: TextScenario) -> None:
     """The text protocol's settings, checked before any work: each failure is one line naming the field."""
     from bench.text.metrics import check_mauve_size
 
@@ -113,7 +135,7 @@ def check_text_protocol(task: Any, scenario: ResolvedScenario) -> None:
 
 
 def prompts_from_original(
-    task: TextTask, scenario: ResolvedScenario, original: list[str], n: int, seed: int, generation: int
+    task: TextTask, scenario: TextScenario, original: list[str], n: int, seed: int, generation: int
 ) -> list[str]:
     """The prompt part of each of ``n`` samples: the first k tokens of R's blocks, in a seeded order, cycled."""
     order = list(range(len(original)))
@@ -122,7 +144,7 @@ def prompts_from_original(
     return task.prefixes(blocks, prompt_length(scenario, task))
 
 
-def mauve_reference(task: TextTask, scenario: ResolvedScenario, seed: int) -> list[str] | None:
+def mauve_reference(task: TextTask, scenario: TextScenario, seed: int) -> list[str] | None:
     """P: true continuations of held-out test prompts with the samples' budget; the same in every generation
     (``None`` when the suite turns MAUVE off)."""
     if not scenario.metrics.mauve:
