@@ -1,5 +1,7 @@
-"""Shared fixtures: a micro suite small enough to run whole loops in seconds on a CPU, the ``bench`` helper that
-runs the command line (in this process unless a process of its own is the point), and the Hypothesis profiles."""
+"""Shared fixtures: a micro suite small enough to run whole loops in seconds on a CPU, a tiny empirical suite and its
+one finished run, the ``bench`` helper that runs the command line (in this process unless a process of its own is
+the point), the Hypothesis profiles, and the hand-made metric rows, report inputs and plugin that several test
+modules use (tests never import each other)."""
 
 from __future__ import annotations
 
@@ -8,11 +10,19 @@ import io
 import os
 import subprocess
 import sys
+import textwrap
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import yaml
 from hypothesis import settings
+
+from bench.records import MetricRow
+
+if TYPE_CHECKING:
+    from bench.report.inputs import ReportInputs
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -82,6 +92,18 @@ def bench_process(*args: str, cwd: Path | str = ROOT, timeout: float = 300) -> s
     return bench(*args, cwd=cwd, timeout=timeout, process=True, stdin="", env={"OMP_NUM_THREADS": "1"})
 
 
+def in_process(capsys, *args: str) -> tuple[int, str, str]:
+    """``main`` in this process, its output read through ``capsys``: (exit code, stdout, stderr)."""
+    from bench.cli.main import main
+
+    try:
+        code = main(list(args))
+    except SystemExit as exit:  # argparse's --version and usage errors
+        code = exit.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def cli(capsys, *args: str) -> subprocess.CompletedProcess:
     """``bench.cli.main`` in this process, from the current directory (``capsys`` kept for the callers' fixtures)."""
     return bench(*args, cwd=Path.cwd())
@@ -132,6 +154,54 @@ def micro_suite(tmp_path) -> Path:
     return write_suite(tmp_path / "micro.yaml", MICRO)
 
 
+# A tiny suite on the empirical learner (milliseconds a generation): two scenarios × two seeds × three generations,
+# whose one finished run (``empirical_run``) the command-line, first-hour, security and hostile-input tests read.
+EMPIRICAL = {
+    "suite": "tinyemp",
+    "seeds": [0, 1],
+    "generations": 3,
+    "checkpoints": "none",
+    "task": {"name": "logic", "params": {"max_depth": 3}},
+    "data": {"size": 60},
+    "model": {"kind": "empirical"},
+    "sampling": {"temperature": 1.0},
+    "scenarios": [
+        {"name": "replace", "regime": {"kind": "replace"}},
+        {"name": "filtered", "regime": {"kind": "replace"}, "mitigations": [{"name": "verifier_filter"}]},
+    ],
+}
+# One cell of it (one scenario, one seed, two generations): for tests that start, or refuse, runs of their own.
+EMPIRICAL_ONE_CELL = {
+    **EMPIRICAL,
+    "suite": "onecell",
+    "seeds": [0],
+    "generations": 2,
+    "data": {"size": 40},
+    "scenarios": EMPIRICAL["scenarios"][:1],
+}
+
+
+@pytest.fixture(scope="session")
+def empirical_run(tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProcess]:
+    """One finished run of ``EMPIRICAL`` in a process of its own (its stderr a pipe, not a terminal, so it holds
+    the plain progress lines), one torch thread: (suite path, results directory, the finished process).
+
+    Read-only: a test that damages or extends results works on a copy (``shutil.copytree(..., symlinks=True)``).
+    """
+    root = tmp_path_factory.mktemp("empirical")
+    suite = write_suite(root / "tinyemp.yaml", EMPIRICAL)
+    results = root / "results"
+    run = bench("run", str(suite), "--results", str(results), "--allow-cpu", process=True, stdin="", env=ONE_THREAD_ENV)
+    assert run.returncode == 0, run.stderr
+    return suite, results, run
+
+
+@pytest.fixture(scope="session")
+def empirical_results(empirical_run) -> Path:
+    """The results directory of ``empirical_run`` (read-only)."""
+    return empirical_run[1]
+
+
 # Runs that other tests compare with use one torch thread (as a Ray cell does, and as child processes started with
 # OMP_NUM_THREADS=1 do), whatever this process was started with: the thread count changes float sums.
 ONE_THREAD_ENV = {"OMP_NUM_THREADS": "1"}
@@ -165,3 +235,198 @@ def micro_run(tmp_path_factory):
         summary = run_suite(load_suite(suite_path), suite_path, root / "results", show_progress=False)
     assert summary.finished and not summary.failed
     return suite_path, root / "results", summary
+
+
+# -- hand-made metric rows with hand-computed statistics (the leaderboard tests) -------------------------------
+
+DL = "diversity_levenshtein"
+
+# Directions as the metric registry declares them (what the loop records in every row).
+DIRECTION = {
+    "diversity_levenshtein": True,
+    "correct": True,
+    "unique_ratio": True,
+    "unique_count": True,
+    "invalid": False,
+}
+
+
+def make_rows(
+    data: dict[str, dict[int, dict[str, list[float]]]],
+    run_id: str = "run",
+    directions: dict[str, bool | None] | None = None,
+) -> list[MetricRow]:
+    """Rows from ``{scenario: {seed: {metric: [value per generation]}}}``."""
+    flags = DIRECTION if directions is None else directions
+    return [
+        MetricRow(run_id, "suite", scenario, seed, g, metric, v, flags.get(metric))
+        for scenario, seeds in data.items()
+        for seed, metrics in seeds.items()
+        for metric, values in metrics.items()
+        for g, v in enumerate(values)
+    ]
+
+
+# Baseline "replace", diversity per seed over 3 generations:
+#   seed 0: [1, .5, 0]   final 0    AUC ((1+.5)/2 + (.5+0)/2)/2 = (.75+.25)/2 = .5
+#   seed 1: [1, .5, .5]  final .5   AUC (.75 + .5)/2 = .625
+#   seed 2: [1, 1, .5]   final .5   AUC (1 + .75)/2 = .875
+#   mean final 1/3, mean AUC 2/3.
+REPLACE = {0: [1.0, 0.5, 0.0], 1: [1.0, 0.5, 0.5], 2: [1.0, 1.0, 0.5]}
+# "accumulate" = replace + a per-seed shift (.25, .5, .25): the final and AUC diffs per seed are the shifts,
+# mean 1/3; its own finals are .25, 1.0, .75 (mean 2/3) and AUCs .75, 1.125, 1.125 (mean 1.0).
+SHIFT = {0: 0.25, 1: 0.5, 2: 0.25}
+# "mixed" = replace + (.25, -.25, .5): finals .25, .25, 1.0 (mean .5). All shifts are exact in binary.
+MIXED_SHIFT = {0: 0.25, 1: -0.25, 2: 0.5}
+
+
+def _replace_seed(curve: list[float]) -> dict[str, list[float]]:
+    # correct: replace rises 0 -> .5 -> 1 for every seed (AUC (.25 + .75)/2 = .5).
+    return {
+        "diversity_levenshtein": curve,
+        "correct": [0.0, 0.5, 1.0],
+        "unique_ratio": [1.0, 1.0, 1.0],
+        "invalid": [0.5, 0.25, 0.0],
+    }
+
+
+def two_scenarios(directions: dict[str, bool | None] | None = None) -> list[MetricRow]:
+    data: dict[str, dict[int, dict[str, list[float]]]] = {"replace": {}, "accumulate": {}}
+    for seed, curve in REPLACE.items():
+        data["replace"][seed] = _replace_seed(curve)
+        # accumulate: correct stays at .5 (AUC .5 each), invalid at .5.
+        data["accumulate"][seed] = {
+            "diversity_levenshtein": [v + SHIFT[seed] for v in curve],
+            "correct": [0.5, 0.5, 0.5],
+            "unique_ratio": [1.0, 1.0, 1.0],
+            "invalid": [0.5, 0.5, 0.5],
+        }
+    return make_rows(data, directions=directions)
+
+
+def three_scenarios() -> list[MetricRow]:
+    """two_scenarios plus "mixed": replace's curves with diversity shifted by MIXED_SHIFT."""
+    data = {"mixed": {}}
+    for seed, curve in REPLACE.items():
+        data["mixed"][seed] = _replace_seed([v + MIXED_SHIFT[seed] for v in curve])
+    return two_scenarios() + make_rows(data)
+
+
+# -- synthetic rows and inputs of a report (the report, results-JSON and report-check tests) -------------------
+
+
+def synthetic_rows(generations: int = 4) -> list[MetricRow]:
+    """2 scenarios x 2 seeds: diversity declines (faster for "replace"), correctness rises."""
+    rows = []
+    for scenario, rate in (("replace", 0.2), ("accumulate", 0.05)):
+        for seed in (0, 1):
+            for g in range(generations):
+                diversity = 0.6 - rate * g + 0.01 * seed
+                correct = min(1.0, 0.7 + 0.05 * g)
+                invalid = 0.1 * (1 - g / generations)
+                values = {
+                    "diversity_levenshtein": (diversity, True),
+                    "correct": (correct, True),
+                    "incorrect": (1 - correct - invalid, False),
+                    "invalid": (invalid, False),
+                    "unique_ratio": (diversity + 0.2, True),
+                    "unique_count": (1000 * diversity, True),
+                }
+                for metric, (value, higher) in values.items():
+                    rows.append(MetricRow("run", "demo", scenario, seed, g, metric, value, higher))
+    return rows
+
+
+def report_inputs(rows: list[MetricRow], label_of=lambda text: "correct") -> ReportInputs:
+    """Sample panels like the store's, made of hostile strings, and one mitigation's drop counts."""
+    from bench.report.inputs import Drop, ReportInputs, SamplePanel, pick_samples
+
+    panels = []
+    for scenario in ("replace", "accumulate"):
+        for generation in (0, 2, 3):
+            texts = ["<script>alert(1)</script>"] * 3 + ["a & b", ""] * 2 + [f"s{i}" for i in range(20)]
+            labels = [label_of(t) for t in texts]
+            frequent, drawn = pick_samples(texts, labels, seed=generation)
+            panels.append(SamplePanel(scenario, 0, generation, len(texts), len(set(texts)), frequent, drawn))
+    drops = [Drop("replace", seed, g, "verifier_filter:incorrect", 5 + g) for seed in (0, 1) for g in range(4)]
+    return ReportInputs(samples=panels, drops=drops)
+
+
+REPORT_RUN = {
+    "run_id": "demo-0123456789ab",
+    "suite": "demo",
+    "git_commit": "0123456789abcdef0123",
+    "device": "cpu: x86_64, 1 threads",
+    "started_at": datetime(2026, 1, 2, 3, 4),
+    "finished_at": datetime(2026, 1, 2, 5, 6),
+    "status": "finished",
+    "packages": '{"torch": "2.13.0"}',
+}
+
+
+def composition_rows() -> list[MetricRow]:
+    rows = synthetic_rows()
+    for scenario in ("replace", "accumulate"):
+        for seed in (0, 1):
+            for g in range(4):
+                real = 1.0 if g == 0 else (0.0 if scenario == "replace" else 1 / (g + 1))
+                for metric, value in (("data_real_share", real), ("data_synthetic_share", 1 - real)):
+                    rows.append(MetricRow("run", "demo", scenario, seed, g, metric, value, None))
+                rows.append(MetricRow("run", "demo", scenario, seed, g, "val_loss", 1.0 + 0.1 * g + seed, False))
+    return rows
+
+
+# -- a plugin distribution: a mitigation and a metric found through entry points (the plugin and fault tests) ---
+
+LENGTH_CAP = '''
+from typing import Literal
+
+from pydantic import Field
+
+from bench.mitigations.base import MITIGATIONS, Mitigation, MitigationContext, Selection
+
+
+@MITIGATIONS.register("length_cap")
+class LengthCap(Mitigation):
+    """Drop samples longer than ``max_tokens`` tokens (reason ``too_long``)."""
+
+    name: Literal["length_cap"] = "length_cap"
+    max_tokens: int = Field(ge=1, description="Longest sample kept, in tokens.")
+
+    def select(self, samples: list[str], context: MitigationContext) -> Selection:
+        kept = [s for s in samples if len(s.split()) <= self.max_tokens]
+        n = len(samples) - len(kept)
+        return Selection(kept=kept, dropped={"too_long": n} if n else {})
+'''
+
+SHORT_SHARE = """
+from bench.metrics import metric
+
+
+@metric("short_share", True, "share of samples of at most three tokens")
+def short_share(s):
+    return sum(len(t.split()) <= 3 for t in s.samples) / len(s.samples) if s.samples else 0.0
+"""
+
+
+def make_plugin(root: Path) -> Path:
+    package = root / "cb_plugin"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "length_cap.py").write_text(LENGTH_CAP)
+    (package / "short_share.py").write_text(SHORT_SHARE)
+    info = root / "cb_plugin-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: cb-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(
+        textwrap.dedent(
+            """
+            [collapse_bench.mitigations]
+            length_cap = cb_plugin.length_cap
+
+            [collapse_bench.metrics]
+            short_share = cb_plugin.short_share
+            """
+        )
+    )
+    return root

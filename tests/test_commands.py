@@ -7,53 +7,15 @@ import os
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import ROOT, bench, write_suite
+from conftest import EMPIRICAL, ROOT, bench, in_process, write_suite
 
-from bench.cli.main import main
-
-EMPIRICAL = {
-    "suite": "tinyemp",
-    "seeds": [0, 1],
-    "generations": 3,
-    "checkpoints": "none",
-    "task": {"name": "logic", "params": {"max_depth": 3}},
-    "data": {"size": 60},
-    "model": {"kind": "empirical"},
-    "sampling": {"temperature": 1.0},
-    "scenarios": [
-        {"name": "replace", "regime": {"kind": "replace"}},
-        {"name": "accumulate", "regime": {"kind": "accumulate"}},
-    ],
-}
 LINE = re.compile(
-    r"^(replace|accumulate) seed [01] gen [0-2]/2: train ([0-9.]+ s|cached), "
+    r"^(replace|filtered) seed [01] gen [0-2]/2: train ([0-9.]+ s|cached), "
     r"diversity [0-9.]+, correct [0-9.]+; suite ETA .+$"
 )
-
-
-@pytest.fixture(scope="module")
-def empirical_run(tmp_path_factory) -> tuple[Path, Path, subprocess.CompletedProcess]:
-    tmp = tmp_path_factory.mktemp("commands")
-    suite = write_suite(tmp / "tinyemp.yaml", EMPIRICAL)
-    results = tmp / "results"
-    # A process of its own: its stderr is a real pipe here, not a terminal.
-    run = bench("run", str(suite), "--results", str(results), process=True, env={"OMP_NUM_THREADS": "1"})
-    assert run.returncode == 0, run.stderr
-    return suite, results, run
-
-
-def in_process(capsys, *args: str) -> tuple[int, str, str]:
-    """``main`` in this process (no interpreter start-up): exit code, stdout, stderr."""
-    try:
-        code = main(list(args))
-    except SystemExit as exit:  # argparse's --version and usage errors
-        code = exit.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_version(capsys) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import MICRO, ROOT, bench, write_suite
+from conftest import MICRO, ROOT, bench, make_plugin, write_suite
 
 from bench.run.sequential import run_suite
 from bench.store.database import DatabaseBusyError, Store
@@ -430,8 +430,6 @@ def test_fsck_without_a_database_is_bad_input(tmp_path, capsys):
 
 
 def test_a_failing_cell_is_recorded_and_the_others_finish(tmp_path):
-    from test_plugins import make_plugin
-
     plugin = make_plugin(tmp_path / "plugin")
     suite = {
         **EMPIRICAL,

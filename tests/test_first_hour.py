@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from conftest import ROOT, write_suite
+from conftest import ROOT, in_process, write_suite
 from scipy import stats as sps
 
 from bench.analysis.bounded import is_unit_metric, logit_interval, metric_interval
@@ -21,38 +21,12 @@ from bench.cli.main import main
 from bench.records import MetricRow
 from bench.report.samples import embedded_json, render_cell_page
 
-EMPIRICAL = {
-    "suite": "firsthour",
-    "seeds": [0, 1],
-    "generations": 3,
-    "checkpoints": "none",
-    "task": {"name": "logic", "params": {"max_depth": 3}},
-    "data": {"size": 60},
-    "model": {"kind": "empirical"},
-    "sampling": {"temperature": 1.0},
-    "scenarios": [
-        {"name": "replace", "regime": {"kind": "replace"}},
-        {"name": "filtered", "regime": {"kind": "replace"}, "mitigations": [{"name": "verifier_filter"}]},
-    ],
-}
-
-
-def in_process(capsys, *args: str) -> tuple[int, str, str]:
-    try:
-        code = main(list(args))
-    except SystemExit as exit:  # argparse usage errors
-        code = exit.code
-    out, err = capsys.readouterr()
-    return code, out, err
-
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> tuple[Path, Path, Path]:
+def runs(empirical_run, tmp_path_factory) -> tuple[Path, Path, Path]:
     """Two finished runs of one suite, the second with seeds [0] only: (suite file, results A, results B)."""
-    tmp = tmp_path_factory.mktemp("firsthour")
-    suite = write_suite(tmp / "firsthour.yaml", EMPIRICAL)
-    a, b = tmp / "a", tmp / "b"
-    assert main(["run", str(suite), "--results", str(a), "--quiet"]) == 0
+    suite, a, _ = empirical_run
+    b = tmp_path_factory.mktemp("firsthour") / "b"
     assert main(["run", str(suite), "--results", str(b), "--quiet", "--set", "seeds=[0]"]) == 0
     return suite, a, b
 
@@ -226,13 +200,13 @@ def test_leaderboard_files_name_run_suite_and_commit(runs, fmt, capsys) -> None:
     _, a, _ = runs
     code, out, _ = in_process(capsys, "leaderboard", "--results", str(a), "--format", fmt)
     assert code == 0
-    run_id = re.search(r"firsthour-[0-9a-f]{12}", out).group(0)
+    run_id = re.search(r"tinyemp-[0-9a-f]{12}", out).group(0)
     if fmt == "json":
-        assert all(row["run_id"] == run_id and row["suite"] == "firsthour" for row in json.loads(out))
+        assert all(row["run_id"] == run_id and row["suite"] == "tinyemp" for row in json.loads(out))
     elif fmt == "csv":
         assert out.splitlines()[0].startswith("run_id,suite,git_commit,scenario")
     else:
-        assert out.startswith(f"**collapse bench leaderboard — run {run_id}, suite firsthour, commit ")
+        assert out.startswith(f"**collapse bench leaderboard — run {run_id}, suite tinyemp, commit ")
 
 
 # -- the report: summary first, sample pages --------------------------------------------------------------------

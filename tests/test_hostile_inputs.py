@@ -18,21 +18,10 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import ROOT, cli, write_suite
+from conftest import EMPIRICAL_ONE_CELL, ROOT, cli, write_suite
 from conftest import bench_process as bench
 
 from bench.store.database import Store
-
-EMPIRICAL = {
-    "suite": "hostile",
-    "seeds": [0],
-    "generations": 2,
-    "checkpoints": "none",
-    "task": {"name": "logic", "params": {"min_depth": 2, "max_depth": 3}},
-    "data": {"size": 40},
-    "model": {"kind": "empirical"},
-    "scenarios": [{"name": "replace", "regime": {"kind": "replace"}}],
-}
 
 
 def refused(done: subprocess.CompletedProcess, *needles: str) -> str:
@@ -43,17 +32,8 @@ def refused(done: subprocess.CompletedProcess, *needles: str) -> str:
     return lines[0]
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("finished")
-    suite = write_suite(folder / "h.yaml", EMPIRICAL)
-    done = bench("run", str(suite), "--results", str(folder / "results"), "--quiet", "--allow-cpu")
-    assert done.returncode == 0, done.stderr
-    return folder / "results"
-
-
-def copy_results(finished: Path, to: Path) -> Path:
-    shutil.copytree(finished, to, symlinks=True)
+def copy_results(results: Path, to: Path) -> Path:
+    shutil.copytree(results, to, symlinks=True)
     return to
 
 
@@ -69,8 +49,10 @@ def copy_results(finished: Path, to: Path) -> Path:
     ],
     ids=["extra-column", "non-numeric-value", "missing-column"],
 )
-def test_a_source_with_other_columns_is_refused_before_the_target_exists(tmp_path, finished, capsys, alter, needle):
-    source = copy_results(finished, tmp_path / "source")
+def test_a_source_with_other_columns_is_refused_before_the_target_exists(
+    tmp_path, empirical_results, capsys, alter, needle
+):
+    source = copy_results(empirical_results, tmp_path / "source")
     with duckdb.connect(str(source / "bench.duckdb")) as con:
         con.execute(alter)
     target = tmp_path / "target"
@@ -78,11 +60,11 @@ def test_a_source_with_other_columns_is_refused_before_the_target_exists(tmp_pat
     assert not target.exists()
 
 
-def test_a_failing_merge_into_an_existing_target_changes_nothing(tmp_path, finished, capsys):
-    target = copy_results(finished, tmp_path / "target")
+def test_a_failing_merge_into_an_existing_target_changes_nothing(tmp_path, empirical_results, capsys):
+    target = copy_results(empirical_results, tmp_path / "target")
     before = Store(target).count_rows()
     other = tmp_path / "other"
-    suite = write_suite(tmp_path / "o.yaml", {**EMPIRICAL, "suite": "other"})
+    suite = write_suite(tmp_path / "o.yaml", {**EMPIRICAL_ONE_CELL, "suite": "other"})
     assert bench("run", str(suite), "--results", str(other), "--quiet", "--allow-cpu").returncode == 0
     run_id = Store(other).runs()[0]["run_id"]
     blocked = target / "artifacts" / run_id / "replace" / "seed-0" / "gen-000" / "data.parquet"
@@ -94,8 +76,8 @@ def test_a_failing_merge_into_an_existing_target_changes_nothing(tmp_path, finis
 # -- 7. report with damaged samples -----------------------------------------------------------------------------
 
 
-def test_a_truncated_samples_file_shows_as_unavailable(tmp_path, finished, capsys):
-    results = copy_results(finished, tmp_path / "results")
+def test_a_truncated_samples_file_shows_as_unavailable(tmp_path, empirical_results, capsys):
+    results = copy_results(empirical_results, tmp_path / "results")
     damaged = next((results / "artifacts").rglob("samples.parquet"))
     damaged.write_bytes(damaged.read_bytes()[:100])
     done = cli(capsys, "report", "--results", str(results), "--out", str(tmp_path / "out"))
@@ -180,34 +162,34 @@ def test_batched_tokenization_cuts_the_same_chunks(tiny_model, monkeypatch):
 
 
 @pytest.mark.parametrize("value", ["1e400", "-1e400", "1" + "0" * 400])
-def test_a_non_finite_baseline_value_is_refused(tmp_path, finished, capsys, value):
+def test_a_non_finite_baseline_value_is_refused(tmp_path, empirical_results, capsys, value):
     path = tmp_path / "base.json"
-    assert cli(capsys, "check", "--results", str(finished), "--write-baseline", str(path)).returncode == 0
+    assert cli(capsys, "check", "--results", str(empirical_results), "--write-baseline", str(path)).returncode == 0
     text = path.read_text()
     data = json.loads(text)
     field = next(k for k, v in data["rows"][0].items() if k.endswith("_final") and v is not None)
     path.write_text(text.replace(f'"{field}": {json.dumps(data["rows"][0][field])}', f'"{field}": {value}', 1))
-    refused(cli(capsys, "check", "--results", str(finished), "--against", str(path)), field, "finite")
+    refused(cli(capsys, "check", "--results", str(empirical_results), "--against", str(path)), field, "finite")
 
 
 # -- 10. settings that validate but cannot run ------------------------------------------------------------------
 
 
 def test_a_vanishing_temperature_is_refused(tmp_path, capsys):
-    suite = write_suite(tmp_path / "s.yaml", {**EMPIRICAL, "sampling": {"temperature": 1.0e-300}})
+    suite = write_suite(tmp_path / "s.yaml", {**EMPIRICAL_ONE_CELL, "sampling": {"temperature": 1.0e-300}})
     refused(cli(capsys, "validate", str(suite)), "sampling.temperature")
 
 
 def test_the_lowest_temperature_runs_on_the_empirical_learner(tmp_path, capsys):
     """count ** (1 / 0.001) overflows float64 for any count above 2; the weights are then taken in log space."""
-    suite = write_suite(tmp_path / "s.yaml", {**EMPIRICAL, "sampling": {"temperature": 0.001}})
+    suite = write_suite(tmp_path / "s.yaml", {**EMPIRICAL_ONE_CELL, "sampling": {"temperature": 0.001}})
     done = bench("run", str(suite), "--results", str(tmp_path / "r"), "--quiet", "--allow-cpu")
     assert done.returncode == 0, done.stderr
 
 
 def test_a_model_larger_than_the_machine_is_refused(tmp_path, capsys):
     suite = {
-        **EMPIRICAL,
+        **EMPIRICAL_ONE_CELL,
         "model": {"kind": "transformer", "preset": "tiny", "overrides": {"n_embd": 65536, "n_head": 2, "n_layer": 64}},
         "training": {"block_size": 64},
     }
@@ -258,7 +240,7 @@ def test_the_estimate_probe_generates_a_bounded_data_set(tmp_path, monkeypatch):
     from bench.run import estimate
     from bench.suite.config import load_suite
 
-    suite = load_suite(write_suite(tmp_path / "s.yaml", {**EMPIRICAL, "data": {"size": 10_000_000}}))
+    suite = load_suite(write_suite(tmp_path / "s.yaml", {**EMPIRICAL_ONE_CELL, "data": {"size": 10_000_000}}))
     sizes = []
     from bench.tasks.logic import LogicTask
 
@@ -276,14 +258,14 @@ def test_the_estimate_probe_generates_a_bounded_data_set(tmp_path, monkeypatch):
 # -- 12. interrupted report -------------------------------------------------------------------------------------
 
 
-def test_an_interrupted_report_does_not_block_the_next(tmp_path, finished, capsys):
+def test_an_interrupted_report_does_not_block_the_next(tmp_path, empirical_results, capsys):
     from bench.report.outdir import OutputDir
 
     out = tmp_path / "out"
     interrupted = OutputDir(out)
     interrupted.write_text("index.html", "<p>half</p>")  # then the process dies: no close(), no final manifest
     (out / ".tmp-abc123.part").write_text("half a figure")
-    done = cli(capsys, "report", "--results", str(finished), "--out", str(out))
+    done = cli(capsys, "report", "--results", str(empirical_results), "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert not (out / ".tmp-abc123.part").exists()
 
@@ -291,17 +273,17 @@ def test_an_interrupted_report_does_not_block_the_next(tmp_path, finished, capsy
 # -- found by the adversarial round -----------------------------------------------------------------------------
 
 
-def test_a_truncated_database_is_one_line_for_readers(tmp_path, finished, capsys):
-    results = copy_results(finished, tmp_path / "results")
+def test_a_truncated_database_is_one_line_for_readers(tmp_path, empirical_results, capsys):
+    results = copy_results(empirical_results, tmp_path / "results")
     data = (results / "bench.duckdb").read_bytes()
     (results / "bench.duckdb").write_bytes(data[: len(data) // 3])
     refused(cli(capsys, "runs", "--results", str(results)), "bench.duckdb")
 
 
-def test_a_deeply_nested_baseline_is_one_line(tmp_path, finished, capsys):
+def test_a_deeply_nested_baseline_is_one_line(tmp_path, empirical_results, capsys):
     path = tmp_path / "b.json"
     path.write_text("[" * 200_000 + "]" * 200_000)
-    refused(cli(capsys, "check", "--results", str(finished), "--against", str(path)), "nested too deeply")
+    refused(cli(capsys, "check", "--results", str(empirical_results), "--against", str(path)), "nested too deeply")
 
 
 def test_pretrain_refuses_an_output_link(tmp_path, capsys):
@@ -325,8 +307,8 @@ def test_a_model_config_with_an_impossible_size_is_refused(tmp_path, tiny_model,
     refused(cli(capsys, "validate", str(text_suite(tmp_path, model, corpus))), "config.json", key)
 
 
-def test_a_leftover_link_is_unlinked_and_its_target_kept(tmp_path, finished, capsys):
-    results = copy_results(finished, tmp_path / "results")
+def test_a_leftover_link_is_unlinked_and_its_target_kept(tmp_path, empirical_results, capsys):
+    results = copy_results(empirical_results, tmp_path / "results")
     victim = tmp_path / "victim.txt"
     victim.write_text("keep")
     leftover = next((results / "artifacts").rglob("gen-000")) / "x.tmp"

@@ -14,6 +14,7 @@ import json
 import math
 
 import pytest
+from conftest import DIRECTION, DL, make_rows, three_scenarios, two_scenarios
 
 from bench.analysis.leaderboard import (
     BoardRow,
@@ -28,86 +29,13 @@ from bench.analysis.leaderboard import (
     table_cells,
 )
 from bench.analysis.stats import Interval, bootstrap_interval
-from bench.records import MetricRow
 
-# Directions as the metric registry declares them (what the loop records in every row).
-DIRECTION = {
-    "diversity_levenshtein": True,
-    "correct": True,
-    "unique_ratio": True,
-    "unique_count": True,
-    "invalid": False,
-}
 # Student-t quantile t_{0.975, 2} (3 seeds), from tables: 4.302653.
 T975_2 = 4.302653
 
 
-def make_rows(
-    data: dict[str, dict[int, dict[str, list[float]]]],
-    run_id: str = "run",
-    directions: dict[str, bool | None] | None = None,
-) -> list[MetricRow]:
-    """Rows from ``{scenario: {seed: {metric: [value per generation]}}}``."""
-    flags = DIRECTION if directions is None else directions
-    return [
-        MetricRow(run_id, "suite", scenario, seed, g, metric, v, flags.get(metric))
-        for scenario, seeds in data.items()
-        for seed, metrics in seeds.items()
-        for metric, values in metrics.items()
-        for g, v in enumerate(values)
-    ]
-
-
-# Baseline "replace", diversity per seed over 3 generations:
-#   seed 0: [1, .5, 0]   final 0    AUC ((1+.5)/2 + (.5+0)/2)/2 = (.75+.25)/2 = .5
-#   seed 1: [1, .5, .5]  final .5   AUC (.75 + .5)/2 = .625
-#   seed 2: [1, 1, .5]   final .5   AUC (1 + .75)/2 = .875
-#   mean final 1/3, mean AUC 2/3.
-REPLACE = {0: [1.0, 0.5, 0.0], 1: [1.0, 0.5, 0.5], 2: [1.0, 1.0, 0.5]}
-# "accumulate" = replace + a per-seed shift (.25, .5, .25): the final and AUC diffs per seed are the shifts,
-# mean 1/3; its own finals are .25, 1.0, .75 (mean 2/3) and AUCs .75, 1.125, 1.125 (mean 1.0).
-SHIFT = {0: 0.25, 1: 0.5, 2: 0.25}
-# "mixed" = replace + (.25, -.25, .5): finals .25, .25, 1.0 (mean .5). All shifts are exact in binary.
-MIXED_SHIFT = {0: 0.25, 1: -0.25, 2: 0.5}
-
-
-def _replace_seed(curve: list[float]) -> dict[str, list[float]]:
-    # correct: replace rises 0 -> .5 -> 1 for every seed (AUC (.25 + .75)/2 = .5).
-    return {
-        "diversity_levenshtein": curve,
-        "correct": [0.0, 0.5, 1.0],
-        "unique_ratio": [1.0, 1.0, 1.0],
-        "invalid": [0.5, 0.25, 0.0],
-    }
-
-
-def two_scenarios(directions: dict[str, bool | None] | None = None) -> list[MetricRow]:
-    data: dict[str, dict[int, dict[str, list[float]]]] = {"replace": {}, "accumulate": {}}
-    for seed, curve in REPLACE.items():
-        data["replace"][seed] = _replace_seed(curve)
-        # accumulate: correct stays at .5 (AUC .5 each), invalid at .5.
-        data["accumulate"][seed] = {
-            "diversity_levenshtein": [v + SHIFT[seed] for v in curve],
-            "correct": [0.5, 0.5, 0.5],
-            "unique_ratio": [1.0, 1.0, 1.0],
-            "invalid": [0.5, 0.5, 0.5],
-        }
-    return make_rows(data, directions=directions)
-
-
-def three_scenarios() -> list[MetricRow]:
-    """two_scenarios plus "mixed": replace's curves with diversity shifted by MIXED_SHIFT."""
-    data = {"mixed": {}}
-    for seed, curve in REPLACE.items():
-        data["mixed"][seed] = _replace_seed([v + MIXED_SHIFT[seed] for v in curve])
-    return two_scenarios() + make_rows(data)
-
-
 def by_name(board: list[BoardRow]) -> dict[str, BoardRow]:
     return {r.scenario: r for r in board}
-
-
-DL = "diversity_levenshtein"
 
 
 # --- area_under_curve --------------------------------------------------------------------------------------

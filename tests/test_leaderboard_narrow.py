@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from test_leaderboard import DL, three_scenarios
+from conftest import DL, three_scenarios
 
 from bench.analysis.leaderboard import NARROW_WIDTH, build_leaderboard, format_comparison, format_leaderboard, title
 

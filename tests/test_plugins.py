@@ -9,64 +9,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import MICRO, ROOT, bench, write_suite
-
-LENGTH_CAP = '''
-from typing import Literal
-
-from pydantic import Field
-
-from bench.mitigations.base import MITIGATIONS, Mitigation, MitigationContext, Selection
-
-
-@MITIGATIONS.register("length_cap")
-class LengthCap(Mitigation):
-    """Drop samples longer than ``max_tokens`` tokens (reason ``too_long``)."""
-
-    name: Literal["length_cap"] = "length_cap"
-    max_tokens: int = Field(ge=1, description="Longest sample kept, in tokens.")
-
-    def select(self, samples: list[str], context: MitigationContext) -> Selection:
-        kept = [s for s in samples if len(s.split()) <= self.max_tokens]
-        n = len(samples) - len(kept)
-        return Selection(kept=kept, dropped={"too_long": n} if n else {})
-'''
-
-SHORT_SHARE = """
-from bench.metrics import metric
-
-
-@metric("short_share", True, "share of samples of at most three tokens")
-def short_share(s):
-    return sum(len(t.split()) <= 3 for t in s.samples) / len(s.samples) if s.samples else 0.0
-"""
-
-
-def make_plugin(root: Path) -> Path:
-    package = root / "cb_plugin"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    (package / "length_cap.py").write_text(LENGTH_CAP)
-    (package / "short_share.py").write_text(SHORT_SHARE)
-    info = root / "cb_plugin-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: cb-plugin\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(
-        textwrap.dedent(
-            """
-            [collapse_bench.mitigations]
-            length_cap = cb_plugin.length_cap
-
-            [collapse_bench.metrics]
-            short_share = cb_plugin.short_share
-            """
-        )
-    )
-    return root
+from conftest import MICRO, ROOT, bench, make_plugin, write_suite
 
 
 def with_plugin(*args: str, plugin_path: Path) -> subprocess.CompletedProcess:

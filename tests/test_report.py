@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from conftest import REPORT_RUN, composition_rows, report_inputs, synthetic_rows
 from matplotlib.figure import Figure
 
 import bench.report.figures
@@ -17,7 +17,7 @@ from bench.analysis.leaderboard import BoardRow, build_leaderboard, collect_curv
 from bench.records import MetricRow
 from bench.report.figures import fitted_limits, metric_figure, plot_metric
 from bench.report.hooks import FigureContext
-from bench.report.inputs import Drop, ReportInputs, SamplePanel, pick_samples
+from bench.report.inputs import pick_samples
 from bench.report.page import write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -28,28 +28,6 @@ FIGURES = tuple(f"{s}.png" for s in STEMS)
 def files(*stems: str) -> list[str]:
     """The files of figures ``stems`` in write order: PNG, SVG, PDF each."""
     return [f"{s}.{ext}" for s in stems for ext in ("png", "svg", "pdf")]
-
-
-def synthetic_rows(generations: int = 4) -> list[MetricRow]:
-    """2 scenarios x 2 seeds: diversity declines (faster for "replace"), correctness rises."""
-    rows = []
-    for scenario, rate in (("replace", 0.2), ("accumulate", 0.05)):
-        for seed in (0, 1):
-            for g in range(generations):
-                diversity = 0.6 - rate * g + 0.01 * seed
-                correct = min(1.0, 0.7 + 0.05 * g)
-                invalid = 0.1 * (1 - g / generations)
-                values = {
-                    "diversity_levenshtein": (diversity, True),
-                    "correct": (correct, True),
-                    "incorrect": (1 - correct - invalid, False),
-                    "invalid": (invalid, False),
-                    "unique_ratio": (diversity + 0.2, True),
-                    "unique_count": (1000 * diversity, True),
-                }
-                for metric, (value, higher) in values.items():
-                    rows.append(MetricRow("run", "demo", scenario, seed, g, metric, value, higher))
-    return rows
 
 
 def test_write_report_files(tmp_path: Path) -> None:
@@ -213,49 +191,12 @@ class Page(HTMLParser):
             self._texts[-1].append(data)
 
 
-def report_inputs(rows: list[MetricRow], label_of=lambda text: "correct") -> ReportInputs:
-    """Sample panels like the store's, made of hostile strings, and one mitigation's drop counts."""
-    panels = []
-    for scenario in ("replace", "accumulate"):
-        for generation in (0, 2, 3):
-            texts = ["<script>alert(1)</script>"] * 3 + ["a & b", ""] * 2 + [f"s{i}" for i in range(20)]
-            labels = [label_of(t) for t in texts]
-            frequent, drawn = pick_samples(texts, labels, seed=generation)
-            panels.append(SamplePanel(scenario, 0, generation, len(texts), len(set(texts)), frequent, drawn))
-    drops = [Drop("replace", seed, g, "verifier_filter:incorrect", 5 + g) for seed in (0, 1) for g in range(4)]
-    return ReportInputs(samples=panels, drops=drops)
-
-
-RUN = {
-    "run_id": "demo-0123456789ab",
-    "suite": "demo",
-    "git_commit": "0123456789abcdef0123",
-    "device": "cpu: x86_64, 1 threads",
-    "started_at": datetime(2026, 1, 2, 3, 4),
-    "finished_at": datetime(2026, 1, 2, 5, 6),
-    "status": "finished",
-    "packages": '{"torch": "2.13.0"}',
-}
-
-
-def composition_rows() -> list[MetricRow]:
-    rows = synthetic_rows()
-    for scenario in ("replace", "accumulate"):
-        for seed in (0, 1):
-            for g in range(4):
-                real = 1.0 if g == 0 else (0.0 if scenario == "replace" else 1 / (g + 1))
-                for metric, value in (("data_real_share", real), ("data_synthetic_share", 1 - real)):
-                    rows.append(MetricRow("run", "demo", scenario, seed, g, metric, value, None))
-                rows.append(MetricRow("run", "demo", scenario, seed, g, "val_loss", 1.0 + 0.1 * g + seed, False))
-    return rows
-
-
 def test_report_sections(tmp_path: Path) -> None:
     rows = composition_rows()
     config = {"suite": "demo", "seeds": [0, 1], "generations": 4}
     inputs = report_inputs(rows)
     written = write_report(
-        rows, tmp_path, "demo", config, run=RUN, inputs=inputs, results="{}\n", formats=("png", "svg")
+        rows, tmp_path, "demo", config, run=REPORT_RUN, inputs=inputs, results="{}\n", formats=("png", "svg")
     )
     names = [p.name for p in written]
     stems = (*STEMS, "val_loss", "composition", "drops")

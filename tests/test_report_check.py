@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from test_report import RUN, composition_rows, report_inputs
+from conftest import REPORT_RUN, composition_rows, report_inputs
 
 from bench.report.page import write_report
 from tools.report_check import CheckFailed, check_dom, check_screenshot, find_chromium
@@ -20,7 +20,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(CHROMIUM is None, reason="no 
 
 def test_page_renders_in_chromium(tmp_path: Path) -> None:
     rows = composition_rows()
-    write_report(rows, tmp_path, "demo", {"seeds": [0, 1]}, run=RUN, inputs=report_inputs(rows), formats=("png",))
+    write_report(
+        rows, tmp_path, "demo", {"seeds": [0, 1]}, run=REPORT_RUN, inputs=report_inputs(rows), formats=("png",)
+    )
     images = check_dom(CHROMIUM, tmp_path / "index.html")
     assert images[0] == "verdicts.png" and "composition.png" in images
     numbers = check_screenshot(CHROMIUM, tmp_path / "index.html", tmp_path / "shot.png")
@@ -30,7 +32,7 @@ def test_page_renders_in_chromium(tmp_path: Path) -> None:
 def test_a_broken_page_fails(tmp_path: Path) -> None:
     # Missing figures, a page without its sections, and an empty screenshot each fail the check.
     rows = composition_rows()
-    write_report(rows, tmp_path, "demo", {"seeds": [0, 1]}, run=RUN, formats=("png",))
+    write_report(rows, tmp_path, "demo", {"seeds": [0, 1]}, run=REPORT_RUN, formats=("png",))
     (tmp_path / "verdicts.png").unlink()
     with pytest.raises(CheckFailed, match="images missing"):
         check_dom(CHROMIUM, tmp_path / "index.html")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_report import synthetic_rows
+from conftest import synthetic_rows
 
 from bench.analysis.leaderboard import build_leaderboard
 from bench.analysis.results_json import build_results, dumps, save

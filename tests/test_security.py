@@ -13,21 +13,10 @@ import struct
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, cli, write_suite
+from conftest import EMPIRICAL_ONE_CELL, ROOT, cli, write_suite
 from conftest import bench_process as bench
 
 from bench.store.database import Store
-
-EMPIRICAL = {
-    "suite": "sec",
-    "seeds": [0],
-    "generations": 2,
-    "checkpoints": "none",
-    "task": {"name": "logic", "params": {"min_depth": 2, "max_depth": 3}},
-    "data": {"size": 40},
-    "model": {"kind": "empirical"},
-    "scenarios": [{"name": "replace", "regime": {"kind": "replace"}}],
-}
 
 
 def one_line(stderr: str) -> str:
@@ -36,21 +25,11 @@ def one_line(stderr: str) -> str:
     return lines[0]
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory) -> Path:
-    """A finished empirical run (milliseconds a generation)."""
-    folder = tmp_path_factory.mktemp("finished")
-    suite = write_suite(folder / "sec.yaml", EMPIRICAL)
-    done = bench("run", str(suite), "--results", str(folder / "results"), "--quiet", "--allow-cpu")
-    assert done.returncode == 0, done.stderr
-    return folder / "results"
-
-
 # -- 1. report --out and a planted manifest --------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", ["../victim.txt", "ABSOLUTE", "sub/victim.txt", "..", 7])
-def test_a_manifest_naming_files_outside_its_folder_is_refused(tmp_path, finished, capsys, name):
+def test_a_manifest_naming_files_outside_its_folder_is_refused(tmp_path, empirical_results, capsys, name):
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me")
     out = tmp_path / "out"
@@ -58,36 +37,36 @@ def test_a_manifest_naming_files_outside_its_folder_is_refused(tmp_path, finishe
     (out / "sub" / "victim.txt").write_text("keep me too")
     name = str(victim) if name == "ABSOLUTE" else name
     (out / ".bench-manifest.json").write_text(json.dumps({"version": 1, "files": [name, "sub"]}))
-    done = cli(capsys, "report", "--results", str(finished), "--out", str(out), "--force")
+    done = cli(capsys, "report", "--results", str(empirical_results), "--out", str(out), "--force")
     assert done.returncode == 2
     assert ".bench-manifest.json" in one_line(done.stderr) and "not a plain file name" in done.stderr
     assert victim.read_text() == "keep me" and (out / "sub" / "victim.txt").read_text() == "keep me too"
     assert sorted(p.name for p in out.iterdir()) == [".bench-manifest.json", "sub"]  # nothing written
 
 
-def test_a_plain_manifest_still_removes_stale_figures(tmp_path, finished, capsys):
+def test_a_plain_manifest_still_removes_stale_figures(tmp_path, empirical_results, capsys):
     out = tmp_path / "out"
-    assert cli(capsys, "report", "--results", str(finished), "--out", str(out)).returncode == 0
+    assert cli(capsys, "report", "--results", str(empirical_results), "--out", str(out)).returncode == 0
     manifest = json.loads((out / ".bench-manifest.json").read_text())
     (out / "old.png").write_text("stale")
     manifest["files"].append("old.png")
     (out / ".bench-manifest.json").write_text(json.dumps(manifest))
-    assert cli(capsys, "report", "--results", str(finished), "--out", str(out)).returncode == 0
+    assert cli(capsys, "report", "--results", str(empirical_results), "--out", str(out)).returncode == 0
     assert not (out / "old.png").exists()
 
 
 # -- 2. fsck --repair and a symlinked artifacts/ ---------------------------------------------------------------
 
 
-def test_fsck_repair_never_deletes_through_a_linked_artifacts_folder(tmp_path, finished, capsys):
+def test_fsck_repair_never_deletes_through_a_linked_artifacts_folder(tmp_path, empirical_results, capsys):
     results = tmp_path / "results"
     results.mkdir()
     for name in ("bench.duckdb",):
-        (results / name).write_bytes((finished / name).read_bytes())
+        (results / name).write_bytes((empirical_results / name).read_bytes())
     bigger_disk = tmp_path / "bigdisk"
     import shutil
 
-    shutil.copytree(finished / "artifacts", bigger_disk)
+    shutil.copytree(empirical_results / "artifacts", bigger_disk)
     (bigger_disk / "other-project").mkdir()
     (bigger_disk / "other-project" / "data.bin").write_text("not bench's")
     run_id = Store(results).runs()[0]["run_id"]
@@ -103,11 +82,11 @@ def test_fsck_repair_never_deletes_through_a_linked_artifacts_folder(tmp_path, f
     assert stray.is_dir()  # resolved outside the results directory: listed, not deleted
 
 
-def test_fsck_repair_deletes_an_orphan_generation_inside_the_results_directory(tmp_path, finished, capsys):
+def test_fsck_repair_deletes_an_orphan_generation_inside_the_results_directory(tmp_path, empirical_results, capsys):
     import shutil
 
     results = tmp_path / "results"
-    shutil.copytree(finished, results, symlinks=True)
+    shutil.copytree(empirical_results, results, symlinks=True)
     run_id = Store(results).runs()[0]["run_id"]
     stray = results / "artifacts" / run_id / "replace" / "seed-0" / "gen-007"
     stray.mkdir()
@@ -137,7 +116,7 @@ def _model_folder(path: Path, config: dict, weights: bytes | None = None) -> Pat
 
 
 def _pretrained_suite(tmp_path: Path, folder: Path) -> Path:
-    suite = {**EMPIRICAL, "model": {"kind": "transformer", "pretrained": str(folder), "init": "pretrained"}}
+    suite = {**EMPIRICAL_ONE_CELL, "model": {"kind": "transformer", "pretrained": str(folder), "init": "pretrained"}}
     return write_suite(tmp_path / "pre.yaml", suite)
 
 
@@ -179,7 +158,7 @@ def test_every_transformers_load_passes_trust_remote_code_false():
 
 
 def test_a_linked_run_log_is_refused_and_its_target_untouched(tmp_path):
-    suite = write_suite(tmp_path / "sec.yaml", EMPIRICAL)
+    suite = write_suite(tmp_path / "sec.yaml", EMPIRICAL_ONE_CELL)
     results = tmp_path / "results"
     victim = tmp_path / "victim.txt"
     victim.write_text("keep")
@@ -194,7 +173,7 @@ def test_a_linked_run_log_is_refused_and_its_target_untouched(tmp_path):
 
 @pytest.mark.parametrize("planted", ["link", "dir"])
 def test_a_lock_file_that_is_a_link_or_folder_is_one_line(tmp_path, planted):
-    suite = write_suite(tmp_path / "sec.yaml", EMPIRICAL)
+    suite = write_suite(tmp_path / "sec.yaml", EMPIRICAL_ONE_CELL)
     results = tmp_path / "results"
     results.mkdir()
     victim = tmp_path / "victim.txt"
@@ -233,12 +212,12 @@ def test_the_parallel_check_file_is_written_through_the_safe_helper():
     assert "write_atomic(root / CHECK_FILE" in source and "CHECK_FILE).write_text" not in source
 
 
-def test_write_baseline_through_a_link_is_refused(tmp_path, finished, capsys):
+def test_write_baseline_through_a_link_is_refused(tmp_path, empirical_results, capsys):
     victim = tmp_path / "victim.json"
     victim.write_text("keep")
     link = tmp_path / "baseline.json"
     link.symlink_to(victim)
-    done = cli(capsys, "check", "--results", str(finished), "--write-baseline", str(link))
+    done = cli(capsys, "check", "--results", str(empirical_results), "--write-baseline", str(link))
     assert done.returncode == 2 and "symbolic link" in one_line(done.stderr)
     assert victim.read_text() == "keep"
 
