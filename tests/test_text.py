@@ -21,7 +21,7 @@ from bench.learners.transformer.learner import TransformerConfig, TransformerLea
 from bench.metrics import compression_ratio, distinct_n, higher_is_better, ngram_diversity
 from bench.run.pretrain import PretrainSettings, pretrain
 from bench.settings import SamplingConfig, TrainingConfig
-from bench.suite.config import SuiteError, parse_suite
+from bench.suite.config import SuiteError, load_suite, parse_suite
 from bench.tasks.text import CorpusError, TextTask, chunk, read_documents, split_documents
 from bench.text.metrics import mauve_scores, perplexity_summary, self_bleu
 
@@ -346,6 +346,40 @@ def test_text_metrics_have_declared_directions():
     assert higher_is_better("real_ppl") is False
     for name in ("sample_ppl_ref_mean", "sample_ppl_ref_p5", "sample_ppl_ref_p50", "sample_ppl_ref_p95"):
         assert higher_is_better(name) is None
+
+
+def test_a_text_suites_run_id_does_not_depend_on_the_working_directory(tmp_path, model_dir):
+    """The run id hashes input paths spelt from the suite file's folder and the inputs' contents, so `bench run
+    suites/t.yaml` from the checkout and `bench run /abs/.../t.yaml` from anywhere else are one run."""
+    from conftest import bench, write_suite
+
+    project = tmp_path / "project"
+    (project / "corpora").mkdir(parents=True)
+    shutil.copy(CORPUS, project / "corpora" / "c.txt")
+    shutil.copytree(model_dir, project / "models" / "tiny")
+    (project / "suites").mkdir()
+    path = write_suite(project / "suites" / "t.yaml", text_suite(Path("../corpora/c.txt"), Path("../models/tiny")))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+
+    def run_id(suite: str, cwd: Path, *options: str) -> str:
+        done = bench("validate", suite, *options, cwd=cwd)
+        assert done.returncode == 0, done.stderr
+        return done.stdout.split("run id ")[1].split()[0]
+
+    first = run_id("suites/t.yaml", project)
+    assert run_id(str(path), elsewhere) == first
+    assert run_id("t.yaml", project / "suites") == first
+    # A --set path is typed relative to where the user is, and names the same file from any folder.
+    assert run_id("suites/t.yaml", project, "--set", "task.params.corpus=corpora/c.txt") == first
+    config = load_suite(path).resolved_config()
+    assert config["task"]["params"]["corpus"] == "../corpora/c.txt"
+    assert config["model"]["pretrained"] == "../models/tiny"
+    assert {"../corpora/c.txt", "../models/tiny/config.json"} <= set(config["inputs"])
+    # The contents still count: an edited corpus is another run, wherever it runs from.
+    with (project / "corpora" / "c.txt").open("a", encoding="utf-8") as corpus:
+        corpus.write("\n\nOne more document, long enough to be a document of its own.\n")
+    assert run_id(str(path), elsewhere) != first
 
 
 # -- end to end ------------------------------------------------------------------------------------------------

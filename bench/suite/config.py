@@ -13,13 +13,23 @@ import difflib
 import hashlib
 import inspect
 import json
+import os
 import types
 import typing
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from bench.learners import LEARNERS
 from bench.learners.transformer.learner import TransformerConfig
@@ -135,6 +145,9 @@ class Suite(Strict):
     """Fixed models that score a text suite (MAUVE's featurizer, the reference scorer) and MAUVE's size."""
     scenarios: list[Scenario] = Field(min_length=1)
     """The loop scenarios to compare."""
+    # The suite file's folder (absolute), set by ``load_suite``: the run id spells input paths from it, so it does
+    # not depend on the working directory (``bench.suite.paths``). None for a suite parsed from data.
+    _folder: str | None = PrivateAttr(default=None)
 
     @model_validator(mode="before")
     @classmethod
@@ -266,8 +279,13 @@ class Suite(Strict):
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def resolved_config(self) -> dict[str, Any]:
-        """Every setting of every cell, defaults filled in, as plain JSON data (what the store records)."""
+        """Every setting of every cell, defaults filled in, as plain JSON data (what the store records).
+
+        Input paths are spelt from the suite file's folder, not the working directory, so the run id is the same
+        wherever ``bench`` runs; the inputs' contents enter as SHA-256 digests under the same names.
+        """
         from bench.suite.input_digests import digests, input_paths
+        from bench.suite.paths import path_from_folder, paths_from_folder
 
         payload = self.model_dump(mode="json", exclude={"description", "scenarios"})
         payload["schema_version"] = SCHEMA_VERSION
@@ -275,6 +293,10 @@ class Suite(Strict):
         payload["scenarios"] = [s.model_dump(mode="json") for s in resolved]
         # The contents of the corpus and model folder, not only their paths: a changed input is a new run.
         inputs = digests(path for s in resolved for path in input_paths(s.task.params, s.model))
+        if self._folder is not None:
+            folder = self._folder
+            paths_from_folder(payload, folder)
+            inputs = {path_from_folder(path, folder): digest for path, digest in inputs.items()}
         if inputs:
             payload["inputs"] = inputs
         return payload
@@ -533,8 +555,11 @@ def load_suite(path: str | Path, overrides: Sequence[str] = ()) -> Suite:
             data = apply_overrides(data, overrides)
         except OverrideError as error:
             raise SuiteError(f"{path}: {error}") from None
-        return parse_suite(data, f"{path} (with --set {' '.join(overrides)})")
-    return parse_suite(data, str(path))
+        suite = parse_suite(data, f"{path} (with --set {' '.join(overrides)})")
+    else:
+        suite = parse_suite(data, str(path))
+    suite._folder = os.path.abspath(os.path.dirname(str(path)) or ".")
+    return suite
 
 
 def suite_hash(path: str | Path) -> str:
