@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -372,6 +373,14 @@ def test_a_text_suites_run_id_does_not_depend_on_the_working_directory(tmp_path,
     assert run_id("t.yaml", project / "suites") == first
     # A --set path is typed relative to where the user is, and names the same file from any folder.
     assert run_id("suites/t.yaml", project, "--set", "task.params.corpus=corpora/c.txt") == first
+    # Generation 0's cache key too: a run resumed from another folder finds generation 0's learner (its reference).
+    from bench.run.loop import generation_zero_key_of
+
+    keys = set()
+    for cwd, spelling in ((project, "suites/t.yaml"), (elsewhere, str(path))):
+        with contextlib.chdir(cwd):
+            keys.add(generation_zero_key_of(load_suite(spelling).resolved_scenarios()[0], 0))
+    assert len(keys) == 1
     config = load_suite(path).resolved_config()
     assert config["task"]["params"]["corpus"] == "../corpora/c.txt"
     assert config["model"]["pretrained"] == "../models/tiny"

@@ -12,6 +12,7 @@ import hashlib
 import inspect
 import json
 import math
+import os
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -226,10 +227,12 @@ def generation_zero_payload(cell: Cell) -> dict:
 
 def generation_zero_payload_of(s: ResolvedScenario, seed: int) -> dict:
     from bench.suite.input_digests import digests, input_paths
+    from bench.suite.paths import absolute_paths
 
     source = inspect.getsourcefile(type(s.model))
-    inputs = digests(input_paths(s.task.params, s.model))  # contents of the corpus and model folder
-    return {
+    # Contents of the corpus and model folder; input paths absolute, so the key is the same from any working folder.
+    inputs = {os.path.abspath(path): digest for path, digest in digests(input_paths(s.task.params, s.model)).items()}
+    payload = {
         **({"inputs": inputs} if inputs else {}),
         "format": GENERATION_ZERO_FORMAT,
         "version": bench.__version__,
@@ -242,6 +245,7 @@ def generation_zero_payload_of(s: ResolvedScenario, seed: int) -> dict:
         "training": s.training.model_dump(mode="json"),
         "seed": seed,
     }
+    return absolute_paths(payload)
 
 
 def generation_zero_key(cell: Cell) -> str:

@@ -68,6 +68,12 @@ def path_from_folder(path: str, folder: str) -> str:
     return path if os.path.isabs(path) else os.path.relpath(os.path.abspath(path), folder)
 
 
+def absolute_paths(data: Any) -> Any:
+    """Resolved suite-shaped data with each relative path made absolute (in place): what the generation-0 cache key
+    hashes, the same from any working directory."""
+    return _rewrite_paths(data, os.path.abspath)
+
+
 def paths_from_folder(data: Any, folder: str) -> Any:
     """Resolved suite data (``Suite.resolved_config``'s, in place) with each relative path spelt from ``folder``,
     the suite file's folder, instead of the working directory: the same text from wherever ``bench`` runs."""
