@@ -6,6 +6,7 @@ failing-cell tests drive it in-process, the resume test from a child process thr
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import EMPIRICAL_ONE_CELL, write_suite
 
 from bench.cli.main import main
 from bench.run.parallel import ParallelOptions, package_root, run_suite_parallel
@@ -210,3 +212,26 @@ def test_resume_after_killing_the_driver_gives_the_sequential_tables(ray_cluster
     out = capsys.readouterr().out
     assert f"{done} already done" in out and "finished" in out
     assert tables(results) == tables(reference)  # same metrics, no duplicates
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is the optional extra `parallel`")
+def test_the_local_instance_starts_without_ray_warnings(tmp_path):
+    """`--workers` starts a local Ray instance with Ray's default for it (token authentication, a token generated
+    on first use), set explicitly, so Ray's start-up warning about that default is not printed."""
+    suite = write_suite(tmp_path / "s.yaml", {**EMPIRICAL_ONE_CELL, "seeds": [0, 1]})
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("RAY_")}
+    environment.update(OMP_NUM_THREADS="1", HOME=str(tmp_path), PYTHONPATH=package_root())  # a home without a token
+    command = [sys.executable, "-m", "bench", "run", str(suite), "--results", str(tmp_path / "results")]
+    done = subprocess.run(
+        [*command, "--workers", "2", "--quiet", "--allow-cpu"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "finished" in done.stdout
+    assert "Token authentication" not in done.stderr and "RAY_AUTH_MODE" not in done.stderr, done.stderr
+    assert (tmp_path / ".ray" / "auth_token").is_file()  # Ray's token for the local instance, made by Ray

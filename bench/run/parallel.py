@@ -24,6 +24,7 @@ import os
 import re
 import shutil
 import socket
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -296,6 +297,19 @@ def package_root() -> str:
     return str(Path(__file__).resolve().parents[2])
 
 
+def _local_token_auth() -> None:
+    """The local instance that ``--workers`` starts keeps Ray's default for a local cluster, token authentication
+    with a token Ray generates on first use, set explicitly: with ``RAY_AUTH_MODE`` unset Ray does the same but
+    prints a warning on stderr at every start (Ray's token-auth guide: set the variable before the cluster starts).
+
+    Ray reads the mode when it is imported, so it is set only before that: a process that imported Ray already
+    keeps Ray's own default (and its warning). A mode the user set is theirs; a cluster given with ``--ray`` is
+    joined with the environment as it is.
+    """
+    if "ray" not in sys.modules:
+        os.environ.setdefault("RAY_AUTH_MODE", "token")
+
+
 def _connect(options: ParallelOptions) -> bool:
     """Start or join Ray; True when this call started it (so the run stops it at the end)."""
     import ray
@@ -407,6 +421,8 @@ def run_suite_parallel(
     show_progress: bool = True,
 ) -> ParallelSummary:
     """Run (or resume) every cell of this shard on Ray; return what was done and which cells failed."""
+    if options.workers is not None:
+        _local_token_auth()
     import ray
 
     from bench.run.sequential import Shard, check_settings, check_written_paths, open_run
