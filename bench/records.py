@@ -6,8 +6,9 @@ They sit apart from both, so that storage never imports analysis and analysis ne
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
-from typing import NamedTuple
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from typing import Any, NamedTuple
 
 
 class MetricRow(NamedTuple):
@@ -21,6 +22,40 @@ class MetricRow(NamedTuple):
     metric: str
     value: float
     higher_is_better: bool | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunRow:
+    """One run as the store's ``runs`` table records it: what the reading commands choose by and analysis reads."""
+
+    run_id: str
+    suite: str
+    config: str  # the resolved suite settings as JSON text (``Suite.resolved_config()``), as stored
+    status: str  # running, finished or failed
+    suite_path: str | None = None
+    suite_hash: str | None = None  # SHA-256 of the suite file
+    baseline: str | None = None  # the suite's baseline scenario
+    git_commit: str | None = None
+    packages: str | None = None  # package versions as JSON text; NULL in rows written before they were recorded
+    device: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    git_dirty: bool | None = None  # None: not recorded (a database from before the column)
+    git_diff_sha256: str | None = None
+
+    @classmethod
+    def from_columns(cls, columns: dict[str, Any]) -> RunRow:
+        """A row from ``{column: value}``; a column an older database lacks is ``None``, one this version does not
+        know is ignored."""
+        return cls(**{f.name: columns.get(f.name) for f in fields(cls)})
+
+    def settings(self) -> dict[str, Any]:
+        """The resolved suite settings (``config`` parsed)."""
+        return json.loads(self.config)
+
+    def package_versions(self) -> dict[str, Any]:
+        """Package name -> version (``packages`` parsed; empty when not recorded)."""
+        return (json.loads(self.packages) if self.packages else None) or {}
 
 
 @dataclass(frozen=True)

@@ -9,13 +9,13 @@ It reads the newest run with finished generations (``Store.choose_run``); nothin
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 from collections import defaultdict
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from bench.records import RunRow
 from bench.store.database import Store
 
 DEFAULT_METRICS = (
@@ -42,13 +42,13 @@ def metric_table(rows, metrics: list[str]) -> str:
     return "\n".join(lines)
 
 
-def length_table(store: Store, run: dict) -> str:
+def length_table(store: Store, run: RunRow) -> str:
     from bench.tasks.text import load_tokenizer
 
-    config = json.loads(run["config"]) if isinstance(run.get("config"), str) else run.get("config") or {}
+    config = run.settings()
     tokenizer = load_tokenizer(config["task"]["params"]["tokenizer"])
     lengths: dict[tuple[str, int], list[float]] = defaultdict(list)
-    base = store.root / "artifacts" / run["run_id"]
+    base = store.root / "artifacts" / run.run_id
     for path in sorted(base.glob("*/seed-*/gen-*/data.parquet")):
         scenario, generation = path.parts[-4], int(path.parts[-2].removeprefix("gen-"))
         texts = pq.read_table(path, columns=["text"]).column("text").to_pylist()
@@ -73,8 +73,8 @@ def main() -> None:
     run = store.choose_run()
     if run is None:
         raise SystemExit(f"{args.results}: no run with finished generations")
-    print(f"run {run['run_id']}, mean over seeds\n")
-    print(metric_table(store.metric_rows(run["run_id"]), args.metrics.split(",")))
+    print(f"run {run.run_id}, mean over seeds\n")
+    print(metric_table(store.metric_rows(run.run_id), args.metrics.split(",")))
     print()
     print(length_table(store, run))
 

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from hypothesis import settings
 
-from bench.records import MetricRow
+from bench.records import MetricRow, RunRow
 
 if TYPE_CHECKING:
     from bench.report.inputs import ReportInputs
@@ -352,16 +352,17 @@ def report_inputs(rows: list[MetricRow], label_of=lambda text: "correct") -> Rep
     return ReportInputs(samples=panels, drops=drops)
 
 
-REPORT_RUN = {
-    "run_id": "demo-0123456789ab",
-    "suite": "demo",
-    "git_commit": "0123456789abcdef0123",
-    "device": "cpu: x86_64, 1 threads",
-    "started_at": datetime(2026, 1, 2, 3, 4),
-    "finished_at": datetime(2026, 1, 2, 5, 6),
-    "status": "finished",
-    "packages": '{"torch": "2.13.0"}',
-}
+REPORT_RUN = RunRow(
+    run_id="demo-0123456789ab",
+    suite="demo",
+    config="{}",
+    git_commit="0123456789abcdef0123",
+    device="cpu: x86_64, 1 threads",
+    started_at=datetime(2026, 1, 2, 3, 4),
+    finished_at=datetime(2026, 1, 2, 5, 6),
+    status="finished",
+    packages='{"torch": "2.13.0"}',
+)
 
 
 def composition_rows() -> list[MetricRow]:

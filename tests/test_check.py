@@ -13,8 +13,11 @@ from bench.analysis.check import (
     EXIT_PASS,
     EXIT_REGRESSION,
     FORMAT_VERSION,
+    Baseline,
     CheckReport,
+    Tolerance,
     compare,
+    dump_baseline,
     format_check,
     gated_direction,
     load_baseline,
@@ -50,7 +53,7 @@ def row(scenario: str, **values: float | None) -> dict:
 
 
 @pytest.fixture
-def baseline() -> dict:
+def baseline() -> Baseline:
     return make_baseline([row("replace"), row("balanced")], suite="nightly")
 
 
@@ -58,7 +61,7 @@ def statuses(report: CheckReport) -> dict[tuple[str, str], str]:
     return {(f.scenario, f.field): f.status for f in report.findings}
 
 
-def test_identical_results_pass(baseline: dict) -> None:
+def test_identical_results_pass(baseline: Baseline) -> None:
     report = compare([row("replace"), row("balanced")], baseline)
     assert report.passed and report.exit_code == EXIT_PASS
     # 2 scenarios x 3 metrics x (final, auc)
@@ -67,7 +70,7 @@ def test_identical_results_pass(baseline: dict) -> None:
     assert all(f.delta == 0.0 for f in report.findings)
 
 
-def test_drop_beyond_tolerance_regresses(baseline: dict) -> None:
+def test_drop_beyond_tolerance_regresses(baseline: Baseline) -> None:
     report = compare([row("replace", correct_final=0.44), row("balanced")], baseline)
     assert not report.passed and report.exit_code == EXIT_REGRESSION
     (bad,) = report.by_status("regressed")
@@ -78,7 +81,7 @@ def test_drop_beyond_tolerance_regresses(baseline: dict) -> None:
     assert "REGRESSED" in format_check(report) and "replace correct_final" in format_check(report)
 
 
-def test_drop_within_tolerance_passes(baseline: dict) -> None:
+def test_drop_within_tolerance_passes(baseline: Baseline) -> None:
     # 0.5 -> 0.46 is a drop of 0.04 < 0.05; exactly 0.05 (0.45) passes too despite float rounding.
     report = compare([row("replace", correct_final=0.46, unique_ratio_auc=0.45), row("balanced")], baseline)
     assert report.passed
@@ -86,7 +89,7 @@ def test_drop_within_tolerance_passes(baseline: dict) -> None:
     assert statuses(report)[("replace", "unique_ratio_auc")] == "ok"
 
 
-def test_rise_beyond_tolerance_is_improved_and_passes(baseline: dict) -> None:
+def test_rise_beyond_tolerance_is_improved_and_passes(baseline: Baseline) -> None:
     report = compare([row("replace", diversity_levenshtein_auc=0.6), row("balanced")], baseline)
     assert report.passed
     (good,) = report.by_status("improved")
@@ -95,7 +98,7 @@ def test_rise_beyond_tolerance_is_improved_and_passes(baseline: dict) -> None:
     assert "IMPROVED" in format_check(report)
 
 
-def test_missing_scenario_fails_and_new_scenario_passes(baseline: dict) -> None:
+def test_missing_scenario_fails_and_new_scenario_passes(baseline: Baseline) -> None:
     report = compare([row("replace"), row("fresh_25")], baseline)
     assert not report.passed
     assert report.missing_scenarios == ["balanced"]
@@ -106,12 +109,12 @@ def test_missing_scenario_fails_and_new_scenario_passes(baseline: dict) -> None:
     assert "FAILED" in text and "balanced" in text and "fresh_25" in text
 
 
-def test_only_new_scenarios_pass(baseline: dict) -> None:
+def test_only_new_scenarios_pass(baseline: Baseline) -> None:
     report = compare([row("replace"), row("balanced"), row("extra")], baseline)
     assert report.passed and report.new_scenarios == ["extra"]
 
 
-def test_missing_value_in_current_run_fails(baseline: dict) -> None:
+def test_missing_value_in_current_run_fails(baseline: Baseline) -> None:
     report = compare([row("replace", correct_auc=None), row("balanced", correct_final=math.nan)], baseline)
     assert not report.passed
     assert statuses(report)[("replace", "correct_auc")] == "missing"
@@ -124,8 +127,8 @@ def test_relative_tolerance_and_per_metric_override() -> None:
         suite="s",
         tolerances={"correct": {"absolute": 0.0, "relative": 0.1}},
     )
-    assert base["tolerances"]["correct"] == {"absolute": 0.0, "relative": 0.1}
-    assert base["tolerances"]["unique_ratio"] == DEFAULT_TOLERANCES["unique_ratio"]
+    assert base.tolerances["correct"] == Tolerance(absolute=0.0, relative=0.1)
+    assert base.tolerances["unique_ratio"].model_dump() == DEFAULT_TOLERANCES["unique_ratio"]
     # allowed drop = 0.1 * 0.8 = 0.08: 0.73 passes, 0.71 regresses; correct_auc 0.5 allows 0.05.
     ok = compare([row("replace", correct_final=0.73)], base)
     assert ok.passed
@@ -142,7 +145,7 @@ def test_lower_is_better_metric_is_direction_aware() -> None:
         suite="s",
         tolerances={"invalid": {"absolute": 0.02}},
     )
-    assert "higher_is_better" not in base
+    assert "higher_is_better" not in base.model_dump()
     report = compare([{"scenario": "replace", "invalid_final": 0.15, "invalid_auc": 0.05}], base)
     assert statuses(report) == {
         ("replace", "invalid_final"): "regressed",
@@ -152,7 +155,7 @@ def test_lower_is_better_metric_is_direction_aware() -> None:
     assert "lower is better" in format_check(report)
 
 
-def invalid_baseline() -> dict:
+def invalid_baseline() -> Baseline:
     """Gate only ``invalid`` (lower is better): 0.10 at both summaries, 0.02 allowed."""
     return make_baseline(
         [{"scenario": "replace", "invalid_final": 0.10, "invalid_auc": 0.10}],
@@ -210,7 +213,7 @@ def test_gating_a_metric_without_direction_is_bad_input(tmp_path: Path, metric: 
         compare([{"scenario": "a", f"{metric}_final": 3.0}], load_baseline(path))
 
 
-def test_compare_direction_can_be_injected(baseline: dict) -> None:
+def test_compare_direction_can_be_injected(baseline: Baseline) -> None:
     # A custom direction callable replaces the registry (e.g. for a plugin's metric): here everything is
     # lower-is-better, so a rise of correct_final by 0.06 regresses and a drop improves.
     lower = {m: False for m in DEFAULT_TOLERANCES}
@@ -246,7 +249,7 @@ def test_real_leaderboard_rows_gate_end_to_end(tmp_path: Path) -> None:
     write_baseline(path, make_baseline(good, suite="nightly"))
     stored = json.loads(path.read_text())
     assert "higher_is_better" not in stored and stored["format_version"] == 2
-    assert load_baseline(path)["rows"] == good  # strings, None and floats survive the JSON round trip
+    assert [r.as_dict() for r in load_baseline(path).rows] == good  # strings, None and floats survive the round trip
     same = compare(good, load_baseline(path), suite="nightly")
     assert same.exit_code == EXIT_PASS, format_check(same)
     worse = [r.to_dict() for r in build_leaderboard(rows(-0.1))]  # correct at the last generation drops by 0.1
@@ -258,7 +261,7 @@ def test_real_leaderboard_rows_gate_end_to_end(tmp_path: Path) -> None:
     assert report.notes == []
 
 
-def test_notes_on_different_seeds_and_suite(baseline: dict) -> None:
+def test_notes_on_different_seeds_and_suite(baseline: Baseline) -> None:
     report = compare([row("replace", n_seeds=2), row("balanced")], baseline, suite="smoke")
     assert report.passed
     assert any("n_seeds is 2 now, 3 in the baseline" in n for n in report.notes)
@@ -267,7 +270,7 @@ def test_notes_on_different_seeds_and_suite(baseline: dict) -> None:
 
 def test_baseline_null_value_is_not_gated() -> None:
     base = make_baseline([row("replace", correct_auc=math.nan)], suite="s")
-    assert base["rows"][0]["correct_auc"] is None
+    assert base.rows[0].as_dict()["correct_auc"] is None
     report = compare([row("replace", correct_auc=0.0)], base)
     assert report.passed and ("replace", "correct_auc") not in statuses(report)
 
@@ -275,12 +278,12 @@ def test_baseline_null_value_is_not_gated() -> None:
 def test_make_baseline_unwraps_numpy_scalars() -> None:
     np = pytest.importorskip("numpy")
     base = make_baseline([{"scenario": "a", "n_seeds": np.int64(3), "correct_final": np.float64(0.25)}], "s")
-    assert base["rows"][0] == {"scenario": "a", "n_seeds": 3, "correct_final": 0.25}
-    assert type(base["rows"][0]["n_seeds"]) is int
-    json.dumps(base, allow_nan=False)
+    assert base.rows[0].as_dict() == {"scenario": "a", "n_seeds": 3, "correct_final": 0.25}
+    assert type(base.rows[0].as_dict()["n_seeds"]) is int
+    json.dumps(base.model_dump(), allow_nan=False)
 
 
-def test_write_then_load_round_trip(tmp_path: Path, baseline: dict) -> None:
+def test_write_then_load_round_trip(tmp_path: Path, baseline: Baseline) -> None:
     path = tmp_path / "baselines" / "nightly.json"
     write_baseline(path, baseline)
     assert load_baseline(path) == baseline
@@ -293,9 +296,9 @@ def test_hand_written_minimal_baseline_gets_defaults(tmp_path: Path) -> None:
     path = tmp_path / "b.json"
     path.write_text(json.dumps({"suite": "x", "rows": [{"scenario": "a", "correct_final": 0.9}]}))
     base = load_baseline(path)
-    assert base["tolerances"] == DEFAULT_TOLERANCES
-    assert base["format_version"] == FORMAT_VERSION == 2
-    assert "higher_is_better" not in base  # directions come from the metric registry
+    assert {m: t.model_dump() for m, t in base.tolerances.items()} == DEFAULT_TOLERANCES
+    assert base.format_version == FORMAT_VERSION == 2
+    assert "higher_is_better" not in base.model_dump()  # directions come from the metric registry
     report = compare([{"scenario": "a", "correct_final": 0.84}], base)
     assert [f.status for f in report.findings] == ["regressed"]
 
@@ -305,18 +308,27 @@ def test_hand_written_minimal_baseline_gets_defaults(tmp_path: Path) -> None:
     [
         ("{not json", "not valid JSON"),
         ("[1, 2]", "JSON object at the top"),
-        ('{"rows": []}', "'suite'"),
-        ('{"suite": "s"}', "'rows'"),
-        ('{"suite": "s", "rows": {}}', "'rows'"),
-        ('{"suite": "s", "rows": [{"correct_final": 1}]}', "no 'scenario'"),
-        ('{"suite": "s", "rows": [{"scenario": "a"}, {"scenario": "a"}]}', "appears twice"),
-        ('{"suite": "s", "rows": [{"scenario": "a", "correct_final": "high"}]}', "must be a number"),
-        ('{"suite": "s", "rows": [], "tolerances": {"correct": {"absolute": -1}}}', ">= 0"),
-        ('{"suite": "s", "rows": [], "tolerances": {"correct": {"abs": 0.1}}}', "unknown key"),
-        ('{"suite": "s", "rows": [], "tolerances": {"correct": 0.1}}', "must be an object"),
-        ('{"suite": "s", "rows": [], "higher_is_better": {"correct": true}}', r"unknown key.*higher_is_better"),
-        ('{"suite": "s", "rows": [], "format_version": 1}', "format_version 1 is not supported"),
-        ('{"suite": "s", "rows": [], "extra": 1}', "unknown key"),
+        ('{"rows": []}', "suite: required key missing"),
+        ('{"suite": "s"}', "rows: required key missing"),
+        ('{"suite": "s", "rows": {}}', "rows: must be a list"),
+        ('{"suite": 3, "rows": []}', "suite: must be a string, got 3"),
+        ('{"suite": "", "rows": []}', "suite: string should have at least 1 character"),
+        ('{"suite": "s", "rows": [7]}', r"rows\[0\]: must be an object"),
+        ('{"suite": "s", "rows": [{"correct_final": 1}]}', r"rows\[0\]\.scenario: required key missing"),
+        ('{"suite": "s", "rows": [{"scenario": 5}]}', r"rows\[0\]\.scenario: must be a string"),
+        ('{"suite": "s", "rows": [{"scenario": "a"}, {"scenario": "a"}]}', "rows: scenario 'a' appears twice"),
+        ('{"suite": "s", "rows": [{"scenario": "a", "correct_final": "high"}]}', "'correct_final' must be a number"),
+        ('{"suite": "s", "rows": [{"scenario": "a", "n_seeds": true}]}', "'n_seeds' must be a number"),
+        ('{"suite": "s", "rows": [{"scenario": "a", "x": [1]}]}', r"rows\[0\]\.x: must be a string, a number"),
+        ('{"suite": "s", "rows": [{"scenario": "a", "x": 1e400}]}', r"rows\[0\]\.x: must be finite"),
+        ('{"suite": "s", "rows": [], "tolerances": {"correct": {"absolute": -1}}}', "greater than or equal to 0"),
+        ('{"suite": "s", "rows": [], "tolerances": {"correct": {"absolute": "0.1"}}}', "must be a number"),
+        ('{"suite": "s", "rows": [], "tolerances": {"correct": {"abs": 0.1}}}', "unknown key 'tolerances.correct.abs'"),
+        ('{"suite": "s", "rows": [], "tolerances": {"correct": {}}}', "tolerances.correct: is empty"),
+        ('{"suite": "s", "rows": [], "tolerances": {"correct": 0.1}}', "tolerances.correct: must be an object"),
+        ('{"suite": "s", "rows": [], "higher_is_better": {"correct": true}}', r"unknown key 'higher_is_better'"),
+        ('{"suite": "s", "rows": [], "format_version": 1}', "format_version: 1 is not supported"),
+        ('{"suite": "s", "rows": [], "extra": 1}', "unknown key 'extra'; allowed: format_version, rows"),
         ('{"suite": "s", "rows": [], "format_version": 99}', "format_version"),
         ('{"suite": "s", "rows": [{"scenario": "a", "correct_final": NaN}]}', "NaN"),
     ],
@@ -326,7 +338,7 @@ def test_malformed_baseline_is_a_clear_value_error(tmp_path: Path, content: str,
     path.write_text(content)
     with pytest.raises(ValueError, match=message) as info:
         load_baseline(path)
-    assert "bad.json" in str(info.value)
+    assert "bad.json" in str(info.value) and "\n" not in str(info.value)
 
 
 def test_missing_baseline_file_names_the_fix(tmp_path: Path) -> None:
@@ -335,8 +347,22 @@ def test_missing_baseline_file_names_the_fix(tmp_path: Path) -> None:
         load_baseline(path)
 
 
-def test_malformed_current_rows_are_bad_input(baseline: dict) -> None:
+def test_malformed_current_rows_are_bad_input(baseline: Baseline) -> None:
     with pytest.raises(ValueError, match="appears twice"):
         compare([row("replace"), row("replace")], baseline)
     with pytest.raises(ValueError, match="no 'scenario'"):
         compare([{"correct_final": 0.5}], baseline)
+
+
+def test_the_shipped_baseline_reads_and_writes_back_byte_for_byte() -> None:
+    """baselines/smoke.json through the model and back: the same keys, values and bytes (the file format did not
+    change when the hand-written validation became a Pydantic model)."""
+    path = Path(__file__).resolve().parents[1] / "baselines" / "smoke.json"
+    assert dump_baseline(load_baseline(path)) == path.read_text(encoding="utf-8")
+
+
+def test_every_field_of_the_baseline_file_is_described() -> None:
+    schema = Baseline.model_json_schema()
+    for model in ("Baseline", "Tolerance", "BaselineRow"):
+        properties = schema["properties"] if model == "Baseline" else schema["$defs"][model]["properties"]
+        assert properties and all(field.get("description") for field in properties.values()), model

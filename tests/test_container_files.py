@@ -460,11 +460,11 @@ def test_committed_smoke_baseline_fits_the_smoke_suite() -> None:
 
     baseline = load_baseline(ROOT / "baselines" / "smoke.json")
     suite = yaml.safe_load((ROOT / "suites" / "smoke.yaml").read_text())
-    assert baseline["suite"] == suite["suite"] == "smoke"
-    rows = {row["scenario"]: row for row in baseline["rows"]}
+    assert baseline.suite == suite["suite"] == "smoke"
+    rows = {row.scenario: row.as_dict() for row in baseline.rows}
     # replace_cold collapses, and where a collapse lands moves with the CPU: it is not gated (tests/README.md).
     assert set(rows) == {s["name"] for s in suite["scenarios"]} - {"replace_cold"}
     for row in rows.values():
         assert row["n_seeds"] == len(suite["seeds"]) and row["n_generations"] == suite["generations"]
-        for metric in baseline["tolerances"]:
+        for metric in baseline.tolerances:
             assert 0.0 <= row[f"{metric}_final"] <= 1.0

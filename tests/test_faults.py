@@ -22,7 +22,8 @@ import pytest
 from conftest import MICRO, ROOT, bench, make_plugin, write_suite
 
 from bench.run.sequential import run_suite
-from bench.store.database import DatabaseBusyError, Store
+from bench.store.database import Store
+from bench.store.errors import DatabaseBusyError
 from bench.suite.config import load_suite
 
 pytestmark = pytest.mark.slow
@@ -358,7 +359,7 @@ def test_a_damaged_checkpoint_is_redone_with_identical_tables(warm_clean, tmp_pa
     suite_path, clean_results = warm_clean
     results = tmp_path / "results"
     shutil.copytree(clean_results, results)
-    (run_id,) = [r["run_id"] for r in Store(results).runs()]
+    (run_id,) = [r.run_id for r in Store(results).runs()]
     forget(results, run_id, "replace", 0, 2)
     model = _generation(results, run_id, "replace", 0, 1) / "model"
     if damage.startswith("truncated"):
@@ -414,7 +415,7 @@ def test_fsck_reports_and_repairs(clean, copy, capsys):
     assert (results / "artifacts" / "gone-run").is_dir()
     shutil.rmtree(results / "artifacts" / "gone-run")
     assert cli(capsys, "fsck", "--results", str(results)).returncode == 0
-    assert Store(results).runs()[0]["status"] == "running"
+    assert Store(results).runs()[0].status == "running"
     summary = run(suite_path, results)
     assert summary.finished and summary.generations_run == 2
     assert tables(results) == tables(clean_results)
@@ -453,8 +454,8 @@ def test_a_failing_cell_is_recorded_and_the_others_finish(tmp_path):
     ]
     assert all("generation 1" in e and "NoSamplesLeftError" in e for e in errors)
     store = Store(results)
-    (run_id,) = [r["run_id"] for r in store.runs()]
-    assert store.runs()[0]["status"] == "failed"
+    (run_id,) = [r.run_id for r in store.runs()]
+    assert store.runs()[0].status == "failed"
     assert [f[:3] for f in store.failures(run_id)] == [("capped", 0, 1), ("capped", 1, 1)]
     keys = {row[1:4] for row in store.table("generations")}
     assert {(s, seed, g) for s in ("replace", "subsample") for seed in (0, 1) for g in range(4)} <= keys

@@ -18,7 +18,7 @@ from bench.analysis.bounded import is_unit_metric, logit_interval, metric_interv
 from bench.analysis.leaderboard import build_leaderboard
 from bench.analysis.summary import MIN_SEEDS_FOR_SIGNIFICANCE, summary_lines
 from bench.cli.main import main
-from bench.records import MetricRow
+from bench.records import MetricRow, RunRow
 from bench.report.samples import embedded_json, render_cell_page
 
 
@@ -165,7 +165,7 @@ def test_compare_by_run_id_and_as_json(runs, capsys) -> None:
     _, a, b = runs
     from bench.store.database import Store
 
-    run_b = Store(b).choose_run()["run_id"]
+    run_b = Store(b).choose_run().run_id
     code, out, _ = in_process(capsys, "compare", str(a), run_b, "--results", str(b), "--format", "json")
     assert code == 0
     document = json.loads(out)
@@ -186,7 +186,7 @@ def _rows(results: Path) -> list[MetricRow]:
     from bench.store.database import Store
 
     store = Store(results)
-    return store.metric_rows(store.choose_run()["run_id"])
+    return store.metric_rows(store.choose_run().run_id)
 
 
 def test_leaderboard_unknown_metric_exits_2(runs, capsys) -> None:
@@ -487,7 +487,9 @@ def test_compare_names_a_scenario_only_some_runs_have_once() -> None:
     from bench.analysis.compare import ComparedRun, differing_settings
 
     def run(config: dict, commit: str) -> ComparedRun:
-        return ComparedRun("x", {"config": json.dumps(config), "git_commit": commit}, [])
+        return ComparedRun(
+            "x", RunRow(run_id="r", suite="s", config=json.dumps(config), status="x", git_commit=commit), []
+        )
 
     a = {"seeds": [0], "scenarios": [{"name": "r", "sampling": {"temperature": 0.8}}]}
     b = {"seeds": [0], "scenarios": [{"name": "r", "sampling": {"temperature": 0.5}}, {"name": "c", "x": {"y": 1}}]}

@@ -66,7 +66,7 @@ def test_a_failing_merge_into_an_existing_target_changes_nothing(tmp_path, empir
     other = tmp_path / "other"
     suite = write_suite(tmp_path / "o.yaml", {**EMPIRICAL_ONE_CELL, "suite": "other"})
     assert bench("run", str(suite), "--results", str(other), "--quiet", "--allow-cpu").returncode == 0
-    run_id = Store(other).runs()[0]["run_id"]
+    run_id = Store(other).runs()[0].run_id
     blocked = target / "artifacts" / run_id / "replace" / "seed-0" / "gen-000" / "data.parquet"
     blocked.mkdir(parents=True)  # a folder where the merge must put a file
     refused(cli(capsys, "merge", str(other), "--into", str(target)), "data.parquet", "not a regular file")
@@ -169,7 +169,30 @@ def test_a_non_finite_baseline_value_is_refused(tmp_path, empirical_results, cap
     data = json.loads(text)
     field = next(k for k, v in data["rows"][0].items() if k.endswith("_final") and v is not None)
     path.write_text(text.replace(f'"{field}": {json.dumps(data["rows"][0][field])}', f'"{field}": {value}', 1))
-    refused(cli(capsys, "check", "--results", str(empirical_results), "--against", str(path)), field, "finite")
+    done = cli(capsys, "check", "--results", str(empirical_results), "--against", str(path))
+    refused(done, "base.json", f"rows[0].{field}: must be finite")
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        (lambda data: data.update(suite=3), "suite: must be a string, got 3"),
+        (lambda data: data.pop("rows"), "rows: required key missing"),
+        (lambda data: data["rows"][0].pop("scenario"), "rows[0].scenario: required key missing"),
+        (lambda data: data.update(gate={}), "unknown key 'gate'"),
+        (lambda data: data["tolerances"]["correct"].update(slack=1), "unknown key 'tolerances.correct.slack'"),
+        (lambda data: data["tolerances"]["correct"].update(absolute="0.1"), "tolerances.correct.absolute: must be"),
+        (lambda data: data["rows"][0].update(correct_final=[0.5]), "rows[0].correct_final: must be a string"),
+    ],
+    ids=["wrong-type", "missing-key", "missing-row-key", "unknown-key", "unknown-tolerance-key", "string", "list"],
+)
+def test_a_bad_baseline_is_one_line_naming_the_file_and_field(tmp_path, empirical_results, capsys, change, field):
+    path = tmp_path / "base.json"
+    assert cli(capsys, "check", "--results", str(empirical_results), "--write-baseline", str(path)).returncode == 0
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+    refused(cli(capsys, "check", "--results", str(empirical_results), "--against", str(path)), "base.json", field)
 
 
 # -- 10. settings that validate but cannot run ------------------------------------------------------------------

@@ -16,13 +16,9 @@ import math
 import pytest
 from conftest import DIRECTION, DL, make_rows, three_scenarios, two_scenarios
 
-from bench.analysis.leaderboard import (
-    BoardRow,
-    area_under_curve,
-    build_leaderboard,
+from bench.analysis.leaderboard import BoardRow, area_under_curve, build_leaderboard, collect_curves, direction
+from bench.analysis.leaderboard_formats import (
     caption,
-    collect_curves,
-    direction,
     format_comparison,
     format_interval,
     format_leaderboard,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from conftest import DL, three_scenarios
 
-from bench.analysis.leaderboard import NARROW_WIDTH, build_leaderboard, format_comparison, format_leaderboard, title
+from bench.analysis.leaderboard import build_leaderboard
+from bench.analysis.leaderboard_formats import NARROW_WIDTH, format_comparison, format_leaderboard, title
 
 
 def board_and_title():

@@ -24,7 +24,8 @@ from bench.run.loop import (
     run_generation,
     step,
 )
-from bench.store.database import Store, read_parquet
+from bench.store.database import Store
+from bench.store.parquet import read_parquet
 from bench.suite.config import parse_suite
 from bench.tasks import get_task
 

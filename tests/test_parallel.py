@@ -144,7 +144,7 @@ def test_two_workers_give_the_same_rows_as_a_sequential_run(ray_cluster, sequent
     )
     assert summary.finished and summary.generations_run == 12 and summary.failed == ()
     assert tables(results) == tables(reference)
-    run_id = Store(results).runs()[0]["run_id"]
+    run_id = Store(results).runs()[0].run_id
     cell = results / "artifacts" / run_id / "replace" / "seed-0"
     assert [(cell / f"gen-00{g}" / "model").exists() for g in range(3)] == [False, False, True]  # checkpoints: last
     assert len(list((results / "cache").glob("gen0-*"))) == 2  # one generation-0 fit per seed

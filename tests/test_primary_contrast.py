@@ -9,13 +9,8 @@ import pytest
 from conftest import MICRO, write_suite
 from scipy import stats as sps
 
-from bench.analysis.leaderboard import (
-    build_leaderboard,
-    caption,
-    format_comparison,
-    format_leaderboard,
-    primary_contrast,
-)
+from bench.analysis.leaderboard import build_leaderboard, primary_contrast
+from bench.analysis.leaderboard_formats import caption, format_comparison, format_leaderboard
 from bench.analysis.stats import holm, paired_t_pvalue, sign_flip_pvalue, smallest_sign_flip_p
 from bench.cli.main import main
 from bench.records import MetricRow

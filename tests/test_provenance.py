@@ -6,11 +6,13 @@ from __future__ import annotations
 import hashlib
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from conftest import MICRO, write_suite
 
+from bench.records import RunRow
 from bench.run.provenance import git_state, publication_problem
 from bench.run.sequential import run_suite
 from bench.store.database import Store
@@ -60,19 +62,20 @@ def test_an_untracked_file_makes_the_checkout_dirty(repo: Path):
 
 def test_the_builders_refuse_dirty_unrecorded_and_foreign_runs(repo: Path):
     head = git(repo, "rev-parse", "HEAD")
-    clean = {"run_id": "r", "git_commit": head, "git_dirty": False}
+    clean = RunRow(run_id="r", suite="s", config="{}", status="finished", git_commit=head, git_dirty=False)
     assert publication_problem(clean, repo) is None
-    assert "uncommitted changes" in publication_problem({**clean, "git_dirty": True}, repo)
-    assert "not recorded" in publication_problem({**clean, "git_dirty": None}, repo)
+    assert "uncommitted changes" in publication_problem(replace(clean, git_dirty=True), repo)
+    assert "not recorded" in publication_problem(replace(clean, git_dirty=None), repo)
+    assert "no commit recorded" in publication_problem(replace(clean, git_commit=None), repo)
     foreign = "0" * 40
-    assert "not an ancestor of HEAD" in publication_problem({**clean, "git_commit": foreign}, repo)
+    assert "not an ancestor of HEAD" in publication_problem(replace(clean, git_commit=foreign), repo)
     # A commit on another branch, not merged: not an ancestor either.
     git(repo, "checkout", "-q", "-b", "side")
     (repo / "a.txt").write_text("side\n")
     git(repo, "commit", "-q", "-am", "side")
     side = git(repo, "rev-parse", "HEAD")
     git(repo, "checkout", "-q", "-")
-    assert "not an ancestor" in publication_problem({**clean, "git_commit": side}, repo)
+    assert "not an ancestor" in publication_problem(replace(clean, git_commit=side), repo)
 
 
 def test_a_run_records_its_checkout_state(tmp_path: Path):
@@ -86,8 +89,8 @@ def test_a_run_records_its_checkout_state(tmp_path: Path):
     path = write_suite(tmp_path / "s.yaml", data)
     before = git_state()
     summary = run_suite(load_suite(path), path, tmp_path / "results", show_progress=False)
-    run = next(r for r in Store(tmp_path / "results").runs() if r["run_id"] == summary.run_id)
-    assert (run["git_commit"], run["git_dirty"], run["git_diff_sha256"]) == (
+    run = Store(tmp_path / "results").run(summary.run_id)
+    assert (run.git_commit, run.git_dirty, run.git_diff_sha256) == (
         before.commit,
         before.dirty,
         before.diff_sha256,
@@ -97,7 +100,8 @@ def test_a_run_records_its_checkout_state(tmp_path: Path):
 def test_a_database_from_before_provenance_gains_the_columns(tmp_path: Path):
     import duckdb
 
-    from bench.store.database import DATABASE, SCHEMA
+    from bench.store.layout import DATABASE
+    from bench.store.schema import SCHEMA
 
     root = tmp_path / "results"
     root.mkdir()
@@ -109,7 +113,7 @@ def test_a_database_from_before_provenance_gains_the_columns(tmp_path: Path):
     store = Store(root)
     store.begin_run("old-1", "old", "o.yaml", "h", {}, "x", "abc", {}, "cpu", git_dirty=True, git_diff_sha256="d")
     (run,) = store.runs()
-    assert run["git_dirty"] is True and run["git_diff_sha256"] == "d"
+    assert run.git_dirty is True and run.git_diff_sha256 == "d"
 
 
 def test_published_refuses_a_dirty_run_in_one_line(tmp_path: Path, capsys):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench.analysis.stats import Interval, bootstrap_interval, interval
-from bench.records import GenerationRecord, MetricRow
+from bench.records import GenerationRecord, MetricRow, RunRow
 from bench.regimes import AccumulateRegime, FixedRealRegime, IncrementalRegime, ReplaceRegime
 from bench.run.provenance import git_state
 from bench.store.database import Store
@@ -247,11 +247,10 @@ def test_scenario_temperatures_of_the_real_suite_config() -> None:
 
 def test_select_run() -> None:
     runs = [
-        {"run_id": "r1", "suite": "replication_cpu"},
-        {"run_id": "x", "suite": "other"},
-        {"run_id": "r2", "suite": "replication_cpu"},
+        RunRow(run_id=run_id, suite=suite, config="{}", status="finished")
+        for run_id, suite in (("r1", "replication_cpu"), ("x", "other"), ("r2", "replication_cpu"))
     ]
-    assert bt.select_run(runs)["run_id"] == "r2"  # the store lists runs by start time: the last is the latest
+    assert bt.select_run(runs).run_id == "r2"  # the store lists runs by start time: the last is the latest
     assert bt.select_run(runs, "nope") is None
 
 

@@ -14,7 +14,8 @@ import pytest
 from conftest import ONE_THREAD_ENV, torch_threads
 
 from bench.run.sequential import Shard, run_suite
-from bench.store.database import Store, read_parquet
+from bench.store.database import Store
+from bench.store.parquet import read_parquet
 from bench.suite.config import load_suite
 
 pytestmark = pytest.mark.slow
@@ -56,7 +57,7 @@ def test_a_run_fills_every_table(clean_run):
         "data_synthetic_share",
     } <= metrics
     run = Store(results).runs()[0]
-    assert run["status"] == "finished" and "transformers" in run["packages"]
+    assert run.status == "finished" and "transformers" in run.package_versions()
 
 
 def test_generation_zero_is_shared_and_regimes_compose_as_specified(clean_run):
@@ -69,7 +70,7 @@ def test_generation_zero_is_shared_and_regimes_compose_as_specified(clean_run):
         assert values[("replace", seed, 2, "data_synthetic_share")] == 1.0
         assert values[("replace", seed, 2, "data_size")] == 120
     # The filter keeps only correct samples, so the next data set is all-correct.
-    run_id = Store(results).runs()[0]["run_id"]
+    run_id = Store(results).runs()[0].run_id
     data = read_parquet(results / "artifacts" / run_id / "filtered" / "seed-0" / "gen-001" / "data.parquet")
     from bench.tasks import get_task
 
@@ -175,7 +176,7 @@ def test_two_cpu_processes_data_parallel(tmp_path):
     assert result.stdout.count("finished") == 1  # only the main process reports
     store = Store(tmp_path / "results")
     assert store.count_rows()["generations"] == 2
-    assert store.runs()[0]["device"].endswith("× 2 processes")
+    assert store.runs()[0].device.endswith("× 2 processes")
 
 
 def test_warm_start_continues_from_the_previous_generation(tmp_path):
@@ -207,7 +208,7 @@ def test_two_runs_into_one_results_directory_at_once(tmp_path):
         _, stderr = process.communicate(timeout=600)
         assert process.returncode == 0, stderr[-3000:]
     store = Store(results)
-    assert {run["suite"]: run["status"] for run in store.runs()} == {"left": "finished", "right": "finished"}
+    assert {run.suite: run.status for run in store.runs()} == {"left": "finished", "right": "finished"}
     assert store.count_rows()["generations"] == 2 * 2 * 2
 
 

@@ -6,17 +6,18 @@ import json
 from datetime import datetime
 
 from bench.analysis.runs import format_runs, run_lines
+from bench.records import RunRow
 
 
-def run(run_id: str, status: str, scenarios: list[str], seeds: list[int], generations: int) -> dict:
+def run(run_id: str, status: str, scenarios: list[str], seeds: list[int], generations: int) -> RunRow:
     config = {"seeds": seeds, "generations": generations, "scenarios": [{"name": n} for n in scenarios]}
-    return {
-        "run_id": run_id,
-        "suite": run_id.split("-")[0],
-        "status": status,
-        "started_at": datetime(2026, 11, 28, 4, 5, 6),
-        "config": json.dumps(config),
-    }
+    return RunRow(
+        run_id=run_id,
+        suite=run_id.split("-")[0],
+        status=status,
+        started_at=datetime(2026, 11, 28, 4, 5, 6),
+        config=json.dumps(config),
+    )
 
 
 def test_run_lines_count_cells_and_generations() -> None:

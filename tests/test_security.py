@@ -69,7 +69,7 @@ def test_fsck_repair_never_deletes_through_a_linked_artifacts_folder(tmp_path, e
     shutil.copytree(empirical_results / "artifacts", bigger_disk)
     (bigger_disk / "other-project").mkdir()
     (bigger_disk / "other-project" / "data.bin").write_text("not bench's")
-    run_id = Store(results).runs()[0]["run_id"]
+    run_id = Store(results).runs()[0].run_id
     stray = bigger_disk / run_id / "replace" / "seed-0" / "gen-007"  # a generation folder no row records
     stray.mkdir()
     (results / "artifacts").symlink_to(bigger_disk)
@@ -87,7 +87,7 @@ def test_fsck_repair_deletes_an_orphan_generation_inside_the_results_directory(t
 
     results = tmp_path / "results"
     shutil.copytree(empirical_results, results, symlinks=True)
-    run_id = Store(results).runs()[0]["run_id"]
+    run_id = Store(results).runs()[0].run_id
     stray = results / "artifacts" / run_id / "replace" / "seed-0" / "gen-007"
     stray.mkdir()
     outside = tmp_path / "outside"

@@ -1,11 +1,18 @@
-"""The DuckDB store: idempotent generation records, concurrent writers, merging."""
+"""The DuckDB store: idempotent generation records, concurrent writers, merging, typed run rows."""
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
+from datetime import datetime
 
-from bench.records import GenerationRecord
+import duckdb
+import pytest
+
+from bench.records import GenerationRecord, RunRow
 from bench.store.database import Store
+from bench.store.layout import DATABASE
+from bench.store.schema import SCHEMA
 
 
 def record(scenario: str, seed: int, generation: int, value: float = 0.5, run_id: str = "r1") -> GenerationRecord:
@@ -55,7 +62,7 @@ def test_finish_run_waits_for_every_generation(tmp_path):
     assert not store.finish_run("r1", expected_generations=2)
     store.record_generations([record("a", 0, 1)])
     assert store.finish_run("r1", expected_generations=2)
-    assert store.runs()[0]["status"] == "finished"
+    assert store.runs()[0].status == "finished"
 
 
 def _writer(root: str, scenario: str) -> None:
@@ -92,3 +99,36 @@ def test_merge_copies_rows_once_and_artifacts(tmp_path):
     assert left.count_rows()["generations"] == 2
     assert (left.root / "artifacts" / "r1" / "x.parquet").exists()
     assert left.merge_from(right) == {"runs": 0, "metrics": 0, "drops": 0, "generations": 0}
+
+
+def test_runs_are_typed_frozen_rows(tmp_path):
+    store = Store(tmp_path)
+    store.begin_run("r1", "s", "s.yaml", "hash", {"x": 1}, "replace", "abc", {"torch": "2"}, "cpu", git_dirty=False)
+    store.record_generations([record("a", 0, 0)])
+    (run,) = store.runs()
+    assert isinstance(run, RunRow)
+    assert (run.run_id, run.suite, run.status, run.baseline, run.device) == ("r1", "s", "running", "replace", "cpu")
+    assert run.settings() == {"x": 1} and run.package_versions() == {"torch": "2"}
+    assert run.git_commit == "abc" and run.git_dirty is False and run.git_diff_sha256 is None
+    assert isinstance(run.started_at, datetime) and run.finished_at is None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        run.status = "finished"  # type: ignore[misc]
+    assert store.run("r1") == run and store.run("nope") is None
+    assert store.choose_run() == run and store.choose_run("other") is None
+    ((cell, finished),) = store.generation_times("r1").items()
+    assert cell == ("a", 0, 0) and isinstance(finished, datetime)
+
+
+def test_a_database_from_before_the_provenance_columns_reads_them_as_none(tmp_path):
+    """Readers open read-only and migrate nothing: a column an older database lacks is None in the row."""
+    old_schema = SCHEMA.replace(",\n    git_dirty BOOLEAN,\n    git_diff_sha256 VARCHAR", "")
+    assert old_schema != SCHEMA
+    with duckdb.connect(str(tmp_path / DATABASE)) as con:
+        con.execute(old_schema)
+        con.execute("INSERT INTO runs (run_id, suite, config, status) VALUES ('old', 's', '{}', 'finished')")
+    (run,) = Store(tmp_path).runs()
+    assert (run.run_id, run.git_dirty, run.git_diff_sha256, run.packages) == ("old", None, None, None)
+    assert run.package_versions() == {}
+    with duckdb.connect(str(tmp_path / DATABASE), read_only=True) as con:  # nothing was added
+        columns = {row[0] for row in con.execute("SELECT column_name FROM information_schema.columns").fetchall()}
+    assert "git_dirty" not in columns

@@ -3,7 +3,8 @@
 Everything here is a pure function over leaderboard rows (plain dicts, as ``bench leaderboard
 --format json`` prints them), so the gate is testable without a database or a model.
 
-Baseline file (JSON, written by ``bench check --write-baseline PATH``)::
+Baseline file (JSON, written by ``bench check --write-baseline PATH``; the Pydantic model :class:`Baseline`
+declares and documents it, and a bad file is one ``ValueError`` line naming the file and the field)::
 
     {
       "format_version": 2,
@@ -31,7 +32,9 @@ import numbers
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, field_validator, model_validator
 
 FORMAT_VERSION = 2  # 2: directions come from the metric registry, not from the file
 
@@ -51,8 +54,6 @@ DEFAULT_TOLERANCES: dict[str, dict[str, float]] = {
     "unique_ratio": {"absolute": 0.05, "relative": 0.0},
 }
 
-_TOLERANCE_KEYS = frozenset({"absolute", "relative"})
-_TOP_KEYS = frozenset({"format_version", "suite", "tolerances", "rows"})
 
 Status = Literal["ok", "improved", "regressed", "missing"]
 # Float slack so that a drop of exactly the tolerance (0.50 -> 0.45 with 0.05) is not failed by rounding.
@@ -98,12 +99,182 @@ class CheckReport:
 # --------------------------------------------------------------------------- baseline files
 
 
+def _row_problem(row: Mapping[str, Any], finite: bool) -> str | None:
+    """Why a leaderboard row cannot be gated: a gated field or a count that is not a number; with ``finite`` (a
+    baseline file) also a number such as ``1e400``, which JSON parses to infinity and which would turn the gate off
+    for that value."""
+    name = row.get("scenario")
+    for key, value in row.items():
+        if (key.endswith(("_final", "_auc")) or key in ("n_seeds", "n_generations")) and not (
+            value is None or _is_real(value)
+        ):
+            return f"scenario {name!r} field {key!r} must be a number, got {_shown(value)}"
+        if finite and _is_real(value) and not _finite(value):
+            return f"scenario {name!r} field {key!r} must be finite, got {_shown(value)}"
+    return None
+
+
+RowValue = str | bool | int | float | None
+
+
+def _row_value(value: Any) -> RowValue:
+    """A row's value as JSON has it: a string, a finite number, a boolean or null."""
+    if value is None or isinstance(value, str | bool):
+        return value
+    if not _is_real(value):
+        raise ValueError(f"must be a string, a number, a boolean or null, got {_shown(value)}")
+    if not _finite(value):
+        raise ValueError(f"must be finite, got {_shown(value)}")
+    return value
+
+
+class Tolerance(BaseModel):
+    """How far one metric may move in its bad direction: ``max(absolute, relative * |baseline value|)``."""
+
+    model_config = ConfigDict(
+        extra="forbid", strict=True, allow_inf_nan=False, frozen=True, use_attribute_docstrings=True
+    )
+
+    absolute: float = Field(default=0.0, ge=0.0)
+    """The allowed move in the metric's own units."""
+    relative: float = Field(default=0.0, ge=0.0)
+    """The allowed move as a share of the baseline value's magnitude."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_empty(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not data:
+            raise ValueError("is empty; give 'absolute' and/or 'relative'")
+        return data
+
+
+class BaselineRow(BaseModel):
+    """One scenario's leaderboard row (``bench leaderboard --format json``): ``scenario`` plus every other field of
+    the row as it was (``{metric}_final``, ``{metric}_auc``, their intervals, ``n_seeds``, ...). Only ``{metric}_final``
+    and ``{metric}_auc`` of the tolerated metrics are gated."""
+
+    model_config = ConfigDict(extra="allow", strict=True, frozen=True, use_attribute_docstrings=True)
+    __pydantic_extra__: dict[str, Annotated[RowValue, PlainValidator(_row_value)]]
+
+    scenario: str = Field(min_length=1)
+    """The scenario's name."""
+
+    @model_validator(mode="after")
+    def _gated_fields_are_numbers(self) -> BaselineRow:
+        problem = _row_problem(self.as_dict(), finite=True)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    def as_dict(self) -> dict[str, RowValue]:
+        """The row as a dict, ``scenario`` first."""
+        return {"scenario": self.scenario, **(self.model_extra or {})}
+
+    def number(self, key: str) -> float | None:
+        """A gated value: a finite float, or ``None`` when the row has none."""
+        return _number((self.model_extra or {}).get(key))
+
+
+class Baseline(BaseModel):
+    """A baseline file: the leaderboard rows of a run known to be good, and how far each gated metric may move."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True)
+
+    format_version: int = FORMAT_VERSION
+    """The version of this layout (2: directions come from the metric registry, not from the file)."""
+    suite: str = Field(min_length=1)
+    """The suite whose runs the baseline gates."""
+    tolerances: dict[str, Tolerance] = Field(default_factory=dict, validate_default=True)
+    """Per gated metric, its tolerance; ``DEFAULT_TOLERANCES`` fill in the metrics the file does not name."""
+    rows: list[BaselineRow]
+    """One leaderboard row per scenario."""
+
+    @field_validator("format_version", mode="before")
+    @classmethod
+    def _supported(cls, version: Any) -> Any:
+        if version != FORMAT_VERSION:
+            raise ValueError(
+                f"{version!r} is not supported (this bench reads {FORMAT_VERSION}); "
+                "write a new baseline with `bench check --write-baseline FILE`"
+            )
+        return version
+
+    @field_validator("tolerances", mode="after")
+    @classmethod
+    def _with_defaults(cls, tolerances: dict[str, Tolerance]) -> dict[str, Tolerance]:
+        return {**{m: Tolerance(**t) for m, t in DEFAULT_TOLERANCES.items()}, **tolerances}
+
+    @field_validator("rows", mode="after")
+    @classmethod
+    def _distinct_scenarios(cls, rows: list[BaselineRow]) -> list[BaselineRow]:
+        names = [row.scenario for row in rows]
+        twice = next((name for i, name in enumerate(names) if name in names[:i]), None)
+        if twice is not None:
+            raise ValueError(f"scenario {twice!r} appears twice")
+        return rows
+
+
+def _where(location: tuple[int | str, ...]) -> str:
+    """``("rows", 0, "correct_final")`` -> ``rows[0].correct_final``."""
+    text = ""
+    for part in location:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+# Pydantic's error types as the one line a user reads.
+_MUST_BE = {
+    "model_type": "an object",
+    "dict_type": "an object",
+    "list_type": "a list",
+    "string_type": "a string",
+    "float_type": "a number",
+    "int_type": "an integer",
+    "bool_type": "true or false",
+}
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _first_problem(error: ValidationError) -> str:
+    """The first problem pydantic found, as one line naming the field."""
+    first = error.errors()[0]
+    location, kind = tuple(first["loc"]), first["type"]
+    where = _where(location)
+    if kind == "missing":
+        return f"{where}: required key missing"
+    if kind == "extra_forbidden":
+        allowed = Tolerance.model_fields if location[0] == "tolerances" else Baseline.model_fields
+        return f"unknown key {where!r}; allowed: {', '.join(sorted(allowed))}"
+    if kind in _MUST_BE:
+        message = f"must be {_MUST_BE[kind]}, got {_shown(first['input'])}"
+    elif kind == "value_error":
+        message = first["msg"].removeprefix("Value error, ")
+    else:
+        message = f"{first['msg'][0].lower()}{first['msg'][1:]}, got {_shown(first['input'])}"
+    return f"{where}: {message}" if where else message
+
+
+def parse_baseline(data: Any) -> Baseline:
+    """A baseline from parsed JSON, with defaults filled in; ``ValueError`` (one line naming the field) if it is not
+    one."""
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object at the top, got {type(data).__name__}")
+    try:
+        return Baseline.model_validate(data)
+    except ValidationError as error:
+        raise ValueError(_first_problem(error)) from None
+
+
 def make_baseline(
     rows: Iterable[Mapping[str, Any]],
     suite: str,
     tolerances: Mapping[str, Mapping[str, float]] | None = None,
-) -> dict[str, Any]:
-    """Build a baseline dict (JSON-ready) from leaderboard rows of a run that is known to be good.
+) -> Baseline:
+    """A baseline from leaderboard rows of a run that is known to be good.
 
     ``tolerances`` overrides the defaults per metric; metrics it does not name keep their default.
     Non-finite numbers become ``null`` (JSON has no NaN) and are then not gated.
@@ -111,30 +282,25 @@ def make_baseline(
     merged = {m: dict(t) for m, t in DEFAULT_TOLERANCES.items()}
     for metric, tol in (tolerances or {}).items():
         merged[metric] = {**merged.get(metric, {"absolute": 0.0, "relative": 0.0}), **tol}
-    baseline = {
-        "format_version": FORMAT_VERSION,
-        "suite": suite,
-        "tolerances": merged,
-        "rows": [_json_row(row) for row in rows],
-    }
-    return validate_baseline(baseline)
+    return parse_baseline(
+        {"format_version": FORMAT_VERSION, "suite": suite, "tolerances": merged, "rows": [_json_row(r) for r in rows]}
+    )
 
 
-def dump_baseline(baseline: Mapping[str, Any]) -> str:
+def dump_baseline(baseline: Baseline) -> str:
     """The baseline as stable, diff-friendly JSON text (sorted keys, one field a line)."""
-    return json.dumps(baseline, indent=2, sort_keys=True, allow_nan=False) + "\n"
+    return json.dumps(baseline.model_dump(), indent=2, sort_keys=True, allow_nan=False) + "\n"
 
 
-def write_baseline(path: str | Path, baseline: Mapping[str, Any]) -> None:
-    """Validate and write a baseline file, creating its folder."""
-    text = dump_baseline(validate_baseline(dict(baseline)))
+def write_baseline(path: str | Path, baseline: Baseline) -> None:
+    """Write a baseline file, creating its folder."""
     from bench.safe_io import write_atomic
 
-    write_atomic(path, text)
+    write_atomic(path, dump_baseline(baseline))
 
 
-def load_baseline(path: str | Path) -> dict[str, Any]:
-    """Read and validate a baseline file; every problem is a ``ValueError`` with a clear message."""
+def load_baseline(path: str | Path) -> Baseline:
+    """Read and validate a baseline file; every problem is a ``ValueError`` of one line naming the file."""
     target = Path(path)
     if not target.is_file():
         raise ValueError(
@@ -157,43 +323,9 @@ def load_baseline(path: str | Path) -> dict[str, Any]:
     except RecursionError:
         raise ValueError(f"baseline file {str(target)!r} is nested too deeply to be a baseline") from None
     try:
-        return validate_baseline(data)
+        return parse_baseline(data)
     except ValueError as err:
         raise ValueError(f"baseline file {str(target)!r}: {err}") from None
-
-
-def validate_baseline(data: Any) -> dict[str, Any]:
-    """Check a baseline's structure and return it with defaults filled in (a new dict)."""
-    if not isinstance(data, dict):
-        raise ValueError(f"expected a JSON object at the top, got {type(data).__name__}")
-    version = data.get("format_version", FORMAT_VERSION)
-    if version != FORMAT_VERSION:
-        raise ValueError(
-            f"format_version {version!r} is not supported (this bench reads {FORMAT_VERSION}); "
-            "write a new baseline with `bench check --write-baseline FILE`"
-        )
-    unknown = sorted(set(data) - _TOP_KEYS)
-    if unknown:
-        raise ValueError(f"unknown key(s) {unknown}; allowed: {sorted(_TOP_KEYS)}")
-    suite = data.get("suite")
-    if not isinstance(suite, str) or not suite:
-        raise ValueError("'suite' must be a non-empty string")
-    rows = data.get("rows")
-    if not isinstance(rows, list):
-        raise ValueError("'rows' must be a list of leaderboard rows")
-    _check_rows(rows, where="'rows'", finite=True)
-    tolerances = {m: dict(t) for m, t in DEFAULT_TOLERANCES.items()}
-    raw_tol = data.get("tolerances", {})
-    if not isinstance(raw_tol, dict):
-        raise ValueError('\'tolerances\' must be an object: metric -> {"absolute": x, "relative": y}')
-    for metric, tol in raw_tol.items():
-        tolerances[metric] = _check_tolerance(metric, tol)
-    return {
-        "format_version": FORMAT_VERSION,
-        "suite": suite,
-        "tolerances": tolerances,
-        "rows": [dict(r) for r in rows],
-    }
 
 
 # --------------------------------------------------------------------------- comparison
@@ -213,43 +345,43 @@ def gated_direction(metric: str) -> bool:
 
 def compare(
     current_rows: Sequence[Mapping[str, Any]],
-    baseline: Mapping[str, Any],
+    baseline: Baseline,
     *,
     suite: str | None = None,
     direction: Callable[[str], bool] = gated_direction,
 ) -> CheckReport:
-    """Compare current leaderboard rows with a baseline (as ``load_baseline`` returns it).
+    """Compare current leaderboard rows (``BoardRow.to_dict()``) with a baseline.
 
     ``suite``, when given, is the current run's suite name; a mismatch is noted, not failed.
-    Raises ``ValueError`` for malformed rows or baseline (the CLI's exit 2).
+    Raises ``ValueError`` for malformed rows or a metric that cannot be gated (the CLI's exit 2).
     """
-    base = validate_baseline(dict(baseline))
-    _check_rows(current_rows, where="current leaderboard")
-    report = CheckReport(suite=base["suite"])
-    if suite is not None and suite != base["suite"]:
-        report.notes.append(f"baseline is for suite {base['suite']!r}, current results are {suite!r}")
+    _check_current_rows(current_rows)
+    report = CheckReport(suite=baseline.suite)
+    if suite is not None and suite != baseline.suite:
+        report.notes.append(f"baseline is for suite {baseline.suite!r}, current results are {suite!r}")
     current = {row["scenario"]: row for row in current_rows}
-    base_names = [row["scenario"] for row in base["rows"]]
-    report.new_scenarios = [name for name in current if name not in set(base_names)]
+    base_names = {row.scenario for row in baseline.rows}
+    report.new_scenarios = [name for name in current if name not in base_names]
 
-    for brow in base["rows"]:
-        name = brow["scenario"]
+    for brow in baseline.rows:
+        name = brow.scenario
         crow = current.get(name)
+        recorded = brow.as_dict()
         if crow is None:
             report.missing_scenarios.append(name)
         else:
             for key in ("n_seeds", "n_generations"):
-                if key in brow and key in crow and brow[key] != crow[key]:
-                    report.notes.append(f"{name}: {key} is {crow[key]} now, {brow[key]} in the baseline")
-        for metric, tol in base["tolerances"].items():
+                if key in recorded and key in crow and recorded[key] != crow[key]:
+                    report.notes.append(f"{name}: {key} is {crow[key]} now, {recorded[key]} in the baseline")
+        for metric, tol in baseline.tolerances.items():
             higher = direction(metric)
             for kind in GATED_KINDS:
                 fname = f"{metric}_{kind}"
-                bval = _number(brow.get(fname))
+                bval = brow.number(fname)
                 if bval is None:
                     continue  # nothing to hold the current run to
                 cval = None if crow is None else _number(crow.get(fname))
-                allowed = max(tol["absolute"], tol["relative"] * abs(bval))
+                allowed = max(tol.absolute, tol.relative * abs(bval))
                 report.findings.append(_judge(name, fname, bval, cval, allowed, higher))
     return report
 
@@ -307,9 +439,9 @@ def format_check(report: CheckReport) -> str:
 # --------------------------------------------------------------------------- helpers
 
 
-def _check_rows(rows: Iterable[Any], where: str, finite: bool = False) -> None:
-    """Rows with distinct scenario names and numeric gated fields; ``finite`` (a baseline file) also refuses
-    values such as ``1e400``, which JSON parses to infinity and which would turn the gate off for that value."""
+def _check_current_rows(rows: Sequence[Any]) -> None:
+    """The current leaderboard's rows: objects with distinct scenario names and numeric gated fields."""
+    where = "current leaderboard"
     seen: set[str] = set()
     for i, row in enumerate(rows):
         if not isinstance(row, Mapping):
@@ -320,30 +452,9 @@ def _check_rows(rows: Iterable[Any], where: str, finite: bool = False) -> None:
         if name in seen:
             raise ValueError(f"{where}: scenario {name!r} appears twice")
         seen.add(name)
-        for key, value in row.items():
-            if (key.endswith(("_final", "_auc")) or key in ("n_seeds", "n_generations")) and not (
-                value is None or _is_real(value)
-            ):
-                raise ValueError(f"{where}: scenario {name!r} field {key!r} must be a number, got {value!r}")
-            if finite and _is_real(value) and not _finite(value):
-                raise ValueError(f"{where}: scenario {name!r} field {key!r} must be finite, got {value!r}")
-
-
-def _check_tolerance(metric: str, tol: Any) -> dict[str, float]:
-    if not isinstance(tol, dict):
-        raise ValueError(f'tolerance of {metric!r} must be an object like {{"absolute": 0.05}}')
-    unknown = sorted(set(tol) - _TOLERANCE_KEYS)
-    if unknown:
-        raise ValueError(f"tolerance of {metric!r} has unknown key(s) {unknown}; allowed: absolute, relative")
-    if not tol:
-        raise ValueError(f"tolerance of {metric!r} is empty; give 'absolute' and/or 'relative'")
-    out = {"absolute": 0.0, "relative": 0.0}
-    for key, value in tol.items():
-        number = _number(value)
-        if number is None or number < 0:
-            raise ValueError(f"tolerance {metric}.{key} must be a finite number >= 0, got {value!r}")
-        out[key] = float(number)
-    return out
+        problem = _row_problem(row, finite=False)
+        if problem:
+            raise ValueError(f"{where}: {problem}")
 
 
 def _number(value: Any) -> float | None:

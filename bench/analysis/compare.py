@@ -1,11 +1,11 @@
 """``bench compare R1 R2 ...``: several runs side by side (W&B's run comparison).
 
-Each argument is a results directory (its newest run with finished generations) or a run id in ``--results``.
-The table holds the scenarios every run has and the metrics every run carries: per (scenario, metric) the
-final-generation mean over seeds with its interval (the leaderboard's
-:func:`bench.analysis.leaderboard.build_leaderboard`, one board per run). Its header names the settings that differ
-between the runs, read from each run's resolved configuration, so "why do these numbers differ" has its answer above
-them.
+Each argument is a results directory (its newest run with finished generations) or a run id in ``--results``; the
+CLI resolves them (``bench.cli.stored_runs``) and hands over each run's row and metric rows. The table holds the
+scenarios every run has and the metrics every run carries: per (scenario, metric) the final-generation mean over
+seeds with its interval (the leaderboard's :func:`bench.analysis.leaderboard.build_leaderboard`, one board per run).
+Its header names the settings that differ between the runs, read from each run's resolved configuration, so "why do
+these numbers differ" has its answer above them.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from bench.analysis.leaderboard import DEFAULT_METRICS, BoardRow, build_leaderboard, format_interval
-from bench.records import MetricRow
+from bench.analysis.leaderboard import DEFAULT_METRICS, BoardRow, build_leaderboard
+from bench.analysis.leaderboard_formats import format_interval, render_plain
+from bench.records import MetricRow, RunRow
 
 
 class CompareError(ValueError):
@@ -27,40 +27,8 @@ class CompareError(ValueError):
 @dataclass(frozen=True)
 class ComparedRun:
     label: str  # what the user typed
-    run: dict[str, Any]
+    run: RunRow
     rows: list[MetricRow]
-
-
-def resolve_runs(arguments: Sequence[str], results: str) -> list[ComparedRun]:
-    """Each argument as a run: a directory holding a results database, else a run id in ``results``."""
-    from bench.store.database import DATABASE, Store
-
-    if len(arguments) < 2:
-        raise CompareError("give at least two runs (results directories or run ids) to compare")
-    chosen: list[ComparedRun] = []
-    for argument in arguments:
-        path = Path(argument)
-        if path.is_dir() and (path / DATABASE).is_file():
-            store = Store(path)
-            run = store.choose_run()
-            if run is None:
-                raise CompareError(f"{argument}: no run with finished generations in this results directory")
-        else:
-            store = Store(results)
-            if not store.exists():
-                raise CompareError(
-                    f"{argument}: neither a results directory nor a run id ({results} holds no results database)"
-                )
-            runs = [r for r in store.runs() if r["run_id"] == argument]
-            if not runs:
-                known = ", ".join(r["run_id"] for r in store.runs()) or "none"
-                raise CompareError(f"{argument}: neither a results directory nor a run id in {results}; runs: {known}")
-            run = runs[0]
-        rows = store.metric_rows(run["run_id"])
-        if not rows:
-            raise CompareError(f"{argument}: run {run['run_id']} has no finished generations yet")
-        chosen.append(ComparedRun(argument, run, rows))
-    return chosen
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -83,9 +51,8 @@ def differing_settings(runs: Sequence[ComparedRun]) -> dict[str, list[Any]]:
     """Setting -> its value in each run, for the settings that are not the same in all runs (commit included)."""
     flat = []
     for r in runs:
-        config = r.run.get("config")
-        settings = flatten(json.loads(config) if isinstance(config, str) else config or {})
-        settings["commit"] = (r.run.get("git_commit") or "unknown")[:12]
+        settings = flatten(r.run.settings() or {})
+        settings["commit"] = (r.run.git_commit or "unknown")[:12]
         flat.append(settings)
     # A scenario only some runs have is one line ("present" / "(absent)"), not one line per field of it.
     names = [{k.split("]", 1)[0] + "]" for k in f if k.startswith("scenarios[")} for f in flat]
@@ -118,7 +85,7 @@ class Comparison:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "runs": [{"argument": r.label, "run_id": r.run["run_id"], "suite": r.run["suite"]} for r in self.runs],
+            "runs": [{"argument": r.label, "run_id": r.run.run_id, "suite": r.run.suite} for r in self.runs],
             "differing_settings": self.differing,
             "rows": [
                 {
@@ -167,11 +134,9 @@ def format_comparison(comparison: Comparison, width: int = 100) -> str:
     from rich.table import Table
     from rich.text import Text
 
-    from bench.analysis.leaderboard import _render
-
     lines = ["runs compared (final generation, mean over seeds [95% CI]):"]
     for i, r in enumerate(comparison.runs, start=1):
-        lines.append(f"  R{i}: {r.run['run_id']} (suite {r.run['suite']}, {r.run['status']}) from {r.label}")
+        lines.append(f"  R{i}: {r.run.run_id} (suite {r.run.suite}, {r.run.status}) from {r.label}")
     if comparison.differing:
         lines.append("settings that differ:")
         for key, values in comparison.differing.items():
@@ -186,4 +151,4 @@ def format_comparison(comparison: Comparison, width: int = 100) -> str:
     for s in comparison.scenarios:
         for m in comparison.metrics:
             table.add_row(Text(s), m, *(comparison.cell(i, s, m) for i in range(len(comparison.runs))))
-    return "\n".join(lines) + "\n\n" + _render([table], max(width, 60))
+    return "\n".join(lines) + "\n\n" + render_plain([table], max(width, 60))

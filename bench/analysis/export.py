@@ -17,12 +17,15 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench.records import MetricRow
+from bench.records import MetricRow, RunRow
+
+# When each generation was stored, by (scenario, seed, generation): MLflow's metric timestamps.
+FinishTimes = Mapping[tuple[str, int, int], datetime]
 
 INSTALL_HINT = "pip install 'collapse-bench[export]'"
 
@@ -45,14 +48,14 @@ def _cells(rows: Sequence[MetricRow]) -> dict[tuple[str, int], list[MetricRow]]:
     return cells
 
 
-def export_tensorboard(out: Path, run: dict[str, Any], rows: Sequence[MetricRow]) -> list[Path]:
+def export_tensorboard(out: Path, run: RunRow, rows: Sequence[MetricRow]) -> list[Path]:
     """One event-file folder per cell; returns the folders."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         raise ExportError(f"--format tensorboard needs the tensorboard package: {INSTALL_HINT}") from None
     cells = _cells(rows)
-    run_id = _component(str(run["run_id"]), "run id")
+    run_id = _component(run.run_id, "run id")
     folders = {key: out / run_id / _component(key[0], "scenario") / f"seed-{key[1]}" for key in cells}
     for folder in folders.values():
         if folder.is_dir() and any(p.name.startswith("events.out.tfevents") for p in folder.iterdir()):
@@ -86,9 +89,7 @@ def _millis(value: Any) -> int:
     return 0
 
 
-def export_mlflow(
-    out: Path, run: dict[str, Any], rows: Sequence[MetricRow], finished_at: dict[tuple[str, int, int], Any]
-) -> str:
+def export_mlflow(out: Path, run: RunRow, rows: Sequence[MetricRow], finished_at: FinishTimes) -> str:
     """One MLflow run per cell in ``out/mlflow.db``; returns the tracking URI."""
     try:
         from mlflow.entities import Metric, Param
@@ -100,21 +101,21 @@ def export_mlflow(
     out.mkdir(parents=True, exist_ok=True)
     uri = f"sqlite:///{(out / 'mlflow.db').resolve()}"
     client = MlflowClient(tracking_uri=uri)
-    suite = str(run["suite"])
+    suite = run.suite
     experiment = client.get_experiment_by_name(suite)
     if experiment is None:
         experiment_id = client.create_experiment(suite, artifact_location=(out / "artifacts").resolve().as_uri())
     else:
         experiment_id = experiment.experiment_id
-    config = json.loads(run["config"]) if isinstance(run.get("config"), str) else (run.get("config") or {})
+    config = run.settings() or {}
     scenario_config = {s.get("name"): s for s in config.get("scenarios", []) if isinstance(s, dict)}
-    run_id = str(run["run_id"])
+    run_id = run.run_id
     for old in client.search_runs([experiment_id], filter_string=f"tags.`bench.run_id` = '{run_id}'"):
         client.delete_run(old.info.run_id)  # a second export replaces the first
     for (scenario, seed), cell_rows in _cells(rows).items():
         tags = {"bench.run_id": run_id, "bench.scenario": scenario, "bench.seed": str(seed), "bench.suite": suite}
-        if run.get("git_commit"):
-            tags["mlflow.source.git.commit"] = str(run["git_commit"])
+        if run.git_commit:
+            tags["mlflow.source.git.commit"] = run.git_commit
         created = client.create_run(experiment_id, tags=tags, run_name=f"{scenario} seed {seed}")
         params = [Param(k, v) for k, v in sorted(_flatten(scenario_config.get(scenario, {})).items()) if k]
         metrics = [
@@ -130,23 +131,16 @@ def export_mlflow(
     return uri
 
 
-def export_run(fmt: str, out: Path, run: dict[str, Any], rows: Sequence[MetricRow], store: Any) -> str:
-    """Export ``run`` (its ``runs`` row and metric rows) to ``out``; return a one-line summary."""
+def export_run(fmt: str, out: Path, run: RunRow, rows: Sequence[MetricRow], finished_at: FinishTimes) -> str:
+    """Export ``run`` (its ``runs`` row, metric rows and when each generation was stored) to ``out``; return a
+    one-line summary."""
     if out.exists() and not out.is_dir():
         raise ExportError(f"{out}: exists and is not a directory")
     cells = len(_cells(rows))
     if fmt == "tensorboard":
         export_tensorboard(out, run, rows)
-        return f"run {run['run_id']}: {cells} cell(s), {len(rows)} points -> TensorBoard logs in {out}"
+        return f"run {run.run_id}: {cells} cell(s), {len(rows)} points -> TensorBoard logs in {out}"
     if fmt == "mlflow":
-        from bench.store.database import GENERATION_COLUMNS
-
-        names = [n for n, _ in GENERATION_COLUMNS]
-        finished = {}
-        for row in store.table("generations"):
-            record = dict(zip(names, row, strict=False))
-            if record["run_id"] == run["run_id"]:
-                finished[(record["scenario"], int(record["seed"]), int(record["generation"]))] = record["finished_at"]
-        uri = export_mlflow(out, run, rows, finished)
-        return f"run {run['run_id']}: {cells} cell(s), {len(rows)} points -> MLflow {uri}"
+        uri = export_mlflow(out, run, rows, finished_at)
+        return f"run {run.run_id}: {cells} cell(s), {len(rows)} points -> MLflow {uri}"
     raise ExportError(f"unknown export format {fmt!r}")

@@ -5,11 +5,11 @@ Pure: it takes the store's ``runs`` rows and finished-generation counts and retu
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+
+from bench.records import RunRow
 
 
 @dataclass(frozen=True)
@@ -30,29 +30,29 @@ class RunLine:
         return f"{self.generations_done}/{self.generations}"
 
 
-def _started(value: Any) -> str:
+def _started(value: datetime | None) -> str:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
     return "—" if value is None else str(value)[:16]
 
 
-def run_lines(runs: Sequence[Mapping[str, Any]], counts: Mapping[str, Mapping[tuple[str, int], int]]) -> list[RunLine]:
+def run_lines(runs: Sequence[RunRow], counts: Mapping[str, Mapping[tuple[str, int], int]]) -> list[RunLine]:
     """One :class:`RunLine` per run, oldest first. A cell is done when all its G generations are stored.
 
     Cells and generations are counted over the whole suite (all shards), from the run's resolved settings.
     """
     lines = []
     for run in runs:
-        config = json.loads(run["config"])
+        config = run.settings()
         scenarios = [s["name"] for s in config["scenarios"]]
         seeds, generations = config["seeds"], config["generations"]
-        done = counts.get(run["run_id"], {})
+        done = counts.get(run.run_id, {})
         lines.append(
             RunLine(
-                run_id=run["run_id"],
-                suite=run["suite"],
-                status=run["status"] or "—",
-                started=_started(run["started_at"]),
+                run_id=run.run_id,
+                suite=run.suite,
+                status=run.status or "—",
+                started=_started(run.started_at),
                 cells_done=sum(1 for n in done.values() if n >= generations),
                 cells=len(scenarios) * len(seeds),
                 generations_done=sum(done.values()),

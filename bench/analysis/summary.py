@@ -14,7 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bench.analysis.leaderboard import BoardRow, format_interval
+from bench.analysis.leaderboard import BoardRow
+from bench.analysis.leaderboard_formats import format_interval
 
 ALPHA = 0.05
 # The smallest n at which a two-sided exact sign-flip test can reach p < ALPHA: 2/2^n < 0.05 from n = 6.

@@ -33,15 +33,15 @@ def cmd_check(args: argparse.Namespace) -> int:
             raise BadInput(f"--write-baseline {args.write_baseline}: its folder {folder} {problem}")
     run, rows = selected_run(args)
     try:
-        board = [row.to_dict() for row in build_leaderboard(rows, baseline=run["baseline"])]
+        board = [row.to_dict() for row in build_leaderboard(rows, baseline=run.baseline)]
         if args.write_baseline:
             try:
-                write_baseline(args.write_baseline, make_baseline(board, run["suite"]))
+                write_baseline(args.write_baseline, make_baseline(board, run.suite))
             except OSError as error:
                 raise BadInput(f"--write-baseline {args.write_baseline}: cannot write: {error.strerror}") from None
-            print(f"wrote baseline {args.write_baseline} from run {run['run_id']}")
+            print(f"wrote baseline {args.write_baseline} from run {run.run_id}")
             return 0
-        report = compare(board, load_baseline(args.against), suite=run["suite"])
+        report = compare(board, load_baseline(args.against), suite=run.suite)
     except ValueError as error:
         raise BadInput(str(error)) from None
     print(format_check(report))

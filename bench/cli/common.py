@@ -9,8 +9,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from bench.cli.errors import BadInput
+
+if TYPE_CHECKING:
+    from bench.records import MetricRow, RunRow
 
 # -- options ----------------------------------------------------------------------------------------------------
 
@@ -106,7 +110,7 @@ def normalize_sample(line: str) -> str:
     return " ".join(line.split())
 
 
-def selected_run(args: argparse.Namespace):
+def selected_run(args: argparse.Namespace) -> tuple[RunRow, list[MetricRow]]:
     """The selected run (latest, or --run, or the latest of --suite) and its metric rows."""
     from bench.store.database import Store
 
@@ -115,14 +119,14 @@ def selected_run(args: argparse.Namespace):
         raise BadInput(f"{args.results}: no results database here; run a suite first (bench run SUITE.yaml)")
     runs = store.runs()
     if args.run:
-        chosen = [r for r in runs if r["run_id"] == args.run]
+        chosen = [r for r in runs if r.run_id == args.run]
         if not chosen:
             raise BadInput(
-                f"--run {args.run}: no such run in {args.results}; runs: {', '.join(r['run_id'] for r in runs)}"
+                f"--run {args.run}: no such run in {args.results}; runs: {', '.join(r.run_id for r in runs)}"
             )
         run = chosen[0]
     else:
-        candidates = [r for r in runs if args.suite is None or r["suite"] == args.suite]
+        candidates = [r for r in runs if args.suite is None or r.suite == args.suite]
         if not candidates:
             what = f"of suite {args.suite!r} " if args.suite else ""
             raise BadInput(f"{args.results}: no runs {what}recorded yet")
@@ -130,14 +134,14 @@ def selected_run(args: argparse.Namespace):
         run = store.choose_run(args.suite) or candidates[-1]
         # Say so when the choice is not the obvious one: a newer run passed over, or a run that did not finish.
         # (The outputs themselves name the run; a silent note keeps one-line errors one line.)
-        if run["run_id"] != candidates[-1]["run_id"] or run["status"] != "finished":
-            print(f"bench: using run {run['run_id']} (suite {run['suite']}, {run['status']})", file=sys.stderr)
+        if run.run_id != candidates[-1].run_id or run.status != "finished":
+            print(f"bench: using run {run.run_id} (suite {run.suite}, {run.status})", file=sys.stderr)
     if getattr(args, "published", False):  # docs' tables come from committed code only
         from bench.run.provenance import publication_problem
 
         if problem := publication_problem(run):
             raise BadInput(f"--published: {problem}")
-    rows = store.metric_rows(run["run_id"])
+    rows = store.metric_rows(run.run_id)
     if not rows:
-        raise BadInput(f"run {run['run_id']}: no finished generations yet")
+        raise BadInput(f"run {run.run_id}: no finished generations yet")
     return run, rows

@@ -23,7 +23,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     run, rows = selected_run(args)
     try:
-        summary = export_run(args.format, Path(args.dir), run, rows, Store(args.results))
+        summary = export_run(args.format, Path(args.dir), run, rows, Store(args.results).generation_times(run.run_id))
     except ExportError as error:
         raise BadInput(str(error)) from None
     print(summary)

@@ -34,26 +34,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     import shutil
 
-    from bench.analysis.leaderboard import (
-        DEFAULT_METRICS,
-        build_leaderboard,
-        format_leaderboard,
-        primary_contrast,
-        title,
-    )
+    from bench.analysis.leaderboard import DEFAULT_METRICS, build_leaderboard, primary_contrast
+    from bench.analysis.leaderboard_formats import format_leaderboard, title
 
     run, rows = selected_run(args)
     metrics = tuple(m.strip() for m in args.metrics.split(",") if m.strip()) if args.metrics else DEFAULT_METRICS
-    baseline = args.baseline or run["baseline"]
+    baseline = args.baseline or run.baseline
     # The pre-registered contrast is against the suite's baseline; another --baseline is exploratory (all Holm).
-    contrast = primary_contrast(run["config"]) if baseline == run["baseline"] else None
+    contrast = primary_contrast(run.config) if baseline == run.baseline else None
     if args.metrics:  # a named metric the run does not carry is a typo, not a column to drop silently
         from bench.analysis.leaderboard import _suggest
 
         known = sorted({r.metric for r in rows})
         for metric in metrics:
             if metric not in known:
-                raise BadInput(f"--metrics {metric}: not in run {run['run_id']}{_suggest(metric, known)}")
+                raise BadInput(f"--metrics {metric}: not in run {run.run_id}{_suggest(metric, known)}")
     try:
         board = build_leaderboard(
             rows,
@@ -68,8 +63,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
         raise BadInput(str(error)) from None
     # Wider than the terminal (COLUMNS honoured): one block per metric instead of lines that wrap.
     width = shutil.get_terminal_size().columns
-    heading = title(run["run_id"], run["suite"], run["git_commit"], board)
-    provenance = {"run_id": run["run_id"], "suite": run["suite"], "git_commit": run["git_commit"]}
+    heading = title(run.run_id, run.suite, run.git_commit, board)
+    provenance = {"run_id": run.run_id, "suite": run.suite, "git_commit": run.git_commit}
     text = format_leaderboard(board, args.format, metrics=metrics, width=width, heading=heading, provenance=provenance)
     print(text.rstrip("\n"))
     return 0

@@ -126,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bench.learners.transformer.train import TrainingDivergedError
         from bench.regimes import NoSamplesLeftError
         from bench.safe_io import UnsafePathError
-        from bench.store.database import StoreError
+        from bench.store.errors import StoreError
 
         # A busy, unreadable or missing database, or a link where bench writes a file: one line, exit 2.
         if isinstance(error, StoreError | UnsafePathError):

@@ -15,7 +15,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
-    from bench.store.database import Store, StoreError
+    from bench.store.database import Store
+    from bench.store.errors import StoreError
 
     target = Store(args.into)
     try:  # every source (tables, columns, types) is checked before the target is created

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
+from typing import TYPE_CHECKING
 
 from bench.cli.common import add_ci_option, add_published_option, add_results_options, selected_run
 from bench.cli.errors import BadInput
+
+if TYPE_CHECKING:
+    from bench.analysis.results_json import ResultsDocument
+    from bench.records import MetricRow, RunRow
+    from bench.store.database import Store
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -33,15 +38,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         out = OutputDir(args.out, force=args.force)  # checked before anything is written
     except OutDirError as error:
         raise BadInput(f"--out {error}") from None
-    board = build_leaderboard(rows, baseline=run["baseline"], ci=args.ci, contrast=primary_contrast(run["config"]))
+    board = build_leaderboard(rows, baseline=run.baseline, ci=args.ci, contrast=primary_contrast(run.config))
     store = Store(args.results)
     document = build_results(run, rows, board)
-    inputs = load_report_inputs(store, run["run_id"])
+    inputs = load_report_inputs(store, run.run_id)
     written = write_report(
         rows,
         out,
-        run["suite"],
-        json.loads(run["config"]),
+        run.suite,
+        run.settings(),
         board=board,
         ci=args.ci,
         run=run,
@@ -50,17 +55,19 @@ def cmd_report(args: argparse.Namespace) -> int:
         store=store,
     )
     # The file beside the database always uses the default intervals (what a finished run writes).
-    _save_results_json(store, run, document if args.ci == "auto" else None)
+    _save_results_json(store, run, rows, document if args.ci == "auto" else None)
     for path in written:
         print(path)
     return 0
 
 
-def _save_results_json(store, run: dict, document: dict | None = None) -> None:
+def _save_results_json(
+    store: Store, run: RunRow, rows: list[MetricRow], document: ResultsDocument | None = None
+) -> None:
     """The run's results JSON beside the database; a read-only results directory only gets a note."""
     from bench.analysis.results_json import document_for_run, save
 
     try:
-        save(store.results_json(run["run_id"]), document or document_for_run(store, run))
+        save(store.results_json(run.run_id), document or document_for_run(run, rows))
     except (OSError, ValueError) as error:
         print(f"bench: note: results JSON not written beside the database: {error}", file=sys.stderr)

@@ -30,7 +30,7 @@ def cmd_samples(args: argparse.Namespace) -> int:
 
     run, _ = selected_run(args)
     store = Store(args.results)
-    cells = load_cells(store, run["run_id"])
+    cells = load_cells(store, run.run_id)
     try:  # every option checked before a samples file is read
         chosen = make_filter(cells, args.scenario, args.seed, args.generation, args.label, args.grep, args.top)
     except SampleQueryError as error:

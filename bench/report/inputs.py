@@ -113,7 +113,7 @@ def _shown_generations(generations: Sequence[int]) -> list[int]:
 
 def load_report_inputs(store: Store, run_id: str, seed: int = 0) -> ReportInputs:
     """Sample panels and drop counts of ``run_id``, read from the store (read-only)."""
-    from bench.store.database import GENERATION_COLUMNS
+    from bench.store.schema import GENERATION_COLUMNS
 
     names = [name for name, _ in GENERATION_COLUMNS]
     cells: dict[str, dict[int, dict[int, str]]] = {}  # scenario -> seed -> generation -> samples path
@@ -144,7 +144,7 @@ def load_report_inputs(store: Store, run_id: str, seed: int = 0) -> ReportInputs
 
 
 def _panel(store: Store, scenario: str, cell_seed: int, generation: int, relative: str, seed: int) -> SamplePanel:
-    from bench.store.database import read_parquet
+    from bench.store.parquet import read_parquet
 
     path = store.root / relative
     try:

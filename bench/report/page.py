@@ -19,17 +19,11 @@ from typing import TYPE_CHECKING, Any
 from matplotlib.figure import Figure
 
 import bench.report.text_figures  # noqa: F401  (registers the text task's figures with @task_figure)
-from bench.analysis.leaderboard import (
-    DEFAULT_METRICS,
-    BoardRow,
-    build_leaderboard,
-    caption,
-    collect_curves,
-    table_cells,
-)
+from bench.analysis.leaderboard import DEFAULT_METRICS, BoardRow, build_leaderboard, collect_curves
+from bench.analysis.leaderboard_formats import caption, table_cells
 from bench.analysis.summary import summary_lines
 from bench.metrics import METRICS
-from bench.records import MetricRow
+from bench.records import MetricRow, RunRow
 from bench.report.hooks import TASK_FIGURES, FigureContext
 from bench.report.html import page_environment
 from bench.report.inputs import ReportInputs
@@ -116,26 +110,23 @@ def _when(value: Any) -> str:
     return str(value) if value else "—"
 
 
-def run_header(run: dict[str, Any] | None, suite_name: str, config: dict[str, Any] | None) -> list[tuple[str, str]]:
+def run_header(run: RunRow | None, suite_name: str, config: dict[str, Any] | None) -> list[tuple[str, str]]:
     """(label, value) pairs for the page's header; what the store does not know is shown as unknown."""
-    run = run or {}
     config = config or {}
     seeds = config.get("seeds")
     header = [
-        ("run", str(run.get("run_id") or "—")),
+        ("run", run.run_id if run else "—"),
         ("suite", suite_name),
-        ("status", str(run.get("status") or "—")),
-        ("commit", _short(run.get("git_commit"))),
-        ("device", str(run.get("device") or "unknown")),
-        ("started", _when(run.get("started_at"))),
-        ("finished", _when(run.get("finished_at"))),
+        ("status", (run.status if run else None) or "—"),
+        ("commit", _short(run.git_commit if run else None)),
+        ("device", (run.device if run else None) or "unknown"),
+        ("started", _when(run.started_at if run else None)),
+        ("finished", _when(run.finished_at if run else None)),
         ("seeds", ", ".join(str(s) for s in seeds) if isinstance(seeds, list) else "—"),
         ("generations", str(config.get("generations", "—"))),
     ]
-    packages = run.get("packages")
-    if isinstance(packages, str):
-        packages = json.loads(packages)
-    if isinstance(packages, dict) and packages:
+    packages = run.package_versions() if run else {}
+    if packages:
         header.append(("versions", ", ".join(f"{k} {v}" for k, v in sorted(packages.items()))))
     return header
 
@@ -151,7 +142,7 @@ def render_page(
     metrics: Sequence[str],
     resolved_config: dict[str, Any] | None,
     caption_text: str,
-    run: dict[str, Any] | None = None,
+    run: RunRow | None = None,
     inputs: ReportInputs | None = None,
     formats: Sequence[str] = FORMATS[1:],
     summary: Sequence[str] = (),
@@ -214,7 +205,7 @@ def write_report(
     confidence: float = 0.95,
     seed: int = 0,
     ci: str = "auto",
-    run: dict[str, Any] | None = None,
+    run: RunRow | None = None,
     inputs: ReportInputs | None = None,
     results: str | None = None,
     force: bool = False,
@@ -276,8 +267,8 @@ def write_report(
                 add(stem, fig, text)
 
     cell_pages: list[tuple[str, int, str]] = []
-    if store is not None and run and run.get("run_id"):
-        cell_pages, pages = write_cell_pages(out, store, str(run["run_id"]), order, VERDICT_COLORS)
+    if store is not None and run is not None:
+        cell_pages, pages = write_cell_pages(out, store, run.run_id, order, VERDICT_COLORS)
         written.extend(pages)
     primary = (resolved_config or {}).get("primary")
     page = render_page(

@@ -75,7 +75,7 @@ class SampleFilter:
 
 def load_cells(store: Store, run_id: str) -> list[CellFiles]:
     """The run's cells, in the store's order, with the samples file of every finished generation."""
-    from bench.store.database import GENERATION_COLUMNS
+    from bench.store.schema import GENERATION_COLUMNS
 
     names = [name for name, _ in GENERATION_COLUMNS]
     cells: dict[tuple[str, int], dict[int, str]] = {}
@@ -129,7 +129,7 @@ def make_filter(
 
 
 def _read(store: Store, relative: str) -> tuple[list[str], list[str | None], list[str | None]]:
-    from bench.store.database import read_parquet
+    from bench.store.parquet import read_parquet
 
     columns = read_parquet(store.root / relative)
     texts = [str(t) for t in columns["text"]]

@@ -46,19 +46,21 @@ def stored_rates(results: str | Path, device: str) -> dict[str, StoredRates]:
     Generation 0 of a scenario that took it from the shared cache repeats the fitted scenario's record, so each
     (run, seed) counts its generation-0 fit once.
     """
-    from bench.store.database import GENERATION_COLUMNS, Store, StoreError
+    from bench.store.database import Store
+    from bench.store.errors import StoreError
+    from bench.store.schema import GENERATION_COLUMNS
 
     store = Store(results)
     if not store.exists():
         return {}
     try:
-        runs = {r["run_id"]: r for r in store.runs() if r.get("device") == device}
+        runs = {r.run_id: r for r in store.runs() if r.device == device}
         rows = store.table("generations") if runs else []
     except StoreError:
         return {}
     keys: dict[tuple[str, str], tuple[str, int]] = {}  # (run, scenario) -> (setup key, samples per generation)
     for run_id, run in runs.items():
-        config = json.loads(run["config"]) if isinstance(run["config"], str) else run["config"]
+        config = run.settings()
         for scenario in config.get("scenarios", []):
             size = (scenario.get("sampling") or {}).get("n") or (scenario.get("data") or {}).get("size") or 0
             keys[(run_id, scenario.get("name"))] = (setup_key(scenario), int(size))

@@ -28,8 +28,9 @@ from bench.records import GenerationRecord
 from bench.regimes import DataSet, RegimeInputs
 from bench.run.splits import item_sides, string_sides
 from bench.seeding import derive_rng, derive_seed
-from bench.store.database import Store, read_parquet, write_parquet
+from bench.store.database import Store
 from bench.store.integrity import MANIFEST, folder_digests
+from bench.store.parquet import read_parquet, write_parquet
 from bench.suite.config import ResolvedScenario
 from bench.tasks import Task, Verdict, has_meaning, has_verdicts, task_meaning
 

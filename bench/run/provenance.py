@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from bench.records import RunRow
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 
@@ -50,18 +50,16 @@ def git_state(cwd: Path = CHECKOUT) -> GitState:
     return GitState(commit, True, digest)
 
 
-def publication_problem(run: Mapping[str, Any], cwd: Path = CHECKOUT) -> str | None:
+def publication_problem(run: RunRow, cwd: Path = CHECKOUT) -> str | None:
     """Why a run's numbers may not go into a published table (``None``: they may): its checkout was dirty (or not
     recorded), or its commit is not an ancestor of this checkout's HEAD (the code that made them is not here)."""
-    run_id = run.get("run_id", "?")
-    if run.get("git_dirty") is None:
-        return f"run {run_id}: its checkout's state was not recorded (a run from before git_dirty); rerun it"
-    if run.get("git_dirty"):
-        return f"run {run_id}: ran from a checkout with uncommitted changes (diff {run.get('git_diff_sha256')})"
-    commit = run.get("git_commit")
-    if not commit:
-        return f"run {run_id}: no commit recorded"
-    ancestor = _git("merge-base", "--is-ancestor", str(commit), "HEAD", cwd=cwd)
+    if run.git_dirty is None:
+        return f"run {run.run_id}: its checkout's state was not recorded (a run from before git_dirty); rerun it"
+    if run.git_dirty:
+        return f"run {run.run_id}: ran from a checkout with uncommitted changes (diff {run.git_diff_sha256})"
+    if not run.git_commit:
+        return f"run {run.run_id}: no commit recorded"
+    ancestor = _git("merge-base", "--is-ancestor", run.git_commit, "HEAD", cwd=cwd)
     if ancestor is None or ancestor.returncode != 0:
-        return f"run {run_id}: its commit {str(commit)[:12]} is not an ancestor of HEAD; rerun at HEAD"
+        return f"run {run.run_id}: its commit {run.git_commit[:12]} is not an ancestor of HEAD; rerun at HEAD"
     return None

@@ -8,7 +8,6 @@ serialises writes) or use their own and be merged with ``bench merge``.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import signal
@@ -38,7 +37,8 @@ from bench.learners import LearnerSetup
 from bench.records import GenerationRecord
 from bench.run.loop import Cell, Hooks, prune_checkpoints, real_data, run_generation
 from bench.run.progress import GenerationReporter
-from bench.store.database import Store, StoreError
+from bench.store.database import Store
+from bench.store.errors import StoreError
 from bench.store.integrity import resume_point
 from bench.suite.config import Suite, first_difference, suite_hash
 from bench.tasks import get_task
@@ -236,9 +236,9 @@ def check_settings(store: Store, suite: Suite, config: dict) -> None:
     if not store.exists():
         return
     for run in store.runs():
-        if run["suite"] != suite.suite:
+        if run.suite != suite.suite:
             continue
-        stored = json.loads(run["config"])
+        stored = run.settings()
         differs = first_difference(stored, config)
         if differs is not None and differs.startswith("inputs."):
             changed = differs.removeprefix("inputs.")
@@ -246,12 +246,12 @@ def check_settings(store: Store, suite: Suite, config: dict) -> None:
             if changed not in config.get("inputs", {}):
                 what = "is gone"
             raise SettingsMismatchError(
-                f"{changed}: input file {what} since run {run['run_id']} of suite {suite.suite!r} was recorded in "
+                f"{changed}: input file {what} since run {run.run_id} of suite {suite.suite!r} was recorded in "
                 f"{store.root}; restore it, or use a new --results directory for the new input"
             )
         if differs is not None:
             raise SettingsMismatchError(
-                f"{store.root}: suite {suite.suite!r} already has run {run['run_id']} there with different settings "
+                f"{store.root}: suite {suite.suite!r} already has run {run.run_id} there with different settings "
                 f"(first difference: {differs}); use a new --results directory"
             )
 
@@ -295,8 +295,10 @@ def write_results_json(store: Store, run_id: str) -> None:
     """The finished run's lm-eval style results JSON beside the database (``bench.analysis.results_json``)."""
     from bench.analysis.results_json import document_for_run, save
 
-    run = next(r for r in store.runs() if r["run_id"] == run_id)
-    save(store.results_json(run_id), document_for_run(store, run))
+    run = store.run(run_id)
+    if run is None:
+        raise ValueError(f"run {run_id} is not recorded in {store.database}")
+    save(store.results_json(run_id), document_for_run(run, store.metric_rows(run_id)))
 
 
 def close_run(store: Store, run_id: str, expected: int, console: Console) -> bool:

@@ -21,7 +21,8 @@ import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bench.store.database import Store, StoreError
+from bench.store.database import Store
+from bench.store.errors import StoreError
 from bench.store.integrity import MANIFEST, folder_digests, generation_problems
 
 
@@ -68,7 +69,7 @@ def check_results(results: str | Path) -> list[Finding]:
     if not store.exists():
         raise StoreError(f"{results}: no results database ({store.database.name}); nothing to check")
     findings: list[Finding] = []
-    runs = {run["run_id"] for run in store.runs()}
+    runs = {run.run_id for run in store.runs()}
     recorded: set[Path] = set()
     for run_id in sorted(runs):
         for (scenario, seed), generations in sorted(store.generation_records(run_id).items()):

@@ -9,13 +9,22 @@ later one, and since every step is seeded the redone tables equal the lost ones.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.store.database import Store, sha256_file
+from bench.store.layout import Layout
 
 MANIFEST = "manifest.json"  # a generation-0 cache folder's settings and file digests
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def folder_digests(folder: Path, relative_to: Path) -> dict[str, str]:
@@ -40,7 +49,7 @@ class ResumePoint:
     reason: str | None = None
 
 
-def file_problem(store: Store, relative: str, digest: str | None) -> str | None:
+def file_problem(store: Layout, relative: str, digest: str | None) -> str | None:
     """Why the recorded file ``relative`` cannot be trusted (``None``: it can)."""
     path = store.root / relative
     if path.is_symlink() or not path.is_file():
@@ -50,12 +59,12 @@ def file_problem(store: Store, relative: str, digest: str | None) -> str | None:
     return None
 
 
-def _generation_prefix(store: Store, run_id: str, scenario: str, seed: int, generation: int) -> str:
+def _generation_prefix(store: Layout, run_id: str, scenario: str, seed: int, generation: int) -> str:
     return store.relative(store.generation_dir(run_id, scenario, seed, generation))
 
 
 def parquet_problem(
-    store: Store, run_id: str, scenario: str, seed: int, generation: int, digests: Digests
+    store: Layout, run_id: str, scenario: str, seed: int, generation: int, digests: Digests
 ) -> str | None:
     """The data set and selection of one generation, as later generations read them."""
     prefix = _generation_prefix(store, run_id, scenario, seed, generation)
@@ -67,7 +76,9 @@ def parquet_problem(
     return None
 
 
-def model_problem(store: Store, run_id: str, scenario: str, seed: int, generation: int, digests: Digests) -> str | None:
+def model_problem(
+    store: Layout, run_id: str, scenario: str, seed: int, generation: int, digests: Digests
+) -> str | None:
     """One generation's checkpoint, as a warm start reads it: every recorded file present and unchanged."""
     folder = store.generation_dir(run_id, scenario, seed, generation) / "model"
     prefix = store.relative(folder) + "/"
@@ -84,7 +95,7 @@ def model_problem(store: Store, run_id: str, scenario: str, seed: int, generatio
 
 
 def resume_point(
-    store: Store,
+    store: Layout,
     run_id: str,
     scenario: str,
     seed: int,
@@ -115,7 +126,7 @@ def resume_point(
 
 
 def generation_problems(
-    store: Store, run_id: str, scenario: str, seed: int, generation: int, digests: Digests
+    store: Layout, run_id: str, scenario: str, seed: int, generation: int, digests: Digests
 ) -> list[str]:
     """Every recorded file of one generation that is damaged or different (for ``bench fsck``).
 

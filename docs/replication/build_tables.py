@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import math
 import shutil
 import sys
@@ -41,12 +40,14 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.analysis.leaderboard import build_leaderboard, collect_curves, format_leaderboard, primary_contrast
+from bench.analysis.leaderboard import build_leaderboard, collect_curves, primary_contrast
+from bench.analysis.leaderboard_formats import format_leaderboard
 from bench.analysis.stats import interval
-from bench.records import MetricRow
+from bench.records import MetricRow, RunRow
 from bench.report.page import write_report
 from bench.run.provenance import publication_problem
-from bench.store.database import Store, StoreError
+from bench.store.database import Store
+from bench.store.errors import StoreError
 
 SUITE = "replication_cpu"
 # The scenarios that do not fit replication_cpu's hour (same settings and seeds; its baseline repeats the main one's).
@@ -266,9 +267,9 @@ def scenario_temperatures(config: Mapping[str, Any]) -> dict[str, float]:
     return {s["name"]: float(s["sampling"]["temperature"]) for s in scenarios}
 
 
-def select_run(runs: Sequence[Mapping[str, Any]], suite: str = SUITE) -> Mapping[str, Any] | None:
+def select_run(runs: Sequence[RunRow], suite: str = SUITE) -> RunRow | None:
     """The latest run (by start time, as the store orders them) of ``suite``; ``None`` if there is none."""
-    matching = [r for r in runs if r["suite"] == suite]
+    matching = [r for r in runs if r.suite == suite]
     return matching[-1] if matching else None
 
 
@@ -339,15 +340,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if used is not None and (problem := publication_problem(used)):
             print(f"error: {problem}", file=sys.stderr)
             return 2
-    rows = store.metric_rows(run["run_id"])
+    rows = store.metric_rows(run.run_id)
     if not rows:
-        print(f"error: run {run['run_id']} has no finished generation yet", file=sys.stderr)
+        print(f"error: run {run.run_id} has no finished generation yet", file=sys.stderr)
         return 2
-    config = json.loads(run["config"]) if isinstance(run["config"], str) else dict(run["config"])
+    config = run.settings()
     if more_run is not None:  # its scenarios beside the main run's (the repeated baseline is the main run's)
         present = {r.scenario for r in rows}
-        rows = [*rows, *(r for r in store.metric_rows(more_run["run_id"]) if r.scenario not in present)]
-        more_config = json.loads(more_run["config"]) if isinstance(more_run["config"], str) else more_run["config"]
+        rows = [*rows, *(r for r in store.metric_rows(more_run.run_id) if r.scenario not in present)]
+        more_config = more_run.settings()
         config = {**config, "scenarios": [*config.get("scenarios", []), *more_config.get("scenarios", [])]}
 
     out: Path = args.out
@@ -356,7 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The study's cycles first, then the ablation, then anything else in order of appearance.
     order = {name: i for i, name in enumerate(dict.fromkeys((*CYCLE_SCENARIOS, *TEMPERATURE_SCENARIOS)))}
     ordered = sorted(summary, key=lambda r: order.get(r["scenario"], len(order)))
-    board = build_leaderboard(rows, baseline=run.get("baseline") or None, contrast=primary_contrast(run.get("config")))
+    board = build_leaderboard(rows, baseline=run.baseline or None, contrast=primary_contrast(run.config))
 
     written = [
         write_csv(out / "cycles.csv", ordered, CYCLE_COLUMNS),
@@ -372,13 +373,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     written.append(leaderboard)
     written += _figures(rows, out / "figures", config)
     if fresh_run is not None:  # optional: the fresh-data policy comparison
-        fresh_rows = [*rows, *store.metric_rows(fresh_run["run_id"])]
+        fresh_rows = [*rows, *store.metric_rows(fresh_run.run_id)]
         present = [name for name in FRESH_SCENARIOS if any(r.scenario == name for r in fresh_rows)]
         written.append(write_csv(out / "fresh_policy.csv", cycle_summary(fresh_rows, present), CYCLE_COLUMNS))
 
-    status = run.get("status")
     print(
-        f"run {run['run_id']} ({status}); generations per scenario: "
+        f"run {run.run_id} ({run.status}); generations per scenario: "
         + ", ".join(f"{r['scenario']}={r['n_generations']}" for r in ordered)
     )
     for path in written:
