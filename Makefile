@@ -83,11 +83,20 @@ replication: install
 	OMP_NUM_THREADS=1 $(VENV)/bin/bench run suites/replication_fresh_cpu.yaml --workers 2 --results $(RESULTS)/replication
 	$(PY) docs/replication/build_tables.py --results $(RESULTS)/replication --out docs/replication
 
-## identities: rerun suites/identities_cpu.yaml (6 seeds) and print its leaderboard with the semantic metrics
+## identities: rerun suites/identities_cpu.yaml (6 seeds) and rebuild docs/identities/ from the run (a clean
+## checkout only: --published refuses a run from uncommitted code)
+IDENTITY_METRICS := correct,diversity_levenshtein,semantic_unique,semantic_unique_at_k,trivial_share,semantic_entropy,semantic_novelty,real_nll
 identities: install
 	OMP_NUM_THREADS=1 $(VENV)/bin/bench run suites/identities_cpu.yaml --workers 2 --results $(RESULTS)/identities
-	$(VENV)/bin/bench leaderboard --results $(RESULTS)/identities --format md \
-		--metrics correct,diversity_levenshtein,semantic_unique,semantic_unique_at_k,trivial_share,semantic_entropy,semantic_novelty,real_nll
+	$(VENV)/bin/bench leaderboard --results $(RESULTS)/identities --suite identities_cpu --published --format md \
+		--metrics $(IDENTITY_METRICS) > $(RESULTS)/identities/leaderboard.md
+	$(VENV)/bin/bench leaderboard --results $(RESULTS)/identities --suite identities_cpu --published --format csv \
+		--metrics $(IDENTITY_METRICS) > $(RESULTS)/identities/leaderboard.csv
+	$(VENV)/bin/bench report --results $(RESULTS)/identities --suite identities_cpu --published --force \
+		--out $(RESULTS)/identities-report
+	cp $(RESULTS)/identities/leaderboard.md $(RESULTS)/identities/leaderboard.csv docs/identities/
+	rm -f docs/identities/figures/*.png docs/identities/figures/index.html
+	cp $(RESULTS)/identities-report/*.png docs/identities/figures/
 
 ## mitigations: rerun suites/mitigations_cpu.yaml (10 seeds, about 25 min on 2 cores) and print its leaderboard
 mitigations: install

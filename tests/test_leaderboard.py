@@ -203,15 +203,19 @@ def test_missing_generations_for_one_seed() -> None:
     assert acc.comparisons[(DL, "auc")].difference.mean == pytest.approx(1 / 3)
 
 
-def test_missing_metric_at_a_generation_counts_as_missing_generation() -> None:
+def test_a_metric_undefined_at_one_generation_is_left_out_and_does_not_shorten_the_others() -> None:
+    """A metric one seed lacks at one generation (undefined there) is named, not averaged over fewer seeds, and it
+    must not cut the scenario's other curves short (it once moved every metric's "final" back to generation 0)."""
     rows = [
         r
         for r in two_scenarios()
         if not (r.scenario == "replace" and r.seed == 0 and r.generation == 2 and r.metric == "correct")
     ]
     curves = collect_curves(rows, ["diversity_levenshtein", "correct"])
-    assert curves["replace"].n_generations == 2
-    assert curves["replace"].values["correct"].shape == (3, 2)
+    assert curves["replace"].n_generations == 3
+    assert set(curves["replace"].values) == {"diversity_levenshtein"}
+    assert curves["replace"].undefined == {"correct"}
+    assert curves["accumulate"].undefined == frozenset() and curves["accumulate"].values["correct"].shape == (3, 3)
     assert collect_curves(rows, ["diversity_levenshtein"])["replace"].n_generations == 3
 
 

@@ -157,3 +157,27 @@ def test_a_run_with_a_primary_contrast_reports_it_first(tmp_path, capsys):
     assert main(["leaderboard", "--results", str(results), "--format", "json", "--baseline", "balanced"]) == 0
     other = json.loads(capsys.readouterr().out)
     assert not any(r.get("simpson_diversity_final_diff_primary") for r in other)
+
+
+def test_a_primary_contrast_on_a_metric_the_baseline_lacks_somewhere_is_reported_as_not_computable():
+    """A rarefied metric is undefined where a seed has too few samples; the contrast then cannot be computed, and
+    the board says so instead of comparing generation 0 (what it once did, every scenario sharing that model)."""
+    extra = [
+        MetricRow("run", "suite", scenario, seed, g, "semantic_unique_at_k", 10.0 + seed, True)
+        for scenario in OFFSETS
+        for seed in SEEDS
+        for g in range(2)
+        if not (scenario == "replace" and seed == 3 and g == 1)  # fewer than k correct samples there
+    ]
+    board = build_leaderboard([*rows(), *extra], contrast=("strong", "semantic_unique_at_k"))
+    by = {r.scenario: r for r in board}
+    assert by["replace"].undefined == {"semantic_unique_at_k"} and by["replace"].n_generations == 2
+    assert ("semantic_unique_at_k", "final") not in by["strong"].comparisons
+    assert ("diversity_levenshtein", "final") in by["strong"].comparisons  # the other metric keeps its final
+    text = caption(board)
+    assert "primary contrast ('strong' on semantic_unique_at_k final) could not be computed" in text
+    assert "not defined in every generation of replace" in text
+    assert json.loads(format_leaderboard(board, "json"))[-1].get("undefined_metrics") in (
+        None,
+        ["semantic_unique_at_k"],
+    )

@@ -115,6 +115,8 @@ class ScenarioCurves:
     seeds: tuple[int, ...]
     n_generations: int
     values: dict[str, np.ndarray]
+    undefined: frozenset[str] = frozenset()
+    """Metrics the scenario carries but some seed lacks at some kept generation: not in ``values``."""
 
 
 def _suggest(name: str, known: Sequence[str]) -> str:
@@ -127,10 +129,13 @@ def collect_curves(rows: Sequence[MetricRow], metrics: Sequence[str]) -> dict[st
     """Group ``rows`` into per-scenario, per-seed curves of ``metrics``, scenarios in order of appearance.
 
     A scenario *carries* the metrics of ``metrics`` that any of its rows has (a learner that cannot score held-out
-    text has no ``real_nll``; a task without meaning no semantic metrics); ``values`` holds only those. A seed
-    *has* generation g when it has a row for every carried metric at g. Per scenario we keep the generations
-    0..n-1 that every seed has (an interrupted seed shortens the whole scenario, so that means over seeds always
-    average the same seeds), and report n as ``n_generations``.
+    text has no ``real_nll``; a task without meaning no semantic metrics). A seed *has* generation g when it has a row
+    for any of them at g (a generation's rows are written in one transaction, so that means it finished). Per scenario
+    we keep the generations 0..n-1 that every seed has (an interrupted seed shortens the whole scenario, so that means
+    over seeds always average the same seeds), and report n as ``n_generations``. A carried metric that some seed
+    lacks at some kept generation (one that is undefined there, such as ``semantic_unique_at_k`` with fewer than k
+    correct samples) is left out of ``values`` and named in ``undefined``: it must neither shorten the other metrics'
+    curves nor be averaged over a changing set of seeds.
 
     Raises ``ValueError`` for no rows, a metric no row carries, a non-finite value, or two rows for the
     same (scenario, seed, generation, metric) with different values (e.g. two runs of one suite: filter
@@ -170,15 +175,16 @@ def collect_curves(rows: Sequence[MetricRow], metrics: Sequence[str]) -> dict[st
     for scenario in order:
         seeds = sorted(seed for (s, seed) in present if s == scenario)
         mine = carried.get(scenario, set())
-        n = _common_prefix([{g for g, ms in present[(scenario, seed)].items() if ms >= mine} for seed in seeds])
+        n = _common_prefix([set(present[(scenario, seed)]) for seed in seeds])
+        complete = {m for m in mine if all((scenario, seed, g, m) in table for seed in seeds for g in range(n))}
         values = {
             m: np.array(
                 [[table[(scenario, seed, g, m)] for g in range(n)] for seed in seeds], dtype=np.float64
             ).reshape(len(seeds), n)
             for m in metrics
-            if m in mine
+            if m in complete
         }
-        curves[scenario] = ScenarioCurves(scenario, tuple(seeds), n, values)
+        curves[scenario] = ScenarioCurves(scenario, tuple(seeds), n, values, frozenset(mine - complete))
     return curves
 
 
@@ -256,6 +262,10 @@ class BoardRow:
     estimates: dict[tuple[str, str], Interval] = field(default_factory=dict)
     comparisons: dict[tuple[str, str], Comparison] = field(default_factory=dict)
     collapse: dict[str, KMResult] = field(default_factory=dict)
+    undefined: frozenset[str] = frozenset()
+    """Metrics left out because some seed lacks them at some generation (``ScenarioCurves.undefined``)."""
+    contrast: tuple[str, str] | None = None
+    """The suite's pre-registered primary contrast, as asked for (it may not be computable)."""
 
     @property
     def is_baseline(self) -> bool:
@@ -286,6 +296,8 @@ class BoardRow:
             out |= {f"{key}_test": cmp.test, f"{key}_primary": cmp.primary}
         for event, km in self.collapse.items():
             out |= {f"collapse_{event}_median": km.median, f"collapse_{event}_events": km.events}
+        if self.undefined:
+            out["undefined_metrics"] = sorted(self.undefined)
         return out
 
 
@@ -364,6 +376,8 @@ def build_leaderboard(
             baseline=baseline,
             confidence=confidence,
             n_paired_seeds=None if is_base else len(shared) if paired else 0,
+            undefined=frozenset(cur.undefined & set(metrics)),
+            contrast=contrast,
         )
         for m in metrics:
             if m not in cur.values:

@@ -91,12 +91,26 @@ def caption(board: Sequence[BoardRow]) -> str:
         for t in sorted(tests)
     )
     found = primary_contrast_row(board)
-    primary = (
-        f"First row: the pre-registered primary contrast ({found[0].scenario!r} on {found[1]} final), p uncorrected; "
-        "every other p Holm-corrected across the other rows. "
-        if found
-        else "p Holm-corrected across rows. "
-    )
+    asked = next((r.contrast for r in board if r.contrast is not None), None)
+    if found:
+        primary = (
+            f"First row: the pre-registered primary contrast ({found[0].scenario!r} on {found[1]} final), "
+            "p uncorrected; every other p Holm-corrected across the other rows. "
+        )
+    elif asked is not None:
+        lacking = [r.scenario for r in board if asked[1] in r.undefined]
+        why = f"{asked[1]} is not defined in every generation of {', '.join(lacking)}" if lacking else "no paired seeds"
+        primary = (
+            f"The pre-registered primary contrast ({asked[0]!r} on {asked[1]} final) could not be computed ({why}); "
+            "p Holm-corrected across rows. "
+        )
+    else:
+        primary = "p Holm-corrected across rows. "
+    if any(r.undefined for r in board):
+        primary += (
+            "—: a metric some seed lacks at some generation (undefined there, e.g. fewer samples than it needs) is "
+            "left out of that scenario and of its comparisons. "
+        )
     return (
         f"cells: mean over seeds [{confidence:.0%} CI; {methods}; [0, 1] metrics on the logit scale, or clipped "
         "to [0, 1] where a seed sits on a bound]. final: last generation all seeds reached. "
