@@ -306,6 +306,12 @@ def test_logit_interval_is_the_t_interval_of_the_logits_mapped_back() -> None:
 
 def test_bounded_metrics_stay_in_bounds_and_others_do_not_change() -> None:
     assert is_unit_metric("unique_ratio") and is_unit_metric("correct") and not is_unit_metric("real_nll")
+    # every share the harness records is a share of something: [0, 1] by definition
+    from bench.metrics import METRICS
+
+    shares = [name for name in METRICS.names() if name.endswith("_share")]
+    assert {"trivial_share", "empty_share"} <= set(shares)
+    assert all(is_unit_metric(name) for name in shares), [n for n in shares if not is_unit_metric(n)]
     # A seed on a bound: the plain t interval (mean 0.99, half-width t(2)·0.01/√3 = 0.0248), clipped at 1.
     edge = metric_interval("correct", [1.0, 0.98, 0.99])
     half = sps.t.ppf(0.975, 2) * 0.01 / np.sqrt(3)

@@ -27,6 +27,8 @@ _UNIT_NAMES = frozenset(
         "invalid",
         "unique_ratio",
         "kept_share",
+        "trivial_share",
+        "empty_share",
         "novelty",
         "memorized",
         "semantic_novelty",
