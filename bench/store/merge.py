@@ -12,7 +12,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import duckdb
 
@@ -22,7 +22,23 @@ from bench.store.layout import DATABASE, staging_prefix
 from bench.store.schema import TABLES, table_names
 
 if TYPE_CHECKING:
-    from bench.store.database import Store
+    from bench.store.connection import Database
+
+
+class Store(Protocol):
+    """What a merge reads of the two stores (``bench.store.database.Store`` is one): its layout and its database.
+
+    A protocol, not an import, so that the store's modules stay a one-way chain under ``database``."""
+
+    root: Path
+    database: Path
+    lock_path: Path
+    wal_path: Path
+    db: Database
+
+    def create(self) -> None: ...
+
+    def check_mergeable(self) -> None: ...
 
 
 def copy_plan(source: Path, target: Path) -> list[tuple[Path, Path]]:
