@@ -174,6 +174,12 @@ def test_a_primary_contrast_on_a_metric_the_baseline_lacks_somewhere_is_reported
     assert by["replace"].undefined == {"semantic_unique_at_k"} and by["replace"].n_generations == 2
     assert ("semantic_unique_at_k", "final") not in by["strong"].comparisons
     assert ("diversity_levenshtein", "final") in by["strong"].comparisons  # the other metric keeps its final
+    # Asked for alone, the metric still does not shorten its scenario (which generations finished is read from
+    # every row), nor drop a seed that lacks it everywhere.
+    from bench.analysis.leaderboard import collect_curves
+
+    alone = collect_curves([*rows(), *extra], ["semantic_unique_at_k"])["replace"]
+    assert (alone.n_generations, alone.undefined, alone.seeds) == (2, {"semantic_unique_at_k"}, tuple(SEEDS))
     text = caption(board)
     assert "primary contrast ('strong' on semantic_unique_at_k final) could not be computed" in text
     assert "not defined in every generation of replace" in text

@@ -128,14 +128,14 @@ def _suggest(name: str, known: Sequence[str]) -> str:
 def collect_curves(rows: Sequence[MetricRow], metrics: Sequence[str]) -> dict[str, ScenarioCurves]:
     """Group ``rows`` into per-scenario, per-seed curves of ``metrics``, scenarios in order of appearance.
 
-    A scenario *carries* the metrics of ``metrics`` that any of its rows has (a learner that cannot score held-out
-    text has no ``real_nll``; a task without meaning no semantic metrics). A seed *has* generation g when it has a row
-    for any of them at g (a generation's rows are written in one transaction, so that means it finished). Per scenario
-    we keep the generations 0..n-1 that every seed has (an interrupted seed shortens the whole scenario, so that means
-    over seeds always average the same seeds), and report n as ``n_generations``. A carried metric that some seed
-    lacks at some kept generation (one that is undefined there, such as ``semantic_unique_at_k`` with fewer than k
-    correct samples) is left out of ``values`` and named in ``undefined``: it must neither shorten the other metrics'
-    curves nor be averaged over a changing set of seeds.
+    A scenario *carries* the metrics of ``metrics`` that any of its rows has (a learner that cannot score held-out text
+    has no ``real_nll``; a task without meaning no semantic metrics). A seed *has* generation g when it has any row at
+    g, of any metric (a generation's rows are written in one transaction, so that means it finished). Per scenario we
+    keep the generations 0..n-1 that every seed has (an interrupted seed shortens the whole scenario, so that means over
+    seeds always average the same seeds), and report n as ``n_generations``. A carried metric that some seed lacks at
+    some kept generation (one that is undefined there, such as ``semantic_unique_at_k`` with fewer than k correct
+    samples) is left out of ``values`` and named in ``undefined``: it must neither shorten the other metrics' curves nor
+    be averaged over a changing set of seeds.
 
     Raises ``ValueError`` for no rows, a metric no row carries, a non-finite value, or two rows for the
     same (scenario, seed, generation, metric) with different values (e.g. two runs of one suite: filter
@@ -150,8 +150,12 @@ def collect_curves(rows: Sequence[MetricRow], metrics: Sequence[str]) -> dict[st
     wanted = set(metrics)
     table: dict[tuple[str, int, int, str], float] = {}
     order: dict[str, None] = {}  # an ordered set of scenario names
+    # Which generations each seed finished, from all its rows: not from the metrics asked for, one of which may be
+    # undefined where the others are not.
+    finished: dict[tuple[str, int], set[int]] = {}
     for r in rows:
         order.setdefault(r.scenario, None)
+        finished.setdefault((r.scenario, int(r.seed)), set()).add(int(r.generation))
         if r.metric not in wanted:
             continue
         value = float(r.value)
@@ -165,17 +169,15 @@ def collect_curves(rows: Sequence[MetricRow], metrics: Sequence[str]) -> dict[st
             )
         table[key] = value
 
-    present: dict[tuple[str, int], dict[int, set[str]]] = {}
     carried: dict[str, set[str]] = {}
-    for scenario, seed, generation, metric in table:
-        present.setdefault((scenario, seed), {}).setdefault(generation, set()).add(metric)
+    for scenario, _, _, metric in table:
         carried.setdefault(scenario, set()).add(metric)
 
     curves: dict[str, ScenarioCurves] = {}
     for scenario in order:
-        seeds = sorted(seed for (s, seed) in present if s == scenario)
+        seeds = sorted(seed for (s, seed) in finished if s == scenario)
         mine = carried.get(scenario, set())
-        n = _common_prefix([set(present[(scenario, seed)]) for seed in seeds])
+        n = _common_prefix([finished[(scenario, seed)] for seed in seeds])
         complete = {m for m in mine if all((scenario, seed, g, m) in table for seed in seeds for g in range(n))}
         values = {
             m: np.array(
@@ -297,7 +299,7 @@ class BoardRow:
         for event, km in self.collapse.items():
             out |= {f"collapse_{event}_median": km.median, f"collapse_{event}_events": km.events}
         if self.undefined:
-            out["undefined_metrics"] = sorted(self.undefined)
+            out["undefined_metrics"] = ";".join(sorted(self.undefined))  # one cell in CSV too
         return out
 
 
