@@ -13,7 +13,12 @@ import importlib.util
 EXTRAS: dict[str, dict[str, str]] = {
     "parallel": {"ray": "ray"},
     "text": {"mauve": "mauve-text", "sacrebleu": "sacrebleu", "gguf": "gguf"},
-    "export": {"tensorboard": "tensorboard", "mlflow": "mlflow-skinny"},
+    "export": {
+        "tensorboard": "tensorboard",
+        "mlflow": "mlflow-skinny",
+        "sqlalchemy": "sqlalchemy",
+        "alembic": "alembic",
+    },
 }
 
 

@@ -48,7 +48,8 @@ class TrainingConfig(Strict):
     keep: Literal["best", "last"] = "best"
     """The weights a fit ends with: ``best`` (default, the study's): those of the validation with the lowest loss;
     ``last``: those after the last step, the validation loss then only monitoring the fit (and early stopping), as in
-    Shumailov et al.'s released code, which generates with the model as the last epoch left it."""
+    Shumailov et al.'s released code, which generates with the model as the last epoch left it. The ``val_loss``
+    metric stays the best validation loss of the fit, which under ``last`` may belong to weights it did not keep."""
     precision: Literal["auto", "no", "bf16", "fp16"] = "auto"
     """Mixed precision for Accelerate; ``auto`` is bf16 on CUDA and full precision on CPU."""
 

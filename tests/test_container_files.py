@@ -468,3 +468,15 @@ def test_committed_smoke_baseline_fits_the_smoke_suite() -> None:
         assert row["n_seeds"] == len(suite["seeds"]) and row["n_generations"] == suite["generations"]
         for metric in baseline.tolerances:
             assert 0.0 <= row[f"{metric}_final"] <= 1.0
+
+
+def test_the_wheel_carries_every_report_template():
+    """The container installs a wheel: every file the report's Jinja loader reads must be declared package data."""
+    import fnmatch
+
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["package-data"]
+    package = ROOT / "bench" / "report"
+    templates = [p.relative_to(package).as_posix() for p in (package / "templates").iterdir() if p.is_file()]
+    assert templates
+    for name in templates:
+        assert any(fnmatch.fnmatch(name, pattern) for pattern in data["bench.report"]), name

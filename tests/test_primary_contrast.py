@@ -125,6 +125,17 @@ def test_validate_prints_the_smallest_attainable_p_and_warns(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "0.00195 for the primary contrast (filtered on correct, uncorrected)" in captured.out
     assert "warning" not in captured.err
+    # 6 seeds and 3 more scenarios: the contrast reaches 0.031, the 3 Holm-corrected rows only 0.094; the warning
+    # names those rows, not "a comparison", which the contrast is.
+    extra = [{"name": f"s{i}", "regime": {"kind": "replace"}} for i in range(3)]
+    six = write_suite(
+        tmp_path / "six.yaml",
+        {**MICRO, "seeds": list(range(6)), "scenarios": [*MICRO["scenarios"], *extra],
+         "primary": {"scenario": "filtered", "metric": "correct"}},
+    )  # fmt: skip
+    assert main(["validate", str(six)]) == 0
+    captured = capsys.readouterr()
+    assert "the Holm-corrected rows cannot reach p < 0.05" in captured.err and "a comparison" not in captured.err
 
 
 def test_a_run_with_a_primary_contrast_reports_it_first(tmp_path, capsys):

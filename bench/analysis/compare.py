@@ -1,8 +1,8 @@
 """``bench compare R1 R2 ...``: several runs side by side (W&B's run comparison).
 
 Each argument is a results directory (its newest run with finished generations) or a run id in ``--results``; the
-CLI resolves them (``bench.cli.stored_runs``) and hands over each run's row and metric rows. The table holds the
-scenarios every run has and the metrics every run carries: per (scenario, metric) the final-generation mean over
+CLI resolves them (``bench.cli.compare.resolve_runs``) and hands over each run's row and metric rows. The table holds
+the scenarios every run has and the metrics every run carries: per (scenario, metric) the final-generation mean over
 seeds with its interval (the leaderboard's :func:`bench.analysis.leaderboard.build_leaderboard`, one board per run).
 Its header names the settings that differ between the runs, read from each run's resolved configuration, so "why do
 these numbers differ" has its answer above them.

@@ -17,10 +17,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     export.set_defaults(handler=cmd_export)
 
 
+# What each format imports, from the `export` extra.
+FORMAT_MODULES = {"tensorboard": ("tensorboard",), "mlflow": ("mlflow", "sqlalchemy", "alembic")}
+
+
 def cmd_export(args: argparse.Namespace) -> int:
+    from bench import extras
     from bench.analysis.export import ExportError, export_run
     from bench.store.database import Store
 
+    try:  # before the results are read: a missing extra is bad input, said in one line
+        extras.require("export", f"--format {args.format}", modules=FORMAT_MODULES[args.format])
+    except extras.MissingExtra as error:
+        raise BadInput(str(error)) from None
     run, rows = selected_run(args)
     try:
         summary = export_run(args.format, Path(args.dir), run, rows, Store(args.results).generation_times(run.run_id))

@@ -71,8 +71,11 @@ def _print_smallest_p(suite) -> None:
     print("smallest attainable p: " + "; ".join(parts))
     worst = min(1.0, holm_rows * p) if holm_rows > 0 else p
     if worst > 0.05:
+        # With a primary contrast the warning is about the other rows: the contrast itself may well reach 0.05.
+        other_rows = suite.primary is not None and holm_rows > 0
+        which = "the Holm-corrected rows cannot" if other_rows else "a comparison cannot"
         print(
-            f"bench: warning: with {n} seed(s) a comparison cannot reach p < 0.05 (smallest {worst:.3g}); "
+            f"bench: warning: with {n} seed(s) {which} reach p < 0.05 (smallest {worst:.3g}); "
             "add seeds" + ("" if suite.primary is not None else " or pre-register one primary contrast (primary:)"),
             file=sys.stderr,
         )
