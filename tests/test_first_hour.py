@@ -391,7 +391,15 @@ def test_estimate_gives_a_range_the_load_and_uses_earlier_runs(runs, tmp_path, c
     assert re.search(r"time +about .+; range .+ to .+", out)
     assert "machine load at probe time" in out and "central value from" not in out
     # The fixture's run recorded 2 seeds' generation-0 fits plus 2 later ones per cell: 2 + 2 × 2 × 2 = 10 fits.
-    code, out, _ = in_process(capsys, "validate", str(suite), "--estimate", "--results", str(a))
+    # It ran with one torch thread, and the device (threads included) must match for its timings to count.
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        code, out, _ = in_process(capsys, "validate", str(suite), "--estimate", "--results", str(a))
+    finally:
+        torch.set_num_threads(threads)
     assert code == 0 and "central value from 10 fit(s) of the same learner setup in 1 earlier run(s)" in out
 
 
