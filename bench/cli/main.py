@@ -139,9 +139,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if refusal := cpu_refusal(args.allow_cpu):
         raise BadInput(refusal)
-    from bench.run.sequential import SettingsMismatchError
+    from bench.run.session import SettingsMismatchError
 
-    failed: tuple[tuple[str, str], ...] = ()
     try:
         if options.enabled:  # Ray is imported only on this path
             from bench.run.parallel import ClusterMismatchError, ParallelRunError, run_suite_parallel
@@ -153,7 +152,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             except ParallelRunError as error:
                 print(f"bench: error: {_one_line(error)}", file=sys.stderr)
                 return 1
-            failed = summary.failed
         else:
             summary = run_suite(suite, args.suite, results, shard, show_progress=not args.quiet)
     except SettingsMismatchError as error:
@@ -166,13 +164,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"{summary.generations_skipped} already done, {summary.seconds:.1f} s — {state}; results in {results}"
     )
     # The other cells finished; each failed one is named (rerun the same command to retry it), and the run exits 1.
-    if options.enabled:
-        lines = [f"cell {cell} failed: {error}" for cell, error in failed]
-    else:
-        lines = [f"cell {failure.describe()}" for failure in summary.failed]
-    for line in lines:
-        print(f"bench: error: {_one_line(line)}", file=sys.stderr)
-    return 1 if lines else 0
+    for failure in summary.failed:
+        print(f"bench: error: {_one_line(failure.describe())}", file=sys.stderr)
+    return 1 if summary.failed else 0
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
@@ -860,7 +854,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("bench: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
     except BaseException as error:
-        from bench.run.sequential import Terminated
+        from bench.run.session import Terminated
 
         if isinstance(error, Terminated):
             print(
