@@ -89,6 +89,24 @@ def test_a_worker_that_cannot_see_the_results_directory_fails_clearly(micro_suit
         torch.set_num_threads(threads)  # the worker sets its CPU share; this process is not a worker
 
 
+def test_fewer_than_two_cells_to_run_run_here_without_starting_ray(tmp_path, capsys, monkeypatch):
+    import torch
+    from conftest import MICRO, torch_threads, write_suite
+
+    suite_path = write_suite(tmp_path / "one.yaml", dict(MICRO, seeds=[0], scenarios=MICRO["scenarios"][:1]))
+    monkeypatch.setitem(sys.modules, "ray", None)  # importing Ray fails: it must not be needed
+    options = ParallelOptions(workers=2)
+    with torch_threads(2):
+        summary = run_suite_parallel(
+            load_suite(suite_path), suite_path, tmp_path / "results", options, show_progress=False
+        )
+        assert torch.get_num_threads() == 2  # this process keeps its own thread count
+    assert summary.finished and summary.generations_run == 3 and summary.failed == ()
+    assert "1 cell(s) to run: running in this process" in capsys.readouterr().err
+    # The cell ran on the threads it would have had on a worker (--cell-cpus 1), so its numbers are the same.
+    assert Store(tmp_path / "results").runs()[0]["device"].endswith(", 1 threads")
+
+
 # -- on a local Ray instance ------------------------------------------------------------------------------------
 
 

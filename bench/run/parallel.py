@@ -321,12 +321,20 @@ def run_suite_parallel(
     show_progress: bool = True,
 ) -> RunSummary:
     """Run (or resume) every cell of this shard on Ray; return what was done and which cells failed."""
-    import ray
-
     console = console or Console(stderr=True)
     started = time.perf_counter()
     store = Store(Path(results).resolve())
     plan = RunPlan.make(suite, suite_path, store, shard or Shard())
+    cells = sum(1 for cell in plan.cells if cell.todo)
+    if options.workers is not None and cells < 2:
+        # Nothing to run side by side: starting Ray and its workers would only add seconds.
+        console.print(
+            f"bench: {cells} cell(s) to run: running in this process (--workers gains nothing with fewer than 2)",
+            markup=False,
+            highlight=False,
+        )
+        return _run_here(plan, store, options, console, show_progress, started)
+    import ray
 
     connecting = time.perf_counter()
     started_ray = _connect(options)
@@ -345,6 +353,23 @@ def run_suite_parallel(
     finally:
         if started_ray:
             ray.shutdown()
+
+
+def _run_here(
+    plan: RunPlan, store: Store, options: ParallelOptions, console: Console, show_progress: bool, started: float
+) -> RunSummary:
+    """The sequential driver on this plan, with torch on the threads a cell would have had on Ray (so the numbers
+    are those of a run with the same --cell-cpus, whichever way its cells ran)."""
+    import torch
+
+    from bench.run.sequential import run_plan
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(options.torch_threads)
+    try:
+        return run_plan(plan, store, console, show_progress, started)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def _drive(session: RunSession, resources: dict, options: ParallelOptions, token: str, show_progress: bool) -> None:

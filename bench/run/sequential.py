@@ -70,11 +70,17 @@ def run_suite(
     show_progress: bool = True,
 ) -> RunSummary:
     """Run (or resume) every cell of this shard; return what was done."""
-    console = console or Console(stderr=True)
     started = time.perf_counter()
     store = Store(results)
     plan = RunPlan.make(suite, suite_path, store, shard or Shard())
-    accelerator = make_accelerator(suite.training.precision)
+    return run_plan(plan, store, console or Console(stderr=True), show_progress, started)
+
+
+def run_plan(
+    plan: RunPlan, store: Store, console: Console, show_progress: bool = True, started: float | None = None
+) -> RunSummary:
+    """Run the planned cells one after another in this process (the Ray driver's fallback too)."""
+    accelerator = make_accelerator(plan.suite.training.precision)
     main = accelerator.is_main_process
     # Every process plans from the same stored state before the main one opens the run (which may drop rows).
     accelerator.wait_for_everyone()
