@@ -72,7 +72,7 @@ def test_cells_speedup_2_workers(benchmark, tmp_path) -> None:
         sequential_torch_threads=sequential_threads,
         parallel_seconds=parallel_seconds,
         cells_speedup_2_workers=sequential_seconds / parallel_seconds,
-        ray_start_seconds=summary.ray_start_seconds,
+        ray_start_seconds=summary.startup_seconds,
         first_cell_seconds=summary.first_cell_seconds,
         slowest_cell_seconds=summary.slowest_cell_seconds,
     )

@@ -173,7 +173,7 @@ def test_records_the_git_commit_and_carries_oci_labels() -> None:
     assert labels[oci + "base.digest"] == digest and labels[oci + "base.name"].endswith(name)
     version_arg = next(a for a in _args("ARG") if a.startswith("VERSION="))
     assert version_arg.split("=", 1)[1].strip('"') == PYPROJECT["project"]["version"]
-    # The run reads BENCH_GIT_COMMIT (bench.run.sequential.git_commit): the env var must carry the build argument.
+    # The run reads BENCH_GIT_COMMIT (bench.run.provenance.git_commit): the env var must carry the build argument.
     assert _env()["BENCH_GIT_COMMIT"] == "${GIT_COMMIT}"
 
 

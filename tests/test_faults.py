@@ -166,7 +166,8 @@ def test_an_outside_connection_taken_during_a_run_stops_it_cleanly_and_the_rerun
 
     monkeypatch.setenv("BENCH_DB_WAIT", "1")
     monkeypatch.setattr(Store, "record_generations", take_database_after_first_write)
-    monkeypatch.setattr("bench.run.sequential.Recorder.__init__.__defaults__", (0.0,))  # store every generation at once
+    # Store every generation at once (no batching).
+    monkeypatch.setattr("bench.run.session.Recorder.__init__.__defaults__", (0.0, False))
     with pytest.raises(DatabaseBusyError, match="another process holds bench.duckdb open"):
         run(suite_path, results)
     holders[0].release()

@@ -68,37 +68,45 @@ def test_validate_prints_cells_and_resources(micro_suite, capsys):
 
 
 def test_a_worker_that_cannot_see_the_results_directory_fails_clearly(micro_suite, tmp_path):
-    from bench.run.parallel import CellSpec, ResultsNotVisibleError, _worker_cell
+    from bench.run.parallel import CellJob, ResultsNotVisibleError, _worker_cell
+    from bench.run.session import RunPlan
 
     suite = load_suite(micro_suite)
     results = tmp_path / "results"  # what a node without the shared mount sees: nothing there
-    spec = CellSpec(
-        run_id=suite.run_id(),
-        suite=suite.suite,
-        scenario=suite.resolved_scenarios()[0],
-        seed=0,
-        generations=suite.generations,
-        checkpoints=suite.checkpoints,
-        precision=suite.training.precision,
-        results=str(results),
-        done=frozenset(),
-        torch_threads=1,
-        token="token-of-this-run",
-    )
+    plan = RunPlan.make(suite, micro_suite, Store(tmp_path / "driver"))
+    job = CellJob(cell=plan.cells[0], results=str(results), torch_threads=1, token="token-of-this-run")
     with pytest.raises(ResultsNotVisibleError, match=r"cannot see the results directory .*\.parallel-check is missing"):
-        _worker_cell(spec)
+        _worker_cell(job)
     results.mkdir()
     (results / ".parallel-check").write_text("token-of-another-run")  # another run's directory at that path
     with pytest.raises(ResultsNotVisibleError, match="from another run"):
-        _worker_cell(spec)
+        _worker_cell(job)
     (results / ".parallel-check").write_text("token-of-this-run")
     import torch
 
     threads = torch.get_num_threads()
     try:
-        assert _worker_cell(spec).store.root == results and torch.get_num_threads() == 1
+        assert _worker_cell(job).store.root == results and torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(threads)  # the worker sets its CPU share; this process is not a worker
+
+
+def test_fewer_than_two_cells_to_run_run_here_without_starting_ray(tmp_path, capsys, monkeypatch):
+    import torch
+    from conftest import MICRO, torch_threads, write_suite
+
+    suite_path = write_suite(tmp_path / "one.yaml", dict(MICRO, seeds=[0], scenarios=MICRO["scenarios"][:1]))
+    monkeypatch.setitem(sys.modules, "ray", None)  # importing Ray fails: it must not be needed
+    options = ParallelOptions(workers=2)
+    with torch_threads(2):
+        summary = run_suite_parallel(
+            load_suite(suite_path), suite_path, tmp_path / "results", options, show_progress=False
+        )
+        assert torch.get_num_threads() == 2  # this process keeps its own thread count
+    assert summary.finished and summary.generations_run == 3 and summary.failed == ()
+    assert "1 cell(s) to run: running in this process" in capsys.readouterr().err
+    # The cell ran on the threads it would have had on a worker (--cell-cpus 1), so its numbers are the same.
+    assert Store(tmp_path / "results").runs()[0].device.endswith(", 1 threads")
 
 
 # -- on a local Ray instance ------------------------------------------------------------------------------------
@@ -174,11 +182,17 @@ def test_a_failing_cell_is_reported_by_name_while_the_others_finish(ray_cluster,
     captured = capsys.readouterr()
     errors = [line for line in captured.err.splitlines() if line.startswith("bench: error:")]
     assert code == 1
-    assert len(errors) == 1 and errors[0].startswith("bench: error: cell filtered/seed-1 failed: ")
+    assert len(errors) == 1
+    assert errors[0].startswith("bench: error: cell filtered seed 1 failed at generation 0: NotADirectoryError: ")
     assert "9 generation(s) run" in captured.out and "partial" in captured.out
     keys = {row[1:4] for row in Store(results).table("generations")}
     assert len(keys) == 9 and not any(key[:2] == ("filtered", 1) for key in keys)
     assert [f[:3] for f in Store(results).failures(run_id)] == [("filtered", 1, 0)]  # recorded as sequential runs do
+    # The sequential driver, resuming the same run, meets the same failure and says so in the same line.
+    assert main(["run", str(suite_path), "--results", str(results), "--quiet"]) == 1
+    captured = capsys.readouterr()
+    assert [line for line in captured.err.splitlines() if line.startswith("bench: error:")] == errors
+    assert "0 generation(s) run, 9 already done" in captured.out
     # Fixed, the same command finishes only the failed cell, and the tables equal the sequential run's.
     blocked.unlink()
     assert main(["run", str(suite_path), "--results", str(results), "--ray", ray_cluster, "--quiet"]) == 0

@@ -10,7 +10,7 @@ import torch
 
 from bench.cli.main import main
 from bench.device import REQUIRE_GPU_ENV, cpu_refusal
-from bench.run.sequential import git_commit
+from bench.run.provenance import git_commit
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = (ROOT / "Dockerfile").read_text()

@@ -253,6 +253,37 @@ def test_a_changed_setting_is_refused_in_the_same_results_directory(clean_run, t
     assert Store(copy).count_rows() == before  # nothing written
 
 
+def test_a_run_resolves_each_scenario_once(tmp_path, monkeypatch):
+    """The run id, the recorded settings and the planned cells all come from one resolution of the suite (resolving
+    a text suite hashes its corpus and model folder)."""
+    from conftest import write_suite
+
+    from bench.suite.config import Suite
+
+    scenarios = [
+        {"name": "replace", "regime": {"kind": "replace"}},
+        {"name": "sub", "regime": {"kind": "accumulate_subsample"}},
+    ]
+    suite_path = write_suite(
+        tmp_path / "empirical.yaml",
+        {"suite": "once", "seeds": [0, 1], "generations": 2, "task": {"name": "logic"}, "data": {"size": 40},
+         "model": {"kind": "empirical"}, "scenarios": scenarios},
+    )  # fmt: skip
+    suite = load_suite(suite_path)  # loading validates every scenario: not part of the run
+    run_id = suite.run_id()
+    resolved: list[str] = []
+    resolve = Suite.resolve
+
+    def counted(self, scenario):
+        resolved.append(scenario.name)
+        return resolve(self, scenario)
+
+    monkeypatch.setattr(Suite, "resolve", counted)
+    summary = run_suite(suite, suite_path, tmp_path / "results", show_progress=False)
+    assert summary.finished and summary.run_id == run_id
+    assert sorted(resolved) == ["replace", "sub"]
+
+
 def test_held_out_real_metrics_are_recorded(clean_run):
     import math
 

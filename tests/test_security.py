@@ -209,7 +209,7 @@ def test_the_parallel_check_file_is_written_through_the_safe_helper():
     """``.parallel-check`` is written with write_atomic (a link there refuses); Ray itself is too slow to start
     here, so the call site is checked in the source."""
     source = (ROOT / "bench" / "run" / "parallel.py").read_text(encoding="utf-8")
-    assert "write_atomic(root / CHECK_FILE" in source and "CHECK_FILE).write_text" not in source
+    assert "write_atomic(store.root / CHECK_FILE" in source and "CHECK_FILE).write_text" not in source
 
 
 def test_write_baseline_through_a_link_is_refused(tmp_path, empirical_results, capsys):

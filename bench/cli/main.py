@@ -141,7 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("bench: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
     except BaseException as error:
-        from bench.run.sequential import Terminated
+        from bench.run.session import Terminated
 
         if isinstance(error, Terminated):
             print(

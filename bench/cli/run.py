@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     suite = load_suite_file(args.suite, args.set)  # validated completely before anything is created
     options = parallel_options(args)
-    from bench.run.sequential import Shard, run_suite
+    from bench.run.sequential import run_suite
+    from bench.run.session import Shard
 
     try:
         shard = Shard.parse(args.shard) if args.shard else Shard()
@@ -38,9 +39,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if refusal := cpu_refusal(args.allow_cpu):
         raise BadInput(refusal)
-    from bench.run.sequential import SettingsMismatchError
+    from bench.run.session import SettingsMismatchError
 
-    failed: tuple[tuple[str, str], ...] = ()
     try:
         if options.enabled:  # Ray is imported only on this path
             from bench.run.parallel import ClusterMismatchError, ParallelRunError, run_suite_parallel
@@ -52,7 +52,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             except ParallelRunError as error:
                 print(f"bench: error: {one_line(error)}", file=sys.stderr)
                 return 1
-            failed = summary.failed
         else:
             summary = run_suite(suite, args.suite, results, shard, show_progress=not args.quiet)
     except SettingsMismatchError as error:
@@ -65,10 +64,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"{summary.generations_skipped} already done, {summary.seconds:.1f} s — {state}; results in {results}"
     )
     # The other cells finished; each failed one is named (rerun the same command to retry it), and the run exits 1.
-    if options.enabled:
-        lines = [f"cell {cell} failed: {error}" for cell, error in failed]
-    else:
-        lines = [f"cell {failure.describe()}" for failure in summary.failed]
-    for line in lines:
-        print(f"bench: error: {one_line(line)}", file=sys.stderr)
-    return 1 if lines else 0
+    for failure in summary.failed:  # one format for both drivers (bench.run.session.CellFailure)
+        print(f"bench: error: {one_line(failure.describe())}", file=sys.stderr)
+    return 1 if summary.failed else 0

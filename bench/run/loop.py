@@ -585,21 +585,6 @@ def persist(cell: Cell, generation: int, outcome: GenerationOutcome) -> Generati
     )
 
 
-def prune_checkpoints(cell: Cell, generation: int) -> None:
-    """Keep only the newest checkpoint when asked: it is all that resume and warm starts need.
-
-    Called once generation ``generation`` is recorded, never before: until then a resume redoes it from the
-    previous checkpoint.
-    """
-    previous_model = cell.directory(generation - 1) / "model"
-    if cell.checkpoints in ("last", "none") and generation > 0 and previous_model.exists():
-        shutil.rmtree(previous_model)
-    # ``none`` kept the newest only for a warm start; after the cell's last generation nothing reads it.
-    last_model = cell.directory(generation) / "model"
-    if cell.checkpoints == "none" and generation == cell.generations - 1 and last_model.exists():
-        shutil.rmtree(last_model)
-
-
 def run_generation(cell: Cell, generation: int, real: RealData) -> GenerationRecord | None:
     """Run one generation and write its artifacts (every process fits; the main process samples, scores and
     writes); return the record that marks it done once stored (``None`` off the main process)."""

@@ -1,4 +1,5 @@
-"""Where a run's code came from: the commit, whether the checkout had uncommitted changes, and a hash of them.
+"""Where a run's code came from: the commit, whether the checkout had uncommitted changes, a hash of them, and the
+versions of the packages that compute the numbers.
 
 A result is reproducible from its commit only if the checkout was clean; a run from an edited checkout records
 ``git_dirty = true`` and the SHA-256 of ``git diff HEAD`` (tracked files' changes against the commit), so two runs
@@ -9,13 +10,26 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import subprocess
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 from bench.records import RunRow
 
 CHECKOUT = Path(__file__).resolve().parents[2]
+# The packages whose versions a run records (``runs.packages``): those that compute or store its numbers.
+PACKAGES = (
+    "torch",
+    "transformers",
+    "accelerate",
+    "tokenizers",
+    "duckdb",
+    "rapidfuzz",
+    "pydantic",
+    "collapse-bench",
+)
 
 
 @dataclass(frozen=True)
@@ -30,6 +44,28 @@ def _git(*args: str, cwd: Path = CHECKOUT) -> subprocess.CompletedProcess[bytes]
         return subprocess.run(["git", *args], capture_output=True, timeout=30, cwd=cwd)
     except (OSError, subprocess.TimeoutExpired):
         return None
+
+
+def git_commit() -> str | None:
+    """The checkout's HEAD; else BENCH_GIT_COMMIT, which the container image records at build time (no .git)."""
+    recorded = os.environ.get("BENCH_GIT_COMMIT", "").strip() or None
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5, cwd=Path(__file__).parent
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return recorded
+    return (out.stdout.strip() or recorded) if out.returncode == 0 else recorded
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
 
 
 def git_state(cwd: Path = CHECKOUT) -> GitState:

@@ -268,18 +268,20 @@ class Suite(Strict):
             return self.baseline
         return "replace" if "replace" in names else names[0]
 
-    def fingerprint(self) -> str:
+    def fingerprint(self, config: dict[str, Any] | None = None) -> str:
         """A hash of everything that determines the numbers, defaults included, and the schema version.
 
         Same fingerprint, same run (resumable). Defaults are part of it, so a changed code default starts a new run
         instead of resuming an old one under new settings. Descriptions do not change numbers and are left out.
+        ``config``: this suite's :meth:`resolved_config`, when the caller has it already (resolving costs time).
         """
-        payload = self.resolved_config()
+        payload = self.resolved_config() if config is None else config
         blob = json.dumps(payload, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()
 
-    def resolved_config(self) -> dict[str, Any]:
+    def resolved_config(self, scenarios: list[ResolvedScenario] | None = None) -> dict[str, Any]:
         """Every setting of every cell, defaults filled in, as plain JSON data (what the store records).
+        ``scenarios``: this suite's :meth:`resolved_scenarios`, when the caller has them already.
 
         Input paths are spelt from the suite file's folder, not the working directory, so the run id is the same
         wherever ``bench`` runs; the inputs' contents enter as SHA-256 digests under the same names.
@@ -289,7 +291,7 @@ class Suite(Strict):
 
         payload = self.model_dump(mode="json", exclude={"description", "scenarios"})
         payload["schema_version"] = SCHEMA_VERSION
-        resolved = self.resolved_scenarios()
+        resolved = self.resolved_scenarios() if scenarios is None else scenarios
         payload["scenarios"] = [s.model_dump(mode="json") for s in resolved]
         # The contents of the corpus and model folder, not only their paths: a changed input is a new run.
         inputs = digests(path for s in resolved for path in input_paths(s.task.params, s.model))
@@ -301,8 +303,9 @@ class Suite(Strict):
             payload["inputs"] = inputs
         return payload
 
-    def run_id(self) -> str:
-        return f"{self.suite}-{self.fingerprint()[:12]}"
+    def run_id(self, config: dict[str, Any] | None = None) -> str:
+        """The suite's name and fingerprint (``config`` as in :meth:`fingerprint`)."""
+        return f"{self.suite}-{self.fingerprint(config)[:12]}"
 
 
 class ResolvedScenario(Strict):

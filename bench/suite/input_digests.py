@@ -3,7 +3,7 @@
 Suite settings name these inputs by path; the digests make their contents part of the run's fingerprint (so the run
 id) and of the generation-0 cache key. A corpus edited or a model folder swapped after some generations therefore
 never mixes into the old run: the runner finds the old run of the suite with other digests and refuses, naming the
-changed file (``bench.run.sequential.check_settings``). A model folder's inputs are its regular files (config, weights,
+changed file (``bench.run.session.check_settings``). A model folder's inputs are its regular files (config, weights,
 tokenizer files; what ``from_pretrained`` reads lies at its top level).
 
 Hashing a large weights file takes a while, so digests are cached per process by (path, size, mtime, inode).
