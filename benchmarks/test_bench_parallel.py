@@ -4,7 +4,12 @@ Run with ``pytest benchmarks --benchmark-only``. Both runs happen in this proces
 fresh results directory: the sequential one with torch using every core (the default a user gets), the parallel
 one starting and stopping its own local Ray instance (start-up counted). ``extra_info`` records
 ``cells_speedup_2_workers`` = sequential seconds / parallel seconds and where the parallel run's time went: Ray's
-start-up, the wait for the first cell (worker start-up and generation 0) and the slowest cell. On a shared
+start-up, the wait for the first cell and the slowest cell.
+
+A third run, sequential on one torch thread (what each cell gets in parallel), gives the ceiling: two cells at once
+on one thread each can at best halve that run, so ``cells_speedup_ceiling_2_workers`` = 2 × sequential seconds /
+one-thread seconds, the speed-up of a parallel run with no start-up, no imports and perfectly even cells. Where torch
+gains little from a second thread the ceiling is near 2; where it gains much, near 1. On a shared
 machine the figure is noisy: other processes take the cores that the second worker needs, and a 2-thread torch
 run can slow down many times over when other jobs hold the cores (see benchmarks/conftest.py).
 ``BENCH_SEQUENTIAL_THREADS=N`` sets the sequential run's torch threads (default: every core).
@@ -45,18 +50,25 @@ OVERRIDES = sized(
 pytestmark = pytest.mark.benchmark
 
 
+def run_sequential(suite, threads: int, results: Path):
+    """The suite run sequentially in this process with torch on ``threads`` threads: its summary and seconds."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        started = time.perf_counter()
+        summary = run_suite(suite, SMOKE, results, show_progress=False)
+        return summary, time.perf_counter() - started
+    finally:
+        torch.set_num_threads(previous)
+
+
 def test_cells_speedup_2_workers(benchmark, tmp_path) -> None:
     pytest.importorskip("ray")
     suite = load_suite(SMOKE, OVERRIDES)
-    threads = torch.get_num_threads()
     sequential_threads = int(os.environ.get("BENCH_SEQUENTIAL_THREADS", os.cpu_count() or 1))
-    torch.set_num_threads(sequential_threads)  # by default torch on every core, as `bench run` uses it
-    try:
-        started = time.perf_counter()
-        sequential = run_suite(suite, SMOKE, tmp_path / "sequential", show_progress=False)
-        sequential_seconds = time.perf_counter() - started
-    finally:
-        torch.set_num_threads(threads)
+    # By default torch on every core, as `bench run` uses it; then on one thread, as each parallel cell does.
+    sequential, sequential_seconds = run_sequential(suite, sequential_threads, tmp_path / "sequential")
+    one_thread, one_thread_seconds = run_sequential(suite, 1, tmp_path / "one-thread")
 
     def parallel():
         return run_suite_parallel(
@@ -64,14 +76,18 @@ def test_cells_speedup_2_workers(benchmark, tmp_path) -> None:
         )
 
     summary, parallel_seconds, _ = measure(benchmark, parallel)
-    assert sequential.finished and summary.finished and summary.failed == ()
+    assert sequential.finished and one_thread.finished and summary.finished and summary.failed == ()
+    ceiling = WORKERS * sequential_seconds / one_thread_seconds
     benchmark.extra_info.update(
         device=f"cpu: {cpu_name()}, {os.cpu_count()} cores",
         cells=summary.cells,
         sequential_seconds=sequential_seconds,
         sequential_torch_threads=sequential_threads,
+        sequential_one_thread_seconds=one_thread_seconds,
         parallel_seconds=parallel_seconds,
         cells_speedup_2_workers=sequential_seconds / parallel_seconds,
+        cells_speedup_ceiling_2_workers=ceiling,
+        cells_speedup_share_of_ceiling=sequential_seconds / parallel_seconds / ceiling,
         ray_start_seconds=summary.startup_seconds,
         first_cell_seconds=summary.first_cell_seconds,
         slowest_cell_seconds=summary.slowest_cell_seconds,

@@ -32,6 +32,7 @@ MET = {
     "sample_vs_hf_generate": 3.0,
     "sample_vs_hf_generate_paper_untrained": 2.0,
     "cells_speedup_2_workers": 1.2,
+    "cells_speedup_ceiling_2_workers": 1.5,
 }
 
 

@@ -1,17 +1,20 @@
 """Cells in parallel on Ray: ``bench run --workers N`` (a local Ray instance) or ``--ray ADDRESS`` (a cluster).
 
-The schedule (docs/design.md §1, "Parallel runs"):
+The schedule (docs/design.md §1, "Parallel runs"; docs/parallel.md):
 
-* Generation 0 of each (seed, shared settings) is one Ray task: it fits the shared learner and publishes it to the
-  results directory's cache (``RESULTS/cache/gen0-KEY/``). Every cell that still needs generation 0 takes that
-  task's ObjectRef as an argument, so Ray starts the cell only once the learner is there: it is trained exactly once
-  and no worker waits on a lock.
-* Each cell is one Ray generator task that runs its generations in order (as the sequential runner does, reading its
-  inputs from the results directory) and yields each generation's record as it finishes.
-* Only the driver writes DuckDB: it waits on the cells' generators with ``ray.wait`` and hands each record to the
-  run's session as it arrives (:mod:`bench.run.session`, as the sequential driver does: the same plan, batched
-  writes, failure lines and summary), so a driver crash loses little; resume is the sequential one (a generation is
-  done exactly when its row is stored).
+* Cells are handed out in suite order to free slots. With ``--workers N`` the driver runs one slot itself, on a
+  thread (:class:`_LocalSlot`), and Ray the other N - 1: the driver has torch imported already, so its slot starts
+  at once and Ray's start-up and its workers' imports overlap real work instead of coming first. Ray reuses its
+  workers from cell to cell, so each imports torch once. With ``--ray ADDRESS`` every cell goes to the cluster.
+* Each cell is run by :func:`run_cell`, in order, as the sequential runner does (reading its inputs from the results
+  directory), and yields each generation's record as it finishes: on Ray as a generator task.
+* Generation 0 of each (seed, shared settings) is fitted by the first cell of that key that starts; the others of
+  that key wait in the driver until its record is stored (:class:`_Queue`), so the shared learner is fitted exactly
+  once and no worker waits on a lock.
+* Only the driver writes DuckDB: it waits on the cells' generators with ``ray.wait`` and on its own slot's queue, and
+  hands each record to the run's session as it arrives (:mod:`bench.run.session`, as the sequential driver does:
+  the same plan, batched writes, failure lines and summary), so a driver crash loses little; resume is the
+  sequential one (a generation is done exactly when its row is stored).
 
 This module only schedules. Ray is imported only here, and this module only when ``--workers`` or ``--ray`` is given.
 """
@@ -21,9 +24,11 @@ from __future__ import annotations
 import logging
 import math
 import os
+import queue
 import re
 import socket
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -34,7 +39,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from bench.records import GenerationRecord
-from bench.run.session import CHECK_FILE, CellPlan, RunPlan, RunSession, RunSummary, Shard, error_line
+from bench.run.session import (
+    CHECK_FILE,
+    CellPlan,
+    RunPlan,
+    RunSession,
+    RunSummary,
+    Shard,
+    Terminated,
+    error_line,
+    terminate_on_sigterm,
+)
 from bench.safe_io import write_atomic
 from bench.store.database import Store
 from bench.suite.config import Suite
@@ -156,7 +171,7 @@ class CellJob:
     token: str  # this run's visibility check (CHECK_FILE)
 
 
-# -- on the workers ---------------------------------------------------------------------------------------------
+# -- on the workers (and the driver's own slot) -----------------------------------------------------------------
 
 
 def _worker_cell(job: CellJob):
@@ -181,19 +196,6 @@ def _worker_cell(job: CellJob):
     return make_cell(job.cell, Store(job.results), make_accelerator(job.cell.scenario.training.precision))
 
 
-def fit_generation_zero(job: CellJob) -> str:
-    """Fit and publish the shared generation-0 learner of ``job``'s (seed, settings); return its cache key."""
-    from bench.run.loop import fit_split, fitted_learner, real_data
-
-    cell = _worker_cell(job)
-    key = job.cell.generation_zero_key
-    if not (cell.store.generation_zero_dir(key) / "fit.json").exists():
-        real = real_data(cell)
-        split = fit_split(cell, 0, real.train, real)
-        fitted_learner(cell, 0, split.train, split.validation)
-    return key
-
-
 @dataclass(frozen=True)
 class CellStarted:
     """The first item a cell yields: the driver then counts it as running, not queued."""
@@ -201,11 +203,11 @@ class CellStarted:
     host: str
 
 
-def run_cell(job: CellJob, generation_zero: str | None) -> Iterator[CellStarted | GenerationRecord]:
+def run_cell(job: CellJob) -> Iterator[CellStarted | GenerationRecord]:
     """Run one cell's missing generations in order, yielding each record as it finishes.
 
-    ``generation_zero`` is the value of the generation-0 task's ObjectRef (Ray resolves it before starting this
-    task), or ``None`` when the shared learner already exists; the loop then loads it from the cache.
+    Generation 0 fits the seed's shared learner when its cache is empty; the driver never runs two cells that would
+    fit the same one at once (:class:`_Queue`), so it is fitted exactly once and no worker waits on a lock.
     """
     from bench.run.loop import real_data, run_generation
 
@@ -257,12 +259,13 @@ def _connect(options: ParallelOptions) -> bool:
         # Ray lowers its workers' priority (niceness 15) by default; here the workers are the whole computation,
         # and a sequential run would not be niced either.
         os.environ.setdefault("RAY_worker_niceness", "0")
+        slots = options.workers - 1  # the driver's own slot is the N-th
         try:
             ray.init(
                 address="local",
-                # Whole CPUs for Ray; the SLOT resource caps the cells at once at N even when K is a fraction.
-                num_cpus=math.ceil(options.workers * options.cell_cpus),
-                resources={SLOT: options.workers},
+                # Whole CPUs for Ray; the SLOT resource caps the cells at once even when K is a fraction.
+                num_cpus=math.ceil(slots * options.cell_cpus),
+                resources={SLOT: slots},
                 object_store_memory=128 * 1024 * 1024,  # records are small; artifacts go to the results directory
                 **common,
             )
@@ -291,6 +294,16 @@ def _check_capacity(options: ParallelOptions) -> None:
         raise ClusterMismatchError(f"--cell-cpus {options.cell_cpus:g}: the Ray cluster has {cpus:g} CPU(s)")
 
 
+def _check_local_capacity(options: ParallelOptions) -> None:
+    """Before anything is written (the driver's slot starts before Ray): the GPUs a local run asks for exist here."""
+    if options.cell_gpus > 0:
+        import torch
+
+        gpus = torch.cuda.device_count()
+        if gpus < min(options.cell_gpus, 1):
+            raise ClusterMismatchError(f"--cell-gpus {options.cell_gpus:g}: this machine has {gpus} GPU(s)")
+
+
 def _error_text(error: BaseException) -> str:
     """A failed task's error on one line: the cell's own exception where Ray carries it (``Type: message``), else
     the last line of Ray's (a worker that died)."""
@@ -299,6 +312,119 @@ def _error_text(error: BaseException) -> str:
         return error_line(cause)
     lines = [line for line in str(error).split("\n") if line.strip()]
     return " ".join(f"{type(error).__name__}: {lines[-1] if lines else ''}".split())
+
+
+class _Queue:
+    """The cells still to start, handed out so that one shared generation-0 learner is never fitted twice at once.
+
+    A cell whose generation 0 is stored, or whose seed's learner is in the cache, can start at any time. A cell that
+    must fit the learner itself marks its key as being fitted; the other cells of that key wait until its generation
+    0 is stored (or it fails, and the next one tries), so a free slot takes a cell of another key first.
+    """
+
+    def __init__(self, cells: list[CellPlan], store: Store) -> None:
+        self.cells = list(cells)
+        self.fitting: dict[str, str] = {}  # generation-0 key -> the cell fitting it
+        self._fitted = {
+            c.generation_zero_key
+            for c in cells
+            if (store.generation_zero_dir(c.generation_zero_key) / "fit.json").exists()
+        }
+
+    def _free(self, cell: CellPlan) -> bool:
+        key = cell.generation_zero_key
+        return 0 in cell.done or key in self._fitted or key not in self.fitting
+
+    def take(self) -> CellPlan | None:
+        """The next cell in suite order that can start now, or ``None``."""
+        for position, cell in enumerate(self.cells):
+            if self._free(cell):
+                key = cell.generation_zero_key
+                if 0 not in cell.done and key not in self._fitted:
+                    self.fitting[key] = cell.name
+                return self.cells.pop(position)
+        return None
+
+    def stored(self, cell: CellPlan, generation: int) -> None:
+        if generation == 0:
+            self._fitted.add(cell.generation_zero_key)
+            self.fitting.pop(cell.generation_zero_key, None)
+
+    def ended(self, cell: CellPlan) -> None:
+        """The cell left (done or failed): a key it was fitting is free for the next cell to try."""
+        if self.fitting.get(cell.generation_zero_key) == cell.name:
+            del self.fitting[cell.generation_zero_key]
+
+    def __len__(self) -> int:
+        return len(self.cells)
+
+
+@dataclass(frozen=True)
+class _Ended:
+    """A cell finished (``error`` is ``None``) or raised: ``text`` is its failure line."""
+
+    error: BaseException | None = None
+    text: str = ""
+
+
+class _LocalSlot:
+    """The driver's own slot in a ``--workers N`` run: one cell at a time on a thread of this process.
+
+    A local run gives Ray N - 1 slots and runs the N-th here: this process has torch imported already, so its slot
+    starts work at once, while Ray starts and its workers import (seconds that would otherwise come first). The cell
+    runs exactly as on a worker (:func:`run_cell`, the same threads); its items come back on a queue, and only the
+    driver's main thread stores them.
+    """
+
+    def __init__(self, store: Store, options: ParallelOptions, token: str) -> None:
+        self.store, self.options, self.token = store, options, token
+        self.items: queue.Queue[tuple[CellPlan, CellStarted | GenerationRecord | _Ended]] = queue.Queue()
+        self.cell: CellPlan | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.cell is not None
+
+    def start(self, cell: CellPlan) -> None:
+        self.cell = cell
+        job = CellJob(
+            cell=cell, results=str(self.store.root), torch_threads=self.options.torch_threads, token=self.token
+        )
+        self._thread = threading.Thread(target=self._run, args=(cell, job), name="bench-driver-cell", daemon=True)
+        self._thread.start()
+
+    def _run(self, cell: CellPlan, job: CellJob) -> None:
+        try:
+            for item in run_cell(job):
+                self.items.put((cell, item))
+                if self._stop.is_set():  # the run is over (failed or interrupted): start no further generation
+                    return
+            self.items.put((cell, _Ended()))
+        except Exception as error:  # noqa: BLE001 - handed to the driver, which records it as a failed cell
+            self.items.put((cell, _Ended(error, error_line(error))))
+
+    def drain(self, block: bool) -> list[tuple[CellPlan, CellStarted | GenerationRecord | _Ended]]:
+        """The items that arrived, waiting up to a second for the first when ``block``; the slot is free again once
+        its cell has ended."""
+        items = []
+        try:
+            if block:
+                items.append(self.items.get(timeout=1.0))
+            while True:
+                items.append(self.items.get_nowait())
+        except queue.Empty:
+            pass
+        if any(isinstance(item, _Ended) for _, item in items):
+            self.cell = None
+        return items
+
+    def stop(self, wait: bool) -> None:
+        """Start no further generation; with ``wait``, let the one in progress finish first."""
+        self._stop.set()
+        if wait and self._thread is not None:
+            self._thread.join()
 
 
 @dataclass
@@ -339,35 +465,57 @@ def run_suite_parallel(
     started = time.perf_counter()
     store = Store(Path(results).resolve())
     plan = RunPlan.make(suite, suite_path, store, shard or Shard())
-    cells = sum(1 for cell in plan.cells if cell.todo)
-    if options.workers is not None and cells < 2:
-        # Nothing to run side by side: starting Ray and its workers would only add seconds.
+    todo = [cell for cell in plan.cells if cell.todo]
+    local = options.workers is not None
+    if local and (len(todo) < 2 or options.workers < 2):
+        # One cell at a time either way: starting Ray and its workers would only add seconds.
+        why = "--workers gains nothing with fewer than 2" if len(todo) < 2 else "--workers 1 runs one at a time"
         console.print(
-            f"bench: {cells} cell(s) to run: running in this process (--workers gains nothing with fewer than 2)",
-            markup=False,
-            highlight=False,
+            f"bench: {len(todo)} cell(s) to run: running in this process ({why})", markup=False, highlight=False
         )
         return _run_here(plan, store, options, console, show_progress, started)
-    if options.workers is not None:
-        _local_token_auth()
-    import ray
+    import torch
 
-    connecting = time.perf_counter()
-    started_ray = _connect(options)
+    threads = torch.get_num_threads()
+    started_ray = False
+    slot: _LocalSlot | None = None
+    interrupted = False
     try:
-        _check_capacity(options)
+        if local:
+            _local_token_auth()
+            _check_local_capacity(options)
+        else:  # a cluster that cannot serve the request is refused before anything is written
+            connecting = time.perf_counter()
+            started_ray = _connect(options)
+            _check_capacity(options)
         session = RunSession(plan, store, console, show_progress, prune_at_cell_end=True, started=started)
-        session.startup_seconds = time.perf_counter() - connecting
         session.open(f"ray: {options.describe()}")
         token = uuid.uuid4().hex  # not a result: only names this run's visibility check
         write_atomic(store.root / CHECK_FILE, token)  # a link planted there is refused, never written through
-        resources = options.resources()
-        if started_ray and options.workers is not None:
-            resources["resources"] = {SLOT: 1}
-        _drive(session, resources, options, token, show_progress)
+        pending = _Queue(todo, store)
+        if local:
+            # The driver's slot starts on the first cell now, so Ray's start-up and its workers' imports overlap
+            # real work instead of coming first.
+            slot = _LocalSlot(store, options, token)
+            slot.start(pending.take())
+            connecting = time.perf_counter()
+            started_ray = _connect(options)
+            _check_capacity(options)
+        session.startup_seconds = time.perf_counter() - connecting
+        _drive(session, options, token, pending, slot, slot_resource=started_ray and local, show_progress=show_progress)
         return session.close()
+    except (KeyboardInterrupt, Terminated):
+        interrupted = True
+        raise
     finally:
+        if slot is not None:
+            # Interrupted: the cell's generation in progress is dropped (its files are written whole, and a resume
+            # redoes it). Otherwise it is let finish, so no thread of this run outlives the call.
+            slot.stop(wait=not interrupted)
+        torch.set_num_threads(threads)  # the driver's slot set its cell's share
         if started_ray:
+            import ray
+
             ray.shutdown()
 
 
@@ -388,30 +536,30 @@ def _run_here(
         torch.set_num_threads(threads)
 
 
-def _drive(session: RunSession, resources: dict, options: ParallelOptions, token: str, show_progress: bool) -> None:
-    """Submit the generation-0 fits and the cells, then store their records as they arrive."""
+def _drive(
+    session: RunSession,
+    options: ParallelOptions,
+    token: str,
+    pending: _Queue,
+    slot: _LocalSlot | None,
+    slot_resource: bool,
+    show_progress: bool,
+) -> None:
+    """Hand the cells to free slots (the driver's own first, then Ray's) and store their records as they arrive."""
     import ray
 
-    from bench.run.session import terminate_on_sigterm
-
     plan, store = session.plan, session.store
-    zero_task = ray.remote(fit_generation_zero).options(max_retries=options.max_retries, **resources)
+    resources = options.resources()
+    if slot_resource:
+        resources["resources"] = {SLOT: 1}
     cell_task = ray.remote(run_cell).options(max_retries=options.max_retries, **resources)
-
-    def job(cell: CellPlan) -> CellJob:
-        return CellJob(cell=cell, results=str(store.root), torch_threads=options.torch_threads, token=token)
-
-    todo = [cell for cell in plan.cells if cell.todo]
-    zero_refs: dict[str, ray.ObjectRef] = {}
+    # Cells on Ray at once: the local instance's slots (submitting more would only queue them there, out of reach
+    # of the driver's slot); a cluster takes all it can and queues the rest itself.
+    capacity = options.workers - 1 if slot is not None else math.inf
     generators: dict[ray.ObjectRefGenerator, CellPlan] = {}
-    for cell in todo:
-        key = cell.generation_zero_key
-        needs_zero = 0 not in cell.done and not (store.generation_zero_dir(key) / "fit.json").exists()
-        if needs_zero and key not in zero_refs:
-            zero_refs[key] = zero_task.remote(job(cell))  # the first cell of the group carries its settings
-        generators[cell_task.remote(job(cell), zero_refs[key] if needs_zero else None)] = cell
-
+    todo = [cell for cell in plan.cells if cell.todo]
     board = _Board(queued=len(todo))
+    current = {cell.name: min(cell.todo) for cell in todo}  # the generation each cell works on: where it failed
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -421,40 +569,59 @@ def _drive(session: RunSession, resources: dict, options: ParallelOptions, token
         disable=not (show_progress and session.console.is_terminal),
         transient=False,
     )
-    # The generation each cell works on: where a failure is recorded.
-    current = {cell.name: min(cell.todo) for cell in todo}
+
+    def settle(cell: CellPlan, item: CellStarted | GenerationRecord | _Ended) -> None:
+        if isinstance(item, CellStarted):
+            board.start(cell.name)
+            session.cell_started(cell)
+        elif isinstance(item, _Ended):
+            pending.ended(cell)
+            board.finish(cell.name)
+            if item.error is None:
+                board.done += 1
+                session.cell_done(cell)
+            elif isinstance(getattr(item.error, "cause", item.error), ResultsNotVisibleError):
+                raise ParallelRunError(item.text)
+            else:
+                board.failed += 1
+                session.cell_failed(cell, current[cell.name], item.text)
+        else:
+            current[cell.name] = item.generation + 1
+            pending.stored(cell, item.generation)
+            session.stored(item, cell)
+            progress.advance(bar)
+
     try:
         with terminate_on_sigterm(), progress:
             bar = progress.add_task(board.line(), total=plan.todo)
-            while generators:
-                ready, _ = ray.wait(list(generators), num_returns=1, timeout=1.0)
-                if ready:  # then every generator that has a record waiting, without blocking
-                    ready, _ = ray.wait(list(generators), num_returns=len(generators), timeout=0)
+            while True:
+                if slot is not None and not slot.busy and (cell := pending.take()) is not None:
+                    slot.start(cell)
+                while len(generators) < capacity and (cell := pending.take()) is not None:
+                    job = CellJob(cell=cell, results=str(store.root), torch_threads=options.torch_threads, token=token)
+                    generators[cell_task.remote(job)] = cell
+                local_busy = slot is not None and slot.busy
+                if not generators and not local_busy:
+                    break  # every cell ended (a key being fitted is released when its cell ends, so none waits)
+                ready: list = []
+                if generators:
+                    ready, _ = ray.wait(list(generators), num_returns=1, timeout=0.2 if local_busy else 1.0)
+                    if ready:  # then every generator that has a record waiting, without blocking
+                        ready, _ = ray.wait(list(generators), num_returns=len(generators), timeout=0)
                 for generator in ready:
                     cell = generators[generator]
                     try:
                         item = ray.get(next(generator))
                     except StopIteration:
-                        del generators[generator]
-                        board.finish(cell.name)
-                        board.done += 1
-                        session.cell_done(cell)
-                        continue
+                        item = _Ended()
                     except (ray.exceptions.RayError, ResultsNotVisibleError) as error:
+                        item = _Ended(error, _error_text(error))
+                    if isinstance(item, _Ended):
                         del generators[generator]
-                        if isinstance(getattr(error, "cause", error), ResultsNotVisibleError):
-                            raise ParallelRunError(_error_text(error)) from None
-                        board.finish(cell.name)
-                        board.failed += 1
-                        session.cell_failed(cell, current[cell.name], _error_text(error))
-                        continue
-                    if isinstance(item, CellStarted):
-                        board.start(cell.name)
-                        session.cell_started(cell)
-                    else:
-                        current[cell.name] = item.generation + 1
-                        session.stored(item, cell)
-                        progress.advance(bar)
+                    settle(cell, item)
+                if slot is not None:
+                    for cell, item in slot.drain(block=not generators):
+                        settle(cell, item)
                 if session.recorder.due() or not ready:
                     session.recorder.flush()
                 progress.update(bar, description=f"{board.line()}; suite ETA {session.reporter.eta_text()}")
