@@ -57,7 +57,7 @@ from bench.suite.config import Suite
 # A worker process that dies (killed, out of memory, node lost) is retried this many times; an exception raised by
 # the cell's own code is not retried: the same seed would raise it again. Documented in docs/parallel.md.
 MAX_RETRIES = 2
-# A custom resource of the local Ray instance that --workers starts: N of them, one per cell or generation-0 task.
+# A custom resource of the local Ray instance that --workers starts: one per cell that runs on Ray.
 SLOT = "bench_cell_slot"
 _ADDRESS = re.compile(r"^(ray://)?(\[[0-9A-Fa-f:]+\]|[A-Za-z0-9][A-Za-z0-9.\-]*):(\d{1,5})$")
 
@@ -243,8 +243,9 @@ def _local_token_auth() -> None:
         os.environ.setdefault("RAY_AUTH_MODE", "token")
 
 
-def _connect(options: ParallelOptions) -> bool:
-    """Start or join Ray; True when this call started it (so the run stops it at the end)."""
+def _connect(options: ParallelOptions, own_slot: bool = False) -> bool:
+    """Start or join Ray (``own_slot``: the driver runs one of the N cells itself); True when this call started it
+    (so the run stops it at the end)."""
     import ray
 
     if ray.is_initialized():  # an embedding program (or a test) already connected
@@ -259,7 +260,7 @@ def _connect(options: ParallelOptions) -> bool:
         # Ray lowers its workers' priority (niceness 15) by default; here the workers are the whole computation,
         # and a sequential run would not be niced either.
         os.environ.setdefault("RAY_worker_niceness", "0")
-        slots = options.workers - 1  # the driver's own slot is the N-th
+        slots = options.workers - 1 if own_slot else options.workers
         try:
             ray.init(
                 address="local",
@@ -467,6 +468,9 @@ def run_suite_parallel(
     plan = RunPlan.make(suite, suite_path, store, shard or Shard())
     todo = [cell for cell in plan.cells if cell.todo]
     local = options.workers is not None
+    # The driver takes a slot of a local CPU run, not with GPUs: Ray places each cell on a GPU of its choosing
+    # (CUDA_VISIBLE_DEVICES); a cell in the driver, outside that bookkeeping, could share one and leave one idle.
+    own_slot = local and options.cell_gpus == 0
     if local and (len(todo) < 2 or options.workers < 2):
         # One cell at a time either way: starting Ray and its workers would only add seconds.
         why = "--workers gains nothing with fewer than 2" if len(todo) < 2 else "--workers 1 runs one at a time"
@@ -493,13 +497,14 @@ def run_suite_parallel(
         token = uuid.uuid4().hex  # not a result: only names this run's visibility check
         write_atomic(store.root / CHECK_FILE, token)  # a link planted there is refused, never written through
         pending = _Queue(todo, store)
-        if local:
+        if own_slot:
             # The driver's slot starts on the first cell now, so Ray's start-up and its workers' imports overlap
             # real work instead of coming first.
             slot = _LocalSlot(store, options, token)
             slot.start(pending.take())
+        if local:
             connecting = time.perf_counter()
-            started_ray = _connect(options)
+            started_ray = _connect(options, own_slot)
             _check_capacity(options)
         session.startup_seconds = time.perf_counter() - connecting
         _drive(session, options, token, pending, slot, slot_resource=started_ray and local, show_progress=show_progress)
@@ -553,8 +558,8 @@ def _drive(
     if slot_resource:
         resources["resources"] = {SLOT: 1}
     cell_task = ray.remote(run_cell).options(max_retries=options.max_retries, **resources)
-    # Cells on Ray at once: the local instance's slots (submitting more would only queue them there, out of reach
-    # of the driver's slot); a cluster takes all it can and queues the rest itself.
+    # Cells on Ray at once: beside the driver's slot, the local instance's slots (submitting more would only queue
+    # them there, out of reach of the driver's slot); otherwise Ray takes all and queues what its slots cannot run.
     capacity = options.workers - 1 if slot is not None else math.inf
     generators: dict[ray.ObjectRefGenerator, CellPlan] = {}
     todo = [cell for cell in plan.cells if cell.todo]
