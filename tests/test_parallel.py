@@ -144,13 +144,25 @@ def tables(root: Path) -> tuple[list[tuple], list[tuple], list[tuple]]:
 
 
 @pytest.mark.slow
-def test_two_workers_give_the_same_rows_as_a_sequential_run(ray_cluster, sequential, tmp_path):
+def test_two_workers_give_the_same_rows_as_a_sequential_run(ray_cluster, sequential, tmp_path, monkeypatch):
+    from bench.run import parallel
+
     suite_path, reference = sequential
     results = tmp_path / "results"
+    in_driver: list[str] = []
+    start = parallel._LocalSlot.start
+
+    def counted(slot, cell):
+        in_driver.append(cell.name)
+        start(slot, cell)
+
+    monkeypatch.setattr(parallel._LocalSlot, "start", counted)
     summary = run_suite_parallel(
         load_suite(suite_path), suite_path, results, ParallelOptions(workers=2), show_progress=False
     )
     assert summary.finished and summary.generations_run == 12 and summary.failed == ()
+    # The driver ran the first cell itself (while Ray started) and Ray at least one: two at once, both used.
+    assert in_driver[0] == "replace seed 0" and 1 <= len(in_driver) <= 3
     assert tables(results) == tables(reference)
     run_id = Store(results).runs()[0].run_id
     cell = results / "artifacts" / run_id / "replace" / "seed-0"
