@@ -14,6 +14,9 @@ writes:
   seeds with a 95% CI), and per seed the first generation whose correctness reaches 0.99;
 - ``per_generation.csv``: scenario, generation, metric, mean, CI, for the verdict shares and diversity metrics;
 - ``temperature.csv``: the rows of ``cycles.csv`` for the temperature ablation, with the temperature;
+- ``fresh_policy.csv``: the rows of ``cycles.csv`` for expanding without fresh data, with 25% independent and with
+  25% disjoint fresh data, and ``fresh_leaderboard.csv``: the two fresh-data cycles against expanding, paired by
+  seed (the study's comparison: the same cycle with and without fresh data);
 - ``leaderboard.csv``: :func:`bench.analysis.leaderboard.build_leaderboard` as CSV;
 - ``figures/*.png``: :func:`bench.report.page.write_report` for the four cycles, and the same figures for the
   temperature ablation under ``figures/temperature_*.png``.
@@ -376,6 +379,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         fresh_rows = [*rows, *store.metric_rows(fresh_run.run_id)]
         present = [name for name in FRESH_SCENARIOS if any(r.scenario == name for r in fresh_rows)]
         written.append(write_csv(out / "fresh_policy.csv", cycle_summary(fresh_rows, present), CYCLE_COLUMNS))
+        if "expanding" in present and len(present) > 1:
+            # The study's own comparison: expanding with fresh data against expanding without, paired by seed (the
+            # runs share their seeds and generation 0); Holm over the fresh-data rows only.
+            fresh_board = build_leaderboard([r for r in fresh_rows if r.scenario in present], baseline="expanding")
+            fresh_leaderboard = out / "fresh_leaderboard.csv"
+            fresh_leaderboard.write_text(format_leaderboard(fresh_board, "csv"), encoding="utf-8")
+            written.append(fresh_leaderboard)
 
     print(
         f"run {run.run_id} ({run.status}); generations per scenario: "
