@@ -58,3 +58,13 @@ def test_a_cell_that_ends_without_fitting_releases_nothing_it_does_not_hold(tmp_
     assert queue.take() is a0
     queue.ended(b0)  # not the cell fitting k0
     assert queue.take() is None
+
+
+def test_only_the_cell_that_fits_a_key_is_its_fitter(tmp_path):
+    # The driver's progress line says "train cached" for every other cell's generation 0 (and its ETA skips them).
+    a0, b0, c1 = Cell("a 0", "k0"), Cell("b 0", "k0"), Cell("c 1", "k1")
+    queue = make_queue(tmp_path, [a0, b0, c1], fitted={"k1"})
+    assert queue.take() is a0 and queue.fits(a0)
+    assert queue.take() is c1 and not queue.fits(c1)  # k1 comes from the cache
+    queue.stored(a0, 0)
+    assert queue.take() is b0 and not queue.fits(b0) and not queue.fits(a0)

@@ -346,6 +346,10 @@ class _Queue:
                 return self.cells.pop(position)
         return None
 
+    def fits(self, cell: CellPlan) -> bool:
+        """Whether ``cell`` fits its key's generation 0 itself (the others load it from the shared cache)."""
+        return self.fitting.get(cell.generation_zero_key) == cell.name
+
     def stored(self, cell: CellPlan, generation: int) -> None:
         if generation == 0:
             self._fitted.add(cell.generation_zero_key)
@@ -592,8 +596,10 @@ def _drive(
                 session.cell_failed(cell, current[cell.name], item.text)
         else:
             current[cell.name] = item.generation + 1
+            # A generation 0 loaded from the cache took no training: say so, and keep it out of the ETA's rate.
+            cached = item.generation == 0 and not pending.fits(cell)
             pending.stored(cell, item.generation)
-            session.stored(item, cell)
+            session.stored(item, cell, cached=cached)
             progress.advance(bar)
 
     try:
