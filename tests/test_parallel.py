@@ -62,8 +62,8 @@ def test_validate_prints_cells_and_resources(micro_suite, capsys):
     assert "= 4 cell(s)" in lines[0]
     # Two scenarios share generation 0, so one fit per seed.
     assert lines[1] == (
-        "resources: 4 cell(s) and 2 generation-0 fit(s); each cell takes 1 CPU and 0 GPU, up to 2 at once on a "
-        "local Ray instance"
+        "resources: 4 cell(s) and 2 generation-0 fit(s); each cell takes 1 CPU and 0 GPU, up to 2 at once (on CPU "
+        "one in this process, the others on a local Ray instance)"
     )
 
 

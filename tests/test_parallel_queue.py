@@ -16,19 +16,9 @@ class Cell:
     done: frozenset[int] = field(default_factory=frozenset)
 
 
-class Store:
-    def __init__(self, root, fitted: set[str]) -> None:
-        self.root, self.fitted = root, fitted
-
-    def generation_zero_dir(self, key: str):
-        return self.root / (f"fitted-{key}" if key in self.fitted else f"missing-{key}")
-
-
 def make_queue(tmp_path, cells, fitted=frozenset()) -> _Queue:
-    for key in fitted:
-        (tmp_path / f"fitted-{key}").mkdir()
-        (tmp_path / f"fitted-{key}" / "fit.json").write_text("{}")
-    return _Queue(cells, Store(tmp_path, set(fitted)))
+    """A queue over ``cells``; ``fitted``: the keys whose learner is in the cache, usable as it is."""
+    return _Queue(cells, set(fitted))
 
 
 def test_the_cells_of_a_key_wait_for_its_first_cell_to_store_generation_zero(tmp_path):
@@ -68,3 +58,48 @@ def test_only_the_cell_that_fits_a_key_is_its_fitter(tmp_path):
     assert queue.take() is c1 and not queue.fits(c1)  # k1 comes from the cache
     queue.stored(a0, 0)
     assert queue.take() is b0 and not queue.fits(b0) and not queue.fits(a0)
+
+
+def test_a_damaged_cached_learner_is_not_taken_as_fitted(micro_run, tmp_path):
+    # The first cell that meets a damaged cache refits it; if the queue took the key as fitted, every cell of the
+    # key would start at once and each would delete and refit the same folder.
+    import shutil
+
+    from bench.run.parallel import _cached_keys
+    from bench.run.session import RunPlan, Shard
+    from bench.store.database import Store
+    from bench.suite.config import load_suite
+
+    suite_path, results, _ = micro_run
+    copy = tmp_path / "results"
+    shutil.copytree(results, copy)
+    store = Store(copy)
+    cells = RunPlan.make(load_suite(suite_path), suite_path, store, Shard()).cells
+    keys = {cell.generation_zero_key for cell in cells}
+    assert _cached_keys(cells, store) == keys
+    damaged = sorted(keys)[0]
+    weights = next(p for p in sorted((store.generation_zero_dir(damaged) / "model").iterdir()) if p.is_file())
+    weights.write_bytes(weights.read_bytes() + b"\0")
+    assert _cached_keys(cells, store) == keys - {damaged}
+
+
+def test_the_drivers_slot_reports_any_end_of_its_cell(monkeypatch, tmp_path):
+    # A cell whose code raises SystemExit (not an Exception) must still reach the driver as ended, or the driver
+    # would wait on a busy slot forever.
+    from types import SimpleNamespace
+
+    from bench.run import parallel
+
+    def exits(job):
+        yield parallel.CellStarted(host="here")
+        raise SystemExit(3)
+
+    monkeypatch.setattr(parallel, "run_cell", exits)
+    slot = parallel._LocalSlot(SimpleNamespace(root=tmp_path), parallel.ParallelOptions(workers=2), "token")
+    cell = Cell("a 0", "k0")
+    slot.start(cell)
+    slot._thread.join(timeout=30)
+    items = [item for _, item in slot.drain(block=False)]
+    assert isinstance(items[0], parallel.CellStarted)
+    assert isinstance(items[-1], parallel._Ended) and isinstance(items[-1].error, SystemExit)
+    assert not slot.busy and "a 0" in slot.began

@@ -32,6 +32,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,12 +138,12 @@ class ParallelOptions:
         return cls(workers=count, address=address, cell_cpus=cpus, cell_gpus=gpus)
 
     def resources(self) -> dict[str, float]:
-        """Ray's resource request of one cell (and of one generation-0 task)."""
+        """Ray's resource request of one cell."""
         return {"num_cpus": self.cell_cpus, "num_gpus": self.cell_gpus}
 
     def describe(self) -> str:
         where = (
-            f"up to {self.workers} at once on a local Ray instance"
+            f"up to {self.workers} at once (on CPU one in this process, the others on a local Ray instance)"
             if self.workers is not None
             else f"on the Ray cluster at {self.address}"
             if self.address is not None
@@ -315,6 +316,21 @@ def _error_text(error: BaseException) -> str:
     return " ".join(f"{type(error).__name__}: {lines[-1] if lines else ''}".split())
 
 
+def _cached_keys(cells: list[CellPlan], store: Store) -> set[str]:
+    """The generation-0 keys whose cached learner a cell would use as it is. A damaged or foreign cache is refitted
+    by the first cell that meets it (:func:`bench.run.loop.fitted_learner`), so its key must wait like a new one."""
+    from bench.run.loop import cache_problem, generation_zero_payload_of
+
+    usable: set[str] = set()
+    for cell in cells:
+        key = cell.generation_zero_key
+        folder = store.generation_zero_dir(key)
+        if key not in usable and folder.exists():
+            if cache_problem(folder, generation_zero_payload_of(cell.scenario, cell.seed)) is None:
+                usable.add(key)
+    return usable
+
+
 class _Queue:
     """The cells still to start, handed out so that one shared generation-0 learner is never fitted twice at once.
 
@@ -323,14 +339,10 @@ class _Queue:
     0 is stored (or it fails, and the next one tries), so a free slot takes a cell of another key first.
     """
 
-    def __init__(self, cells: list[CellPlan], store: Store) -> None:
+    def __init__(self, cells: list[CellPlan], cached: set[str]) -> None:
         self.cells = list(cells)
         self.fitting: dict[str, str] = {}  # generation-0 key -> the cell fitting it
-        self._fitted = {
-            c.generation_zero_key
-            for c in cells
-            if (store.generation_zero_dir(c.generation_zero_key) / "fit.json").exists()
-        }
+        self._fitted = set(cached)  # keys whose learner is in the cache, usable as it is
 
     def _free(self, cell: CellPlan) -> bool:
         key = cell.generation_zero_key
@@ -385,6 +397,7 @@ class _LocalSlot:
         self.store, self.options, self.token = store, options, token
         self.items: queue.Queue[tuple[CellPlan, CellStarted | GenerationRecord | _Ended]] = queue.Queue()
         self.cell: CellPlan | None = None
+        self.began: dict[str, float] = {}  # cell -> when this slot started it (its CellStarted arrives later)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -394,6 +407,7 @@ class _LocalSlot:
 
     def start(self, cell: CellPlan) -> None:
         self.cell = cell
+        self.began[cell.name] = time.perf_counter()
         job = CellJob(
             cell=cell, results=str(self.store.root), torch_threads=self.options.torch_threads, token=self.token
         )
@@ -401,14 +415,18 @@ class _LocalSlot:
         self._thread.start()
 
     def _run(self, cell: CellPlan, job: CellJob) -> None:
+        ended: _Ended | None = None
         try:
             for item in run_cell(job):
                 self.items.put((cell, item))
                 if self._stop.is_set():  # the run is over (failed or interrupted): start no further generation
                     return
-            self.items.put((cell, _Ended()))
-        except Exception as error:  # noqa: BLE001 - handed to the driver, which records it as a failed cell
-            self.items.put((cell, _Ended(error, error_line(error))))
+            ended = _Ended()
+        except BaseException as error:  # noqa: BLE001 - any end must reach the driver, or it waits on this slot
+            ended = _Ended(error, error_line(error))
+        finally:
+            if ended is not None:
+                self.items.put((cell, ended))
 
     def drain(self, block: bool) -> list[tuple[CellPlan, CellStarted | GenerationRecord | _Ended]]:
         """The items that arrived, waiting up to a second for the first when ``block``; the slot is free again once
@@ -488,7 +506,10 @@ def run_suite_parallel(
     started_ray = False
     slot: _LocalSlot | None = None
     interrupted = False
+    stack = ExitStack()
     try:
+        # SIGTERM is a clean stop from here on, also while Ray starts beside the driver's slot.
+        stack.enter_context(terminate_on_sigterm())
         if local:
             _local_token_auth()
             _check_local_capacity(options)
@@ -500,7 +521,7 @@ def run_suite_parallel(
         session.open(f"ray: {options.describe()}")
         token = uuid.uuid4().hex  # not a result: only names this run's visibility check
         write_atomic(store.root / CHECK_FILE, token)  # a link planted there is refused, never written through
-        pending = _Queue(todo, store)
+        pending = _Queue(todo, _cached_keys(todo, store))
         if own_slot:
             # The driver's slot starts on the first cell now, so Ray's start-up and its workers' imports overlap
             # real work instead of coming first.
@@ -526,6 +547,7 @@ def run_suite_parallel(
             import ray
 
             ray.shutdown()
+        stack.close()
 
 
 def _run_here(
@@ -582,7 +604,8 @@ def _drive(
     def settle(cell: CellPlan, item: CellStarted | GenerationRecord | _Ended) -> None:
         if isinstance(item, CellStarted):
             board.start(cell.name)
-            session.cell_started(cell)
+            # A cell in the driver's slot began when the slot started it, not when its first item was drained.
+            session.cell_started(cell, at=slot.began.pop(cell.name, None) if slot is not None else None)
         elif isinstance(item, _Ended):
             pending.ended(cell)
             board.finish(cell.name)
@@ -630,10 +653,11 @@ def _drive(
                     if isinstance(item, _Ended):
                         del generators[generator]
                     settle(cell, item)
-                if slot is not None:
-                    for cell, item in slot.drain(block=not generators):
-                        settle(cell, item)
-                if session.recorder.due() or not ready:
+                # Wait on the driver's slot only when it is all that runs (an idle slot would only add a second).
+                drained = slot.drain(block=not generators and slot.busy) if slot is not None else []
+                for cell, item in drained:
+                    settle(cell, item)
+                if session.recorder.due() or not (ready or drained):  # batched while records arrive, as a Recorder
                     session.recorder.flush()
                 progress.update(bar, description=f"{board.line()}; suite ETA {session.reporter.eta_text()}")
     finally:

@@ -428,8 +428,9 @@ class RunSession:
                 store.invalidate(plan.run_id, cell.scenario.name, cell.seed, cell.redo_from)
                 self.console.print(f"bench: {cell.name}: {cell.redo}", markup=False, highlight=False)
 
-    def cell_started(self, cell: CellPlan) -> None:
-        now = time.perf_counter()
+    def cell_started(self, cell: CellPlan, at: float | None = None) -> None:
+        """``cell`` began running, at ``at`` (``time.perf_counter()``; default: now)."""
+        now = time.perf_counter() if at is None else at
         self.cell_starts[(cell.scenario.name, cell.seed)] = now
         self.first_start = self.first_start or now
 
