@@ -32,7 +32,6 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -321,13 +320,12 @@ def _cached_keys(cells: list[CellPlan], store: Store) -> set[str]:
     by the first cell that meets it (:func:`bench.run.loop.fitted_learner`), so its key must wait like a new one."""
     from bench.run.loop import cache_problem, generation_zero_payload_of
 
+    one_per_key = {cell.generation_zero_key: cell for cell in cells}  # the key is the payload's hash: any cell will do
     usable: set[str] = set()
-    for cell in cells:
-        key = cell.generation_zero_key
+    for key, cell in one_per_key.items():  # each cached folder hashed once, not once per cell
         folder = store.generation_zero_dir(key)
-        if key not in usable and folder.exists():
-            if cache_problem(folder, generation_zero_payload_of(cell.scenario, cell.seed)) is None:
-                usable.add(key)
+        if folder.exists() and cache_problem(folder, generation_zero_payload_of(cell.scenario, cell.seed)) is None:
+            usable.add(key)
     return usable
 
 
@@ -506,48 +504,48 @@ def run_suite_parallel(
     started_ray = False
     slot: _LocalSlot | None = None
     interrupted = False
-    stack = ExitStack()
-    try:
-        # SIGTERM is a clean stop from here on, also while Ray starts beside the driver's slot.
-        stack.enter_context(terminate_on_sigterm())
-        if local:
-            _local_token_auth()
-            _check_local_capacity(options)
-        else:  # a cluster that cannot serve the request is refused before anything is written
-            connecting = time.perf_counter()
-            started_ray = _connect(options)
-            _check_capacity(options)
-        session = RunSession(plan, store, console, show_progress, prune_at_cell_end=True, started=started)
-        session.open(f"ray: {options.describe()}")
-        token = uuid.uuid4().hex  # not a result: only names this run's visibility check
-        write_atomic(store.root / CHECK_FILE, token)  # a link planted there is refused, never written through
-        pending = _Queue(todo, _cached_keys(todo, store))
-        if own_slot:
-            # The driver's slot starts on the first cell now, so Ray's start-up and its workers' imports overlap
-            # real work instead of coming first.
-            slot = _LocalSlot(store, options, token)
-            slot.start(pending.take())
-        if local:
-            connecting = time.perf_counter()
-            started_ray = _connect(options, own_slot)
-            _check_capacity(options)
-        session.startup_seconds = time.perf_counter() - connecting
-        _drive(session, options, token, pending, slot, slot_resource=started_ray and local, show_progress=show_progress)
-        return session.close()
-    except (KeyboardInterrupt, Terminated):
-        interrupted = True
-        raise
-    finally:
-        if slot is not None:
-            # Interrupted: the cell's generation in progress is dropped (its files are written whole, and a resume
-            # redoes it). Otherwise it is let finish, so no thread of this run outlives the call.
-            slot.stop(wait=not interrupted)
-        torch.set_num_threads(threads)  # the driver's slot set its cell's share
-        if started_ray:
-            import ray
+    # SIGTERM is a clean stop from here on, also while Ray starts beside the driver's slot.
+    with terminate_on_sigterm():
+        try:
+            if local:
+                _local_token_auth()
+                _check_local_capacity(options)
+            else:  # a cluster that cannot serve the request is refused before anything is written
+                connecting = time.perf_counter()
+                started_ray = _connect(options)
+                _check_capacity(options)
+            session = RunSession(plan, store, console, show_progress, prune_at_cell_end=True, started=started)
+            session.open(f"ray: {options.describe()}")
+            token = uuid.uuid4().hex  # not a result: only names this run's visibility check
+            write_atomic(store.root / CHECK_FILE, token)  # a link planted there is refused, never written through
+            pending = _Queue(todo, _cached_keys(todo, store))
+            if own_slot:
+                # The driver's slot starts on the first cell now, so Ray's start-up and its workers' imports overlap
+                # real work instead of coming first.
+                slot = _LocalSlot(store, options, token)
+                slot.start(pending.take())
+            if local:
+                connecting = time.perf_counter()
+                started_ray = _connect(options, own_slot)
+                _check_capacity(options)
+            session.startup_seconds = time.perf_counter() - connecting
+            _drive(
+                session, options, token, pending, slot, slot_resource=started_ray and local, show_progress=show_progress
+            )
+            return session.close()
+        except (KeyboardInterrupt, Terminated):
+            interrupted = True
+            raise
+        finally:
+            if slot is not None:
+                # Interrupted: the cell's generation in progress is dropped (its files are written whole, and a resume
+                # redoes it). Otherwise it is let finish, so no thread of this run outlives the call.
+                slot.stop(wait=not interrupted)
+            torch.set_num_threads(threads)  # the driver's slot set its cell's share
+            if started_ray:
+                import ray
 
-            ray.shutdown()
-        stack.close()
+                ray.shutdown()
 
 
 def _run_here(
@@ -626,7 +624,7 @@ def _drive(
             progress.advance(bar)
 
     try:
-        with terminate_on_sigterm(), progress:
+        with progress:  # SIGTERM: the caller's terminate_on_sigterm covers this loop too
             bar = progress.add_task(board.line(), total=plan.todo)
             while True:
                 if slot is not None and not slot.busy and (cell := pending.take()) is not None:
